@@ -1,0 +1,37 @@
+# Quick start: `make demo` and `make test`. Both build .venv/ at the repo root on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check -c constraints-cpu.txt
+DEMO_TEXT ?= Rice is often served in round bowls.
+
+.PHONY: demo test sysdeps check-nbs clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps re-run the install when the package metadata or the constraints change.
+$(VENV)/.installed: $(BIN)/python setup.py settings.ini constraints-cpu.txt
+	$(PIP) -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) -q -e ".[dev,train]"
+	touch $@
+
+# System voices (flite, espeak-ng) speak test sentences and corpora; installed with apt when missing.
+sysdeps:
+	@bash scripts/install_sysdeps.sh
+
+demo: sysdeps $(VENV)/.installed
+	@bash scripts/demo.sh "$(DEMO_TEXT)"
+
+check-nbs: $(VENV)/.installed-dev
+	@bash scripts/check_nbdev.sh
+
+test: sysdeps $(VENV)/.installed-dev check-nbs
+	$(BIN)/python -m pytest tests
+	$(BIN)/nbdev_test --n_workers 2
+
+clean-venv:
+	rm -rf $(VENV)
