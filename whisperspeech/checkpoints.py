@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MODELS', 'KIND_NAMES', 'save_model', 'published_kind', 'published_config', 'load_model']
 
-# %% ../nbs/20_checkpoints.ipynb #faa4e025
+# %% ../nbs/20_checkpoints.ipynb #38a67b56
 import dataclasses
 import pickle
 import zipfile
@@ -19,7 +19,7 @@ from .s2a import S2A, S2AConfig
 from .t2s import T2S, T2SConfig
 from .vq import SemanticTokenizer, VQConfig
 
-# %% ../nbs/20_checkpoints.ipynb #a0f3e7a8
+# %% ../nbs/20_checkpoints.ipynb #e28441b5
 MODELS = {"t2s": (T2S, T2SConfig), "s2a": (S2A, S2AConfig), "vq": (SemanticTokenizer, VQConfig)}
 KIND_NAMES = {"t2s": "a text-to-semantic (T2S) model", "s2a": "a semantic-to-acoustic (S2A) model",
               "vq": "a semantic tokenizer (VQ) model"}
@@ -32,7 +32,7 @@ def save_model(model, path) -> Path:
         torch.save(spec, f)
     return Path(path)
 
-# %% ../nbs/20_checkpoints.ipynb #82dac90c
+# %% ../nbs/20_checkpoints.ipynb #45ccd80e
 _RENAMES = {
     "t2s": [("lang_embeddings.", "lang_emb."), ("cps_embeddings.", "cps_emb."), ("encoder.embedding.", "encoder.tok_emb."),
             ("encoder.layers.", "encoder.blocks."), ("encoder.positional_embedding", "encoder.pos_emb"),
@@ -57,7 +57,7 @@ def _rename(kind, state_dict):
         out[k] = v
     return out
 
-# %% ../nbs/20_checkpoints.ipynb #693dc418
+# %% ../nbs/20_checkpoints.ipynb #d449a05a
 def published_kind(config: dict) -> str | None:
     "Which model a published config describes (None if it is none of ours)."
     if "ttoks_len" in config: return "t2s"
@@ -85,11 +85,11 @@ def published_config(kind: str, config: dict, tunables: dict, state_dict: dict):
     fields = {f.name for f in dataclasses.fields(VQConfig)}
     return VQConfig(**{k: v for k, v in {**t, **config}.items() if k in fields})
 
-# %% ../nbs/20_checkpoints.ipynb #cd93483b
+# %% ../nbs/20_checkpoints.ipynb #1da591d8
 def _read(path: Path) -> dict:
     try:
         spec = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as e:
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as e:
         raise WhisperSpeechError(f"{path} is not a readable model checkpoint ({str(e).splitlines()[0][:120]}); "
                                  "re-download it or pass another file") from None
     if not isinstance(spec, dict) or "state_dict" not in spec or "config" not in spec:

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['S2AConfig', 'Binned', 'Conditioning', 'S2A', 's2a_generate']
 
-# %% ../nbs/16_s2a.ipynb #17af93c9
+# %% ../nbs/16_s2a.ipynb #36a4dfa6
 import math
 from dataclasses import dataclass, field
 
@@ -19,7 +19,7 @@ from .languages import LANGUAGES
 from .layers import Block, KVCache, LayerNorm, sinusoids
 from .sampling import sample
 
-# %% ../nbs/16_s2a.ipynb #535613ae
+# %% ../nbs/16_s2a.ipynb #b243f7ed
 @dataclass
 class S2AConfig:
     "Everything that defines an S2A model; saved inside its checkpoints."
@@ -43,6 +43,8 @@ class S2AConfig:
     causal_encoder: bool = False
     force_hidden_to_emb: bool = False
     speaker_map: dict = field(default_factory=lambda: {"1": 0})
+    speaker_backend: str = "ecapa"  # which encoder made the speaker embeddings it was trained on (see 19_speaker)
+    default_speaker: list | None = None  # embedding used when no speaker is given
 
     @property
     def width(self): return self.n_head * self.head_width
@@ -59,7 +61,7 @@ class S2AConfig:
     @property
     def start_code(self): return self.codes + 1
 
-# %% ../nbs/16_s2a.ipynb #7478dee1
+# %% ../nbs/16_s2a.ipynb #53770269
 class Binned(nn.Module):
     "Embedding of a number binned over [vmin, vmax]; NaN (not given) has its own bucket."
     def __init__(self, vmin, vmax, bins, width):
@@ -88,7 +90,7 @@ class Conditioning(nn.Module):
         full = lambda v: torch.full((b,), float(v), device=spk.device)
         return self.lang(langs) + spk + self.snr(full(snr)) + self.c50(full(c50))
 
-# %% ../nbs/16_s2a.ipynb #8431cbe7
+# %% ../nbs/16_s2a.ipynb #e1d6ac5c
 class S2A(nn.Module):
     "Semantic tokens + speaker embedding to EnCodec codes (Q codebooks in a delay pattern)."
     kind = "s2a"
@@ -161,7 +163,7 @@ class S2A(nn.Module):
         _, cross = self.encode(stoks, speakers, langs)
         return self.decode(atoks, torch.arange(atoks.shape[-1], device=atoks.device), cross)
 
-# %% ../nbs/16_s2a.ipynb #0b933238
+# %% ../nbs/16_s2a.ipynb #a5f611fc
 def _set_caches(blocks, batch, max_len, dtype, device):
     for b in blocks:
         b.attn.cache = None if batch is None else KVCache(batch, b.attn.n_head, max_len, b.attn.head_dim, dtype, device)
