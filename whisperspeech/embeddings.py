@@ -5,11 +5,14 @@
 # %% auto #0
 __all__ = ['CodeEmbedding']
 
-# %% ../nbs/13_embeddings.ipynb #bd49c14a
+# %% ../nbs/13_embeddings.ipynb #1adf781c
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-# %% ../nbs/13_embeddings.ipynb #7d1f83ff
+from .layers import derived, fast_path
+
+# %% ../nbs/13_embeddings.ipynb #def18628
 class CodeEmbedding(nn.Module):
     "Embedding of `codes` tokens stored at `frozen_width`, plus `special` full-width tokens; tied unembedding."
     def __init__(self, codes: int, width: int, special: int = 0, frozen_width: int | None = None,
@@ -22,7 +25,29 @@ class CodeEmbedding(nn.Module):
         self.hidden_to_emb = nn.Linear(width, frozen_width) if unembed and frozen_width != width else None
         self.special = (shared_special or nn.Embedding(special, width)) if special else None
 
+    def _sources(self):
+        return [p for p in self.parameters()]
+
+    def merged_in(self) -> torch.Tensor:
+        "One full-width table for all tokens (codes, then specials): a single lookup at inference."
+        def build():
+            w = self.main.weight if self.emb_to_hidden is None else self.emb_to_hidden(self.main.weight)
+            return torch.cat([w, self.special.weight]) if self.special is not None else w
+        return derived(self, "in", self._sources(), build)
+
+    def merged_out(self):
+        "Weight and bias of one Linear producing all logits (what `unembed` computes in two steps)."
+        def build():
+            w = self.main.weight if self.hidden_to_emb is None else self.main.weight @ self.hidden_to_emb.weight
+            b = None if self.hidden_to_emb is None else self.hidden_to_emb.bias @ self.main.weight.T
+            if self.special is not None:
+                w = torch.cat([w, self.special.weight])
+                if b is not None: b = torch.cat([b, b.new_zeros(self.special.weight.shape[0])])
+            return w.contiguous(), b
+        return derived(self, "out", self._sources(), build)
+
     def forward(self, toks: torch.Tensor) -> torch.Tensor:
+        if fast_path(self): return F.embedding(toks, self.merged_in())
         is_special = toks >= self.codes
         x = self.main(toks.masked_fill(is_special, 0))
         if self.emb_to_hidden is not None: x = self.emb_to_hidden(x)
@@ -32,6 +57,7 @@ class CodeEmbedding(nn.Module):
 
     def unembed(self, x: torch.Tensor) -> torch.Tensor:
         "Logits over the codes followed by the special tokens."
+        if fast_path(self): return F.linear(x, *self.merged_out()).float()
         h = self.hidden_to_emb(x) if self.hidden_to_emb is not None else x
         logits = (h @ self.main.weight.to(h.dtype).T).float()
         if self.special is None: return logits

@@ -6,7 +6,7 @@
 __all__ = ['DEFAULT_T2S', 'DEFAULT_S2A', 'DEFAULT_VOCODER', 'Pipeline', 'generate_atoks', 'generate', 'generate_to_file',
            'generate_to_notebook']
 
-# %% ../nbs/22_pipeline.ipynb #65e92bbe
+# %% ../nbs/22_pipeline.ipynb #4ba8dda4
 import sys
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from .speaker import speaker_embedding
 from .t2s import t2s_generate
 from .vocoder import SAMPLE_RATE, Vocoder
 
-# %% ../nbs/22_pipeline.ipynb #b107aa24
+# %% ../nbs/22_pipeline.ipynb #067d502c
 DEFAULT_T2S = "collabora/whisperspeech:t2s-tiny-en+pl.model"
 DEFAULT_S2A = "collabora/whisperspeech:s2a-q4-tiny-en+pl.model"
 DEFAULT_VOCODER = "charactr/vocos-encodec-24khz"
@@ -53,13 +53,13 @@ class Pipeline:
             self._speakers[key] = emb
         return self._speakers[key]
 
-# %% ../nbs/22_pipeline.ipynb #24dfb31a
+# %% ../nbs/22_pipeline.ipynb #ed17febf
 def _chunks(self, text, cps):
     c = self.t2s.config
     max_bytes = min(c.ttoks_len - 2, int(cps * (c.stoks_len / 25) * 0.7))  # leave headroom within 30 s
     return split_text(text, max_bytes=max(32, max_bytes))
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate_atoks(self, text: str, speaker=None, lang="en", cps: float = 15, seed: int | None = None,
                    temperature: float = 0.7, top_k: int | None = None, step_callback=None) -> list[torch.Tensor]:
     "EnCodec codes (Q, frames) for each chunk of `text`."
@@ -85,8 +85,8 @@ def generate_atoks(self, text: str, speaker=None, lang="en", cps: float = 15, se
 Pipeline._chunks = _chunks
 Pipeline.generate_atoks = generate_atoks
 
-# %% ../nbs/22_pipeline.ipynb #6004a6ac
-@torch.no_grad()
+# %% ../nbs/22_pipeline.ipynb #e1c9e991
+@torch.inference_mode()
 def generate(self, text: str, speaker=None, lang="en", cps: float = 15, seed: int | None = None,
              temperature: float = 0.7, top_k: int | None = None, pause: float = 0.25, step_callback=None) -> torch.Tensor:
     "Speech for `text` as a 1-D float tensor at 24 kHz."

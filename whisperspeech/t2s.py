@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['T2SConfig', 'TextEncoder', 'T2S', 't2s_generate']
 
-# %% ../nbs/14_t2s.ipynb #921e0247
+# %% ../nbs/14_t2s.ipynb #2dc954f3
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -15,10 +16,10 @@ from torch import nn
 
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
-from .layers import Block, KVCache, LayerNorm, sinusoids
+from .layers import Block, KVCache, LayerNorm, frozen_weights, sinusoids
 from .sampling import sample
 
-# %% ../nbs/14_t2s.ipynb #af13ebf7
+# %% ../nbs/14_t2s.ipynb #5174c7f3
 @dataclass
 class T2SConfig:
     "Everything that defines a T2S model; saved inside its checkpoints."
@@ -53,7 +54,7 @@ class T2SConfig:
     @property
     def eot(self): return self.stoks_codes + self.padding_token_offset
 
-# %% ../nbs/14_t2s.ipynb #d4a768f1
+# %% ../nbs/14_t2s.ipynb #785f9009
 class TextEncoder(nn.Module):
     "Byte embeddings + language + positions through (causal) pre-norm blocks."
     def __init__(self, c: T2SConfig):
@@ -70,7 +71,7 @@ class TextEncoder(nn.Module):
         for b in self.blocks: x = b(x, positions, causal=self.causal)
         return self.ln_post(x)
 
-# %% ../nbs/14_t2s.ipynb #53bea491
+# %% ../nbs/14_t2s.ipynb #1f16ccee
 class T2S(nn.Module):
     "Text (bytes, language, speaking rate) to semantic tokens."
     kind = "t2s"
@@ -119,15 +120,15 @@ class T2S(nn.Module):
         _, cross, cps_emb = self.encode(ttoks, langs, cps)
         return self.decode(in_stoks, torch.arange(in_stoks.shape[1], device=in_stoks.device), cross, cps_emb)
 
-# %% ../nbs/14_t2s.ipynb #fe1d83df
-def _set_caches(blocks, batch, max_len, dtype, device):
-    for b in blocks:
-        b.attn.cache = None if batch is None else KVCache(batch, b.attn.n_head, max_len, b.attn.head_dim, dtype, device)
-
-@torch.no_grad()
+# %% ../nbs/14_t2s.ipynb #13c2eb92
+@torch.inference_mode()
 def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=None, generator=None,
-                 max_tokens=None, step_callback=None) -> list[torch.Tensor]:
-    "Semantic tokens for each text (byte token lists), decoded together; each cut at its end token."
+                 max_tokens=None, step_callback=None, compile=False, kv_dtype=torch.float32) -> list[torch.Tensor]:
+    """Semantic tokens for each text (byte token lists), decoded together; each cut at its end token.
+
+    `compile=True` runs the decoding step through `torch.compile` (static shapes: the cache spans
+    `stoks_len`; the first call per batch size compiles). `kv_dtype` as in `s2a_generate`."""
+    from whisperspeech.s2a import _set_caches, compiled_step
     c = model.config
     dev = model.stok_pos_emb.device
     ttoks = model.text_batch(token_lists)
@@ -135,15 +136,18 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=Non
     langs = torch.as_tensor(langs, device=dev).expand(b)
     cps = torch.as_tensor(cps, device=dev, dtype=torch.float32).expand(b)
     _, cross, cps_emb = model.encode(ttoks, langs, cps)
+    cross = [(k.to(kv_dtype), v.to(kv_dtype)) for k, v in cross]
     n = min(max_tokens + 1 if max_tokens else c.stoks_len, c.stoks_len)
     toks = torch.full((b, n), c.eot, dtype=torch.long, device=dev)
     done = torch.zeros(b, dtype=torch.bool, device=dev)
     ends = torch.full((b,), n - 1, dtype=torch.long, device=dev)
     positions = torch.arange(n, device=dev)
-    _set_caches(model.decoder, b, n, cps_emb.dtype if torch.is_tensor(cps_emb) else torch.float32, dev)
+    _set_caches(model.decoder, b, c.stoks_len if compile else n, kv_dtype, dev, static=compile)
+    step = compiled_step(model, "decode") if compile else model.decode
     try:
         for i in range(n - 1):
-            logits = model.decode(toks[:, i:i + 1], positions[i:i + 1], cross, cps_emb)[:, -1]
+            with frozen_weights() if i else nullcontext():  # step 0 builds the fused inference weights
+                logits = (step if i else model.decode)(toks[:, i:i + 1], positions[i:i + 1], cross, cps_emb)[:, -1]
             nxt = sample(logits, temperature, top_k, generator)
             toks[:, i + 1] = torch.where(done, c.eot, nxt)
             finished = (nxt == c.eot) & ~done

@@ -1,0 +1,216 @@
+#!/usr/bin/env python
+"""Inference speed: our engine vs the reference implementation (PyPI whisperspeech==0.8.9), same weights.
+
+For each size (tiny, base) the reference code builds T2S and S2A with random weights (end token
+disabled so both engines decode the same number of tokens) and saves them in its `.model` format;
+both engines then load those files and generate, greedily, 250 semantic tokens and 746 acoustic
+frames (about 10 s of speech), then decode them with a Vocos of the published architecture (random
+weights: nothing can be downloaded here). float32, 2 threads, median of --runs runs each.
+The reference runs in its own virtualenv (see scripts/make_parity_fixtures.py) as a subprocess.
+
+    .venv/bin/python scripts/bench_inference.py                 # tiny and base, 3 runs
+    .venv/bin/python scripts/bench_inference.py --sizes tiny --runs 5 --profile
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = {"tiny": dict(depth=4, n_head=6), "base": dict(depth=6, n_head=8)}
+TEXT = ("The quick brown fox jumps over the lazy dog, while the five boxing wizards jump quickly "
+        "and a wizard's job is to vex chumps quickly in fog.")
+SENTENCES = ["The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.",
+             "It's easy to tell the depth of a well.", "These days a chicken leg is a rare dish.",
+             "Rice is often served in round bowls.", "The juice of lemons makes fine punch.",
+             "The box was thrown beside the parked truck.", "The hogs were fed chopped corn and garbage."]
+T2S_TOKENS, SECONDS_PER_FRAME = 250, 1 / 75
+
+
+# ---------------------------------------------------------------- reference side (its own venv)
+def reference(args):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("ws_compat", ROOT / "whisperspeech" / "compat.py")
+    compat = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compat)
+    compat.import_torchaudio()
+    import dataclasses
+    import torch
+    from encodec import EncodecModel
+    from vocos import Vocos
+    from vocos.feature_extractors import EncodecFeatures
+    from vocos.heads import ISTFTHead
+    from vocos.models import VocosBackbone
+    from whisperspeech import s2a_delar_mup_wds_mlang as s2a_mod, t2s_up_wds_mlang_enclm as t2s_mod
+    from whisperspeech.a2wav import Vocoder
+    torch.set_num_threads(2)
+    torch.set_float32_matmul_precision("highest")
+    out = Path(args.out)
+    size = SIZES[args.size]
+    g = torch.Generator().manual_seed(0)
+
+    def randomize(model):
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, torch.nn.Linear):
+                    m.weight.copy_(torch.randn(m.weight.shape, generator=g) * m.weight.shape[1] ** -0.5)
+                    if m.bias is not None: m.bias.zero_()
+                elif isinstance(m, torch.nn.Embedding):
+                    m.weight.copy_(0.2 * torch.randn(m.weight.shape, generator=g))
+
+    t2s_cfg = dict(size, head_width=64, ffn_mult=4, stoks_width=64, ttoks_width=None, ttoks_len=550, stoks_len=750,
+                   ttoks_codes=256, stoks_codes=513)
+    t2s = t2s_mod.TSARTransformer(**t2s_cfg, tunables=t2s_mod.Tunables())
+    randomize(t2s)
+    with torch.no_grad(): t2s.embeddings.embedding.special.weight.zero_()  # end token logit 0: never the argmax
+    torch.save(dict(config=t2s_cfg, tunables=dataclasses.asdict(t2s.tunables), state_dict=t2s.state_dict()), out / "t2s.model")
+    s2a_cfg = dict(size, ctx_n=2250, stoks_len=750, stoks_codes=513, stoks_width=64, spk_width=192, atoks_width=None,
+                   head_width=64, ffn_mult=4, quantizers=4, speaker_map={"1": 0})
+    s2a = s2a_mod.SADelARTransformer(**s2a_cfg, tunables=s2a_mod.Tunables())
+    randomize(s2a)
+    torch.save(dict(config=s2a_cfg, tunables=dataclasses.asdict(s2a.tunables), state_dict=s2a.state_dict()), out / "s2a.model")
+    if args.only_save: return
+
+    t2s = t2s_mod.TSARTransformer.load_model(local_filename=str(out / "t2s.model"), device="cpu")
+    s2a = s2a_mod.SADelARTransformer.load_model(local_filename=str(out / "s2a.model"), device="cpu")
+    t2s.optimize(max_batch_size=1, dtype=torch.float32, torch_compile=False)
+    s2a.optimize(max_batch_size=1, dtype=torch.float32, torch_compile=False)
+    original = EncodecModel.encodec_model_24khz
+    EncodecModel.encodec_model_24khz = staticmethod(lambda *a, **kw: original(*a, **{**kw, "pretrained": False}))
+    vocoder = Vocoder.__new__(Vocoder)  # its constructor downloads; same architecture, random weights
+    vocoder.device = "cpu"
+    vocoder.vocos = Vocos(EncodecFeatures("encodec_24khz", [1.5, 3.0, 6.0, 12.0]),
+                          VocosBackbone(input_channels=128, dim=384, intermediate_dim=1152, num_layers=8, adanorm_num_embeddings=4),
+                          ISTFTHead(dim=384, n_fft=1280, hop_length=320, padding="same")).eval()
+    speaker = torch.randn(192, generator=torch.Generator().manual_seed(0))  # the same speaker as ours
+    runs = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        stoks = t2s.generate(TEXT, cps=15, lang="en", N=T2S_TOKENS + 1, T=0.0, show_progress_bar=False)[0]
+        t1 = time.perf_counter()
+        atoks = s2a.generate(stoks, speaker[None], T=0.0, show_progress_bar=False)
+        t2 = time.perf_counter()
+        wav = vocoder.decode(atoks)
+        t3 = time.perf_counter()
+        runs.append(dict(t2s=t1 - t0, s2a=t2 - t1, vocoder=t3 - t2, total=t3 - t0, stoks=len(stoks),
+                         frames=atoks.shape[-1], samples=wav.shape[-1]))
+    print(json.dumps(dict(runs=runs, stoks=stoks.tolist(), atoks=atoks[0].tolist())))
+
+
+# ---------------------------------------------------------------- our side
+def ours(files: Path, runs: int, batch_check: bool, profile: bool, kv_dtype: str = "float32"):
+    import torch
+    from whisperspeech.checkpoints import load_model
+    from whisperspeech.languages import lang_id, text_tokens
+    from whisperspeech.s2a import s2a_generate
+    from whisperspeech.t2s import t2s_generate
+    from whisperspeech.vocoder import Vocoder, build_vocos
+    torch.set_num_threads(2)
+    t2s = load_model(files / "t2s.model", kind="t2s")
+    s2a = load_model(files / "s2a.model", kind="s2a")
+    vocoder = Vocoder.__new__(Vocoder)
+    vocoder.device, vocoder.random, vocoder.vocos = "cpu", True, build_vocos().eval()
+    speaker = torch.randn(192, generator=torch.Generator().manual_seed(0))
+    kv = getattr(torch, kv_dtype)
+
+    def speak(texts):
+        t0 = time.perf_counter()
+        stoks = t2s_generate(t2s, [text_tokens(t) for t in texts], lang_id("en"), 15.0, temperature=0, max_tokens=T2S_TOKENS,
+                             kv_dtype=kv)
+        t1 = time.perf_counter()
+        atoks = s2a_generate(s2a, stoks, speaker[None], temperature=0, kv_dtype=kv)
+        t2 = time.perf_counter()
+        wavs = [vocoder.decode(a) for a in atoks]
+        t3 = time.perf_counter()
+        return dict(t2s=t1 - t0, s2a=t2 - t1, vocoder=t3 - t2, total=t3 - t0, stoks=len(stoks[0]),
+                    frames=atoks[0].shape[-1], samples=sum(w.shape[-1] for w in wavs)), stoks, atoks
+
+    speak([TEXT])  # warm-up
+    results = [speak([TEXT]) for _ in range(runs)]
+    out = dict(runs=[r[0] for r in results], stoks=results[0][1][0].tolist(), atoks=results[0][2][0].tolist())
+    if batch_check:
+        one = [statistics.median(sum(speak([s])[0]["total"] for s in SENTENCES) for _ in range(max(1, runs // 2)))]
+        together = [speak(SENTENCES)[0]["total"] for _ in range(max(1, runs // 2))]
+        out["batch8"] = dict(one_at_a_time=statistics.median(one), batched=statistics.median(together))
+    if profile:
+        out["profile"] = profile_steps(t2s, s2a, speaker)
+    return out
+
+
+def profile_steps(t2s, s2a, speaker):
+    "Where one decoding step spends its time (torch profiler, top operators by self CPU time)."
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    from whisperspeech.languages import text_tokens
+    from whisperspeech.s2a import s2a_generate
+    from whisperspeech.t2s import t2s_generate
+    report = {}
+    for name, fn in [("t2s", lambda: t2s_generate(t2s, [text_tokens(TEXT)], 0, 15.0, temperature=0, max_tokens=50)),
+                     ("s2a", lambda: s2a_generate(s2a, [torch.arange(17)], speaker[None], temperature=0))]:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            fn()
+        table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10)
+        report[name] = table
+    return report
+
+
+def run_reference(size, out, runs, only_save=False):
+    python = ROOT / ".venv-reference" / "bin" / "python"
+    if not python.exists():
+        sys.exit("the reference virtualenv is missing: run scripts/make_parity_fixtures.py once to create it")
+    cmd = [str(python), __file__, "--inside-reference", "--size", size, "--out", str(out), "--runs", str(runs)]
+    if only_save: cmd.append("--only-save")
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd="/tmp")
+    if r.returncode != 0: sys.exit(r.stderr[-3000:])
+    return json.loads(r.stdout.strip().splitlines()[-1]) if not only_save else None
+
+
+def median(runs, key): return statistics.median(r[key] for r in runs)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", nargs="+", default=["tiny", "base"], choices=list(SIZES))
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--profile", action="store_true", help="print a per-operator profile of decoding steps")
+    p.add_argument("--skip-reference", action="store_true", help="time only our engine (the reference still writes the weights)")
+    p.add_argument("--inside-reference", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--only-save", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--size", help=argparse.SUPPRESS)
+    p.add_argument("--out", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.inside_reference: return reference(args)
+    sys.path.insert(0, str(ROOT))
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as d:
+            ref = run_reference(size, d, args.runs, only_save=args.skip_reference)
+            mine = ours(Path(d), args.runs, batch_check=(size == "tiny"), profile=args.profile)
+            mine_bf16 = ours(Path(d), args.runs, batch_check=(size == "tiny"), profile=False, kv_dtype="bfloat16")
+        audio = mine["runs"][0]["samples"] / 24000
+        print(f"\n== {size}/{size}: {mine['runs'][0]['stoks']} semantic tokens, {mine['runs'][0]['frames']} frames, {audio:.2f} s of audio")
+        rows = [("ours", mine), ("ours, bf16 KV", mine_bf16)] + ([("reference 0.8.9", ref)] if ref else [])
+        print(f"{'engine':16} {'T2S s':>7} {'S2A s':>7} {'vocoder s':>9} {'total s':>8} {'RTF':>6}  ms/T2S token  ms/S2A frame")
+        for name, r in rows:
+            tot = median(r["runs"], "total")
+            print(f"{name:16} {median(r['runs'], 't2s'):7.2f} {median(r['runs'], 's2a'):7.2f} {median(r['runs'], 'vocoder'):9.2f} "
+                  f"{tot:8.2f} {tot / audio:6.3f}  {1000 * median(r['runs'], 't2s') / r['runs'][0]['stoks']:12.1f}"
+                  f"  {1000 * median(r['runs'], 's2a') / r['runs'][0]['frames']:12.1f}")
+        for name, r in rows[:2]:
+            if ref:
+                same = ref["stoks"] == r["stoks"] and ref["atoks"] == r["atoks"]
+                print(f"{name}: {median(ref['runs'], 'total') / median(r['runs'], 'total'):.1f}x faster than the reference "
+                      f"(identical tokens: {same})")
+            if "batch8" in r:
+                b = r["batch8"]
+                print(f"{name}: 8 sentences one at a time {b['one_at_a_time']:.2f} s, as one batch {b['batched']:.2f} s: "
+                      f"{b['one_at_a_time'] / b['batched']:.1f}x the throughput")
+        for name, table in mine.get("profile", {}).items():
+            print(f"\n-- profile of {name} decoding (self CPU time)\n{table}")
+
+
+if __name__ == "__main__":
+    main()
