@@ -5,27 +5,34 @@
 # %% auto #0
 __all__ = ['cmd_say', 'cmd_voices', 'cmd_whisper', 'cmd_transcribe', 'build_parser', 'main']
 
-# %% ../nbs/08_cli.ipynb #2a5391c8
+# %% ../nbs/08_cli.ipynb #d3be8a66
 import argparse
 import sys
 import time
 
 from .core import WhisperSpeechError
 
-# %% ../nbs/08_cli.ipynb #0575d1fd
+# %% ../nbs/08_cli.ipynb #9944d7e0
 def _read_text(text: str) -> str:
     return sys.stdin.read() if text == "-" else text
 
 def cmd_say(args):
-    from whisperspeech.audio import save_audio
-    from whisperspeech.system_voices import speak_system
+    from whisperspeech.audio import resample, save_audio
     text = _read_text(args.text)
     start = time.monotonic()
-    wav = speak_system(text, args.voice, sr=args.sr)
+    if args.t2s or args.s2a:
+        from whisperspeech.pipeline import DEFAULT_S2A, DEFAULT_T2S, Pipeline
+        from whisperspeech.vocoder import SAMPLE_RATE
+        pipe = Pipeline(args.t2s or DEFAULT_T2S, args.s2a or DEFAULT_S2A, vocoder_ref=args.vocoder)
+        wav = resample(pipe.generate(text, speaker=args.voice, lang=args.lang, cps=args.cps, seed=args.seed), SAMPLE_RATE, args.sr)
+        who = f"models {args.t2s or DEFAULT_T2S} + {args.s2a or DEFAULT_S2A}"
+    else:
+        from whisperspeech.system_voices import speak_system
+        wav = speak_system(text, args.voice or "flite:slt", sr=args.sr)
+        who = f"system voice {args.voice or 'flite:slt'} (no trained WhisperSpeech voice is bundled yet)"
     path = save_audio(args.output, wav, args.sr)
     seconds = wav.shape[0] / args.sr
-    print(f"wrote {path}: {seconds:.2f} s of speech by system voice {args.voice} "
-          f"(no trained WhisperSpeech voice is bundled yet) in {time.monotonic() - start:.2f} s", file=sys.stderr)
+    print(f"wrote {path}: {seconds:.2f} s of speech by {who} in {time.monotonic() - start:.2f} s", file=sys.stderr)
 
 def cmd_voices(args):
     from whisperspeech.system_voices import system_voices
@@ -33,7 +40,7 @@ def cmd_voices(args):
     if not names: raise WhisperSpeechError("no voices installed; install system voices with: sudo apt-get install flite espeak-ng")
     print("\n".join(names))
 
-# %% ../nbs/08_cli.ipynb #0a3a7eab
+# %% ../nbs/08_cli.ipynb #e2bd4276
 def cmd_whisper(args):
     from whisperspeech.whisper_models import load_whisper
     start = time.monotonic()
@@ -54,15 +61,22 @@ def cmd_transcribe(args):
         refs = [_read_text(args.reference)] * len(texts)
         print(f"word error rate against the reference: {word_error_rate(refs, texts):.3f}", file=sys.stderr)
 
-# %% ../nbs/08_cli.ipynb #0e4141fa
+# %% ../nbs/08_cli.ipynb #709116a0
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="whisperspeech", description="Text-to-speech built by inverting Whisper.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     say = sub.add_parser("say", help="speak text into an audio file")
     say.add_argument("text", help="the text to speak, or - to read it from stdin")
     say.add_argument("-o", "--output", default="speech.wav", help="output .wav or .flac (default: speech.wav)")
-    say.add_argument("--voice", default="flite:slt", help="voice name, e.g. flite:slt (see: whisperspeech voices)")
+    say.add_argument("--voice", help="a system voice such as flite:slt (see: whisperspeech voices); with --t2s/--s2a, "
+                     "a recording of the voice to clone")
     say.add_argument("--sr", type=int, default=24000, help="sample rate of the output (default: 24000)")
+    say.add_argument("--t2s", help="T2S model: a path or owner/repo:file (speaks with WhisperSpeech models)")
+    say.add_argument("--s2a", help="S2A model: a path or owner/repo:file")
+    say.add_argument("--vocoder", default="charactr/vocos-encodec-24khz", help="Vocos model on the Hugging Face Hub")
+    say.add_argument("--lang", default="en", help="language code (default: en)")
+    say.add_argument("--cps", type=float, default=15, help="speaking rate in characters per second (default: 15)")
+    say.add_argument("--seed", type=int, help="random seed for reproducible speech")
     say.set_defaults(run=cmd_say)
     voices = sub.add_parser("voices", help="list the voices installed here")
     voices.set_defaults(run=cmd_voices)
@@ -77,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(run=cmd_transcribe)
     return p
 
-# %% ../nbs/08_cli.ipynb #8f56a1bf
+# %% ../nbs/08_cli.ipynb #b31c04de
 def main(argv=None) -> int:
     "Entry point of the `whisperspeech` command; returns the exit status."
     args = build_parser().parse_args(argv)

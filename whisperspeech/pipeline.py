@@ -6,7 +6,7 @@
 __all__ = ['DEFAULT_T2S', 'DEFAULT_S2A', 'DEFAULT_VOCODER', 'Pipeline', 'generate_atoks', 'generate', 'generate_to_file',
            'generate_to_notebook']
 
-# %% ../nbs/22_pipeline.ipynb #4ba8dda4
+# %% ../nbs/22_pipeline.ipynb #7e412a1e
 import sys
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from .speaker import speaker_embedding
 from .t2s import t2s_generate
 from .vocoder import SAMPLE_RATE, Vocoder
 
-# %% ../nbs/22_pipeline.ipynb #067d502c
+# %% ../nbs/22_pipeline.ipynb #0771b72c
 DEFAULT_T2S = "collabora/whisperspeech:t2s-tiny-en+pl.model"
 DEFAULT_S2A = "collabora/whisperspeech:s2a-q4-tiny-en+pl.model"
 DEFAULT_VOCODER = "charactr/vocos-encodec-24khz"
@@ -30,14 +30,14 @@ DEFAULT_VOCODER = "charactr/vocos-encodec-24khz"
 class Pipeline:
     "Text to speech with a T2S model, an S2A model and a vocoder."
     def __init__(self, t2s_ref=DEFAULT_T2S, s2a_ref=DEFAULT_S2A, vocoder_ref=DEFAULT_VOCODER, device="cpu",
-                 compile=False, speaker_backend=None, batch_size=8, random_vocoder_ok=False):
+                 compile=False, speaker_backend=None, batch_size=8, random_vocoder_ok=False, kv_dtype=torch.float32):
         self.device = device
         self.t2s = load_model(t2s_ref, kind="t2s", device=device)
         self.s2a = load_model(s2a_ref, kind="s2a", device=device)
         self.vocoder = vocoder_ref if hasattr(vocoder_ref, "decode") else Vocoder(vocoder_ref, device, random_vocoder_ok)
         self.speaker_backend = speaker_backend or self.s2a.config.speaker_backend
         self.batch_size = batch_size
-        self.compile = compile
+        self.compile, self.kv_dtype = compile, kv_dtype
         self._speakers = {}
 
     def speaker(self, speaker=None) -> torch.Tensor:
@@ -53,7 +53,7 @@ class Pipeline:
             self._speakers[key] = emb
         return self._speakers[key]
 
-# %% ../nbs/22_pipeline.ipynb #ed17febf
+# %% ../nbs/22_pipeline.ipynb #e6d8cefa
 def _chunks(self, text, cps):
     c = self.t2s.config
     max_bytes = min(c.ttoks_len - 2, int(cps * (c.stoks_len / 25) * 0.7))  # leave headroom within 30 s
@@ -76,16 +76,17 @@ def generate_atoks(self, text: str, speaker=None, lang="en", cps: float = 15, se
         # at most twice the expected duration (25 tokens/s): a model that fails to stop cannot run on for 30 s
         limit = int(max(len(t.encode()) for t in batch) / cps * 25 * 2) + 50
         stoks = t2s_generate(self.t2s, [text_tokens(t) for t in batch], lang, cps, temperature, top_k, g,
-                             max_tokens=limit, step_callback=step_callback)
+                             max_tokens=limit, step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype)
         stoks = [s if len(s) else torch.zeros(1, dtype=torch.long, device=self.device) for s in stoks]
         langs = torch.full((len(batch),), lang, device=self.device) if self.s2a.config.conditioned else None
-        out += s2a_generate(self.s2a, stoks, spk[None], langs, temperature, top_k, g, step_callback=step_callback)
+        out += s2a_generate(self.s2a, stoks, spk[None], langs, temperature, top_k, g, step_callback=step_callback,
+                            compile=self.compile, kv_dtype=self.kv_dtype)
     return out
 
 Pipeline._chunks = _chunks
 Pipeline.generate_atoks = generate_atoks
 
-# %% ../nbs/22_pipeline.ipynb #e1c9e991
+# %% ../nbs/22_pipeline.ipynb #830ba6ae
 @torch.inference_mode()
 def generate(self, text: str, speaker=None, lang="en", cps: float = 15, seed: int | None = None,
              temperature: float = 0.7, top_k: int | None = None, pause: float = 0.25, step_callback=None) -> torch.Tensor:

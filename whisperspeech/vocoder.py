@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'FRAME_RATE', 'BANDWIDTH_IDS', 'VocosConfig', 'build_vocos', 'clean_codes', 'Vocoder', 'EncodecDecoder']
 
-# %% ../nbs/18_vocoder.ipynb #9a45e997
+# %% ../nbs/18_vocoder.ipynb #9df8b64f
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +23,7 @@ from vocos.feature_extractors import EncodecFeatures  # noqa: E402
 from vocos.heads import ISTFTHead  # noqa: E402
 from vocos.models import VocosBackbone  # noqa: E402
 
-# %% ../nbs/18_vocoder.ipynb #3f67f459
+# %% ../nbs/18_vocoder.ipynb #cd91b8a2
 SAMPLE_RATE = 24000
 FRAME_RATE = 75
 BANDWIDTH_IDS = {2: 0, 4: 1, 8: 2, 16: 3}  # codebooks -> Vocos bandwidth embedding (1.5, 3, 6, 12 kbps)
@@ -63,7 +63,7 @@ def build_vocos(config: VocosConfig = VocosConfig()) -> Vocos:
     head = ISTFTHead(dim=config.dim, n_fft=config.n_fft, hop_length=config.hop_length, padding="same")
     return Vocos(feature_extractor=features, backbone=backbone, head=head)
 
-# %% ../nbs/18_vocoder.ipynb #465c6e76
+# %% ../nbs/18_vocoder.ipynb #0b1fef9d
 def clean_codes(codes: torch.Tensor, bins: int = 1024) -> torch.Tensor:
     "Drop trailing frames holding special codes (>= bins); replace any left inside with 0."
     bad = (codes >= bins).any(0) if codes.ndim == 2 else (codes >= bins).any(0).any(0)
@@ -75,7 +75,7 @@ def clean_codes(codes: torch.Tensor, bins: int = 1024) -> torch.Tensor:
 def _note(msg):
     print(f"whisperspeech: {msg}", file=sys.stderr)
 
-# %% ../nbs/18_vocoder.ipynb #c86e6a32
+# %% ../nbs/18_vocoder.ipynb #c57b7f22
 class Vocoder:
     "EnCodec codes (Q, frames) or (batch, Q, frames) -> waveform (batch, samples) at 24 kHz, via Vocos."
     def __init__(self, ref: str = "charactr/vocos-encodec-24khz", device="cpu", random_weights_ok: bool = False):
@@ -91,9 +91,15 @@ class Vocoder:
         self.vocos = self.vocos.to(device).eval()
 
     @staticmethod
-    def _pretrained(ref: str) -> Vocos:
-        config = resolve_ref(f"{ref}:config.yaml" if ":" not in ref else ref)
-        weights = resolve_ref(f"{ref}:pytorch_model.bin" if ":" not in ref else ref.replace("config.yaml", "pytorch_model.bin"))
+    def _pretrained(ref) -> Vocos:
+        "Vocos from a Hub repository (`charactr/vocos-encodec-24khz`) or a local folder with the same two files."
+        from pathlib import Path
+        if Path(ref).is_dir():
+            config, weights = Path(ref, "config.yaml"), Path(ref, "pytorch_model.bin")
+            if not (config.is_file() and weights.is_file()):
+                raise WhisperSpeechError(f"{ref} lacks config.yaml or pytorch_model.bin")
+        else:
+            config, weights = resolve_ref(f"{ref}:config.yaml"), resolve_ref(f"{ref}:pytorch_model.bin")
         with _encodec_weights(False):
             model = Vocos.from_hparams(str(config))
         state = torch.load(weights, map_location="cpu", weights_only=True)
@@ -112,7 +118,7 @@ class Vocoder:
         features = self.vocos.codes_to_features(codes.transpose(0, 1).to(self.device))
         return self.vocos.decode(features, bandwidth_id=torch.tensor([BANDWIDTH_IDS[q]], device=self.device)).cpu()
 
-# %% ../nbs/18_vocoder.ipynb #86637fe4
+# %% ../nbs/18_vocoder.ipynb #e770ad8f
 class EncodecDecoder:
     "EnCodec's own decoder for the same codes (the alternative to Vocos)."
     def __init__(self, device="cpu", random_weights_ok: bool = False):
