@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian system voices the project speaks with (flite, espeak-ng) when they are missing.
+# Installs the Debian packages the project speaks and reads with when they are missing: system voices
+# (flite, espeak-ng, festival and its voices) and corpus text (fortunes in en/de/pl, WordNet examples).
 set -euo pipefail
+want=(flite espeak-ng festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts fortunes fortunes-de fortunes-pl wordnet-base)
 missing=()
-command -v flite >/dev/null || missing+=(flite)
-command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "installing system voices: ${missing[*]}"
+  echo "installing Debian packages: ${missing[*]}"
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  echo "missing system voices: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}" >&2
+  echo "missing Debian packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}" >&2
   exit 1
 fi

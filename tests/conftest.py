@@ -22,3 +22,26 @@ def seeded():
 def tiny_en(private_cache):
     from whisperspeech.whisper_models import load_whisper
     return load_whisper("tiny.en")
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory, private_cache):
+    "A 20-utterance corpus (en/de/pl) through every stage; a random semantic tokenizer and EnCodec stand in."
+    from whisperspeech.checkpoints import save_model
+    from whisperspeech.corpus import CorpusSpec, build_corpus
+    from whisperspeech.stages import STAGES, run_stage
+    from whisperspeech.training import PRESETS
+    from whisperspeech.vq import SemanticTokenizer
+    root = tmp_path_factory.mktemp("prepared")
+    torch.manual_seed(0)
+    vq = save_model(SemanticTokenizer(PRESETS["vq"]["tiny.en"]), root / "vq.model")
+    build_corpus(root / "corpus", CorpusSpec({"en": 0.7, "de": 0.15, "pl": 0.15}, seed=5, shard_size=5),
+                 utterances=20, progress=False)
+    steps = [("segment", {}), ("transcribe", {}), ("atoks", dict(random_weights_ok=True)),
+             ("stoks", dict(model=str(vq))), ("spk", {})]
+    out, src, summaries = {"corpus": root / "corpus", "vq": vq}, root / "corpus", {}
+    for name, options in steps:
+        summaries[name] = run_stage(name, STAGES[name], src, root / name, options, workers=2, progress=False)
+        out[name] = src = root / name
+    out["summaries"] = summaries
+    return out

@@ -6,7 +6,7 @@
 __all__ = ['LayerNorm', 'sinusoids', 'derived', 'frozen_weights', 'fast_path', 'Rotary', 'rotate', 'KVCache', 'Attention',
            'Block']
 
-# %% ../nbs/10_layers.ipynb #25f5b590
+# %% ../nbs/10_layers.ipynb #8bb3156b
 import math
 from contextlib import contextmanager
 
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# %% ../nbs/10_layers.ipynb #02a82ed3
+# %% ../nbs/10_layers.ipynb #5fdb17ca
 class LayerNorm(nn.LayerNorm):
     "LayerNorm computed in float32 whatever the input dtype."
     def forward(self, x):
@@ -28,7 +28,7 @@ def sinusoids(length: int, channels: int, max_timescale: float = 10000) -> torch
     t = torch.arange(length)[:, None] * inv[None, :]
     return torch.cat([torch.sin(t), torch.cos(t)], dim=1)
 
-# %% ../nbs/10_layers.ipynb #9afb6504
+# %% ../nbs/10_layers.ipynb #0d4783e2
 def derived(module: nn.Module, name: str, sources, build):
     """Inference-only tensors computed from parameters (fused projections, merged tables), rebuilt
     whenever a source parameter changes (load_state_dict, an optimizer step)."""
@@ -54,7 +54,7 @@ def fast_path(module: nn.Module) -> bool:
     "Use fused inference tensors: eval mode and no autograd."
     return not module.training and not torch.is_grad_enabled()
 
-# %% ../nbs/10_layers.ipynb #83676437
+# %% ../nbs/10_layers.ipynb #c6a1d718
 class Rotary(nn.Module):
     "cos/sin tables for rotary embeddings over `head_dim` channels, grown on demand."
     def __init__(self, head_dim: int, base: float = 10000):
@@ -91,7 +91,7 @@ def rotate(x: torch.Tensor, rope) -> torch.Tensor:
     cos, sin = rope
     return x * cos + x.roll(x.shape[-1] // 2, -1) * sin
 
-# %% ../nbs/10_layers.ipynb #a10453ce
+# %% ../nbs/10_layers.ipynb #0fe130e9
 class KVCache(nn.Module):
     """Preallocated key/value buffers for one attention layer: (batch, heads, max_len, head_dim).
 
@@ -121,7 +121,7 @@ class KVCache(nn.Module):
         self.v.index_copy_(2, positions, v.to(self.v.dtype))
         return self.k, self.v, self.mask[positions]
 
-# %% ../nbs/10_layers.ipynb #5024a274
+# %% ../nbs/10_layers.ipynb #24ea1577
 class Attention(nn.Module):
     "Multi-head attention with muP query/key scaling, optional RoPE, a KV cache and precomputable cross keys."
     def __init__(self, width: int, n_head: int, qk_scale: float = 1.0, rope: bool = False, key_pos_mult: int = 1):
@@ -179,7 +179,7 @@ class Attention(nn.Module):
         cache set, `positions` must be contiguous: their keys/values are appended and the queries
         attend to everything cached up to them (causally within `x`)."""
         rope = self._rope(positions, rope)
-        if kv is not None:
+        if kv is not None:  # (keys, values) or (keys, values, key mask)
             q = self._project(x, "q")[:, :, 0]
             if rope is not None: q = rotate(q, rope)
             return self._attend(q.transpose(1, 2), *kv)
@@ -198,7 +198,7 @@ class Attention(nn.Module):
         causal_mask = torch.ones(n, start + n, dtype=torch.bool, device=x.device).tril(start)
         return self._attend(q, k, v, mask=causal_mask)
 
-# %% ../nbs/10_layers.ipynb #e25b548e
+# %% ../nbs/10_layers.ipynb #cbce7e79
 class Block(nn.Module):
     "Pre-norm residual block: self-attention, optional cross-attention, MLP."
     def __init__(self, width: int, n_head: int, qk_scale: float = 1.0, ffn_mult: int = 4, cross: bool = False,
@@ -211,8 +211,8 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, width * ffn_mult), nn.GELU(), nn.Linear(width * ffn_mult, width))
         self.mlp_ln = LayerNorm(width)
 
-    def forward(self, x, positions, cross_kv=None, causal=False, rope=None):
-        x = x + self.attn(self.attn_ln(x), positions, causal=causal, rope=rope)
+    def forward(self, x, positions, cross_kv=None, causal=False, rope=None, mask=None):
+        x = x + self.attn(self.attn_ln(x), positions, mask=mask, causal=causal, rope=rope)
         if self.cross_attn is not None:
             x = x + self.cross_attn(self.cross_attn_ln(x), positions, kv=cross_kv, rope=rope)
         return x + self.mlp(self.mlp_ln(x))

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['S2AConfig', 'Binned', 'Conditioning', 'S2A', 'compiled_step', 's2a_generate']
 
-# %% ../nbs/16_s2a.ipynb #14e6dc37
+# %% ../nbs/16_s2a.ipynb #175bd3b7
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ from .languages import LANGUAGES
 from .layers import Block, KVCache, LayerNorm, derived, fast_path, frozen_weights, sinusoids
 from .sampling import sample
 
-# %% ../nbs/16_s2a.ipynb #8be02d79
+# %% ../nbs/16_s2a.ipynb #c6ffb0dc
 @dataclass
 class S2AConfig:
     "Everything that defines an S2A model; saved inside its checkpoints."
@@ -46,6 +46,8 @@ class S2AConfig:
     speaker_map: dict = field(default_factory=lambda: {"1": 0})
     speaker_backend: str = "ecapa"  # which encoder made the speaker embeddings it was trained on (see 19_speaker)
     default_speaker: list | None = None  # embedding used when no speaker is given
+    pad_to_context: bool = True    # published models: semantic tokens always padded to stoks_len and attended
+                                   # to; False: padded to the batch and masked (same result for any padding)
 
     @property
     def width(self): return self.n_head * self.head_width
@@ -62,7 +64,7 @@ class S2AConfig:
     @property
     def start_code(self): return self.codes + 1
 
-# %% ../nbs/16_s2a.ipynb #3689246d
+# %% ../nbs/16_s2a.ipynb #3fe90005
 class Binned(nn.Module):
     "Embedding of a number binned over [vmin, vmax]; NaN (not given) has its own bucket."
     def __init__(self, vmin, vmax, bins, width):
@@ -91,7 +93,7 @@ class Conditioning(nn.Module):
         full = lambda v: torch.full((b,), float(v), device=spk.device)
         return self.lang(langs) + spk + self.snr(full(snr)) + self.c50(full(c50))
 
-# %% ../nbs/16_s2a.ipynb #74d79139
+# %% ../nbs/16_s2a.ipynb #1e11dbee
 class S2A(nn.Module):
     "Semantic tokens + speaker embedding to EnCodec codes (Q codebooks in a delay pattern)."
     kind = "s2a"
@@ -129,16 +131,23 @@ class S2A(nn.Module):
         if max(len(s) for s in stoks_list) > c.stoks_len - 2:
             raise ValueError(f"more than {c.stoks_len - 2} semantic tokens; split the text first")
         pad = c.stoks_codes - 1
-        return torch.stack([F.pad(torch.as_tensor(s, device=dev).long(), (1, c.stoks_len - len(s) - 1), value=pad)
+        n = c.stoks_len if c.pad_to_context else max(len(s) for s in stoks_list) + 2
+        return torch.stack([F.pad(torch.as_tensor(s, device=dev).long(), (1, n - len(s) - 1), value=pad)
                             for s in stoks_list])
 
-    def encode(self, stoks, speakers, langs=None):
-        "Encoder output with the speaker (or conditioning) added, and per-block cross keys/values."
+    def stoks_mask(self, stoks, lengths):
+        "Key mask (batch, 1, 1, len): the leading pad, the tokens and one trailing pad; None with `pad_to_context`."
+        if self.config.pad_to_context or lengths is None: return None
+        return (torch.arange(stoks.shape[1], device=stoks.device)[None] <= torch.as_tensor(lengths, device=stoks.device)[:, None] + 1)[:, None, None]
+
+    def encode(self, stoks, speakers, langs=None, lengths=None):
+        "Encoder output with the speaker (or conditioning) added, and per-block cross keys/values (and key mask)."
         x = self.semantic_embedding(stoks)
         if self.emb_to_hidden is not None: x = self.emb_to_hidden(x)
         if self.positional_embeddings is not None: x = x + self.positional_embeddings[:x.shape[1]]
         positions = torch.arange(x.shape[1], device=x.device)
-        for b in self.encoder: x = b(x, positions, causal=self.config.causal_encoder)
+        mask = self.stoks_mask(stoks, lengths)
+        for b in self.encoder: x = b(x, positions, causal=self.config.causal_encoder, mask=mask)
         x = self.ln_post(x)
         if self.config.conditioned:
             x = x + self.cond(speakers, langs)[:, None]
@@ -146,7 +155,7 @@ class S2A(nn.Module):
             spk = F.normalize(speakers, dim=-1)
             if self.spk_to_hidden is not None: spk = self.spk_to_hidden(spk)
             x = x + spk[:, None]
-        cross = [b.cross_attn.cross_kv(x, positions) for b in self.decoder]
+        cross = [b.cross_attn.cross_kv(x, positions) + ((mask,) if mask is not None else ()) for b in self.decoder]
         return x, cross
 
     def _embed(self, atoks):
@@ -186,12 +195,12 @@ class S2A(nn.Module):
         split = self.splitter(x).view(bsz, n, self.config.quantizers, w)
         return self._unembed(split) * self.config.logit_scale
 
-    def forward(self, stoks, speakers, atoks, langs=None):
+    def forward(self, stoks, speakers, atoks, langs=None, lengths=None):
         "Teacher-forced logits for a padded semantic batch and delay-grid input columns."
-        _, cross = self.encode(stoks, speakers, langs)
+        _, cross = self.encode(stoks, speakers, langs, lengths)
         return self.decode(atoks, torch.arange(atoks.shape[-1], device=atoks.device), cross)
 
-# %% ../nbs/16_s2a.ipynb #cc8937f3
+# %% ../nbs/16_s2a.ipynb #99921d70
 def _set_caches(blocks, batch, max_len, dtype, device, static=False):
     for b in blocks:
         b.attn.cache = None if batch is None else KVCache(batch, b.attn.n_head, max_len, b.attn.head_dim, dtype, device, static)
@@ -217,8 +226,8 @@ def s2a_generate(model: S2A, stoks_list, speakers, langs=None, temperature=0.7, 
     stoks = model.stoks_batch(stoks_list)
     dev = stoks.device
     b = stoks.shape[0]
-    _, cross = model.encode(stoks, speakers.to(dev, torch.float32).expand(b, -1), langs)
-    cross = [(k.to(kv_dtype), v.to(kv_dtype)) for k, v in cross]
+    _, cross = model.encode(stoks, speakers.to(dev, torch.float32).expand(b, -1), langs, [len(s) for s in stoks_list])
+    cross = [(kv[0].to(kv_dtype), kv[1].to(kv_dtype)) + kv[2:] for kv in cross]
     lengths = [3 * len(s) for s in stoks_list]
     n = min(max(lengths), c.ctx_n - 1)
     size = min(-(-n // 375) * 375, c.ctx_n) if compile else n  # static cache sizes in 5 s buckets

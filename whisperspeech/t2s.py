@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['T2SConfig', 'TextEncoder', 'T2S', 't2s_generate']
 
-# %% ../nbs/14_t2s.ipynb #2dc954f3
+# %% ../nbs/14_t2s.ipynb #9b9e9bef
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ from .languages import LANGUAGES
 from .layers import Block, KVCache, LayerNorm, frozen_weights, sinusoids
 from .sampling import sample
 
-# %% ../nbs/14_t2s.ipynb #5174c7f3
+# %% ../nbs/14_t2s.ipynb #a6fba502
 @dataclass
 class T2SConfig:
     "Everything that defines a T2S model; saved inside its checkpoints."
@@ -40,6 +40,8 @@ class T2SConfig:
     cps_input: bool = True
     cps_bins: int = 32
     padding_token_offset: int = 0  # -1 in older checkpoints: end token = stoks_codes - 1
+    pad_to_context: bool = True    # published models: text always padded to ttoks_len and attended to;
+                                   # False: padded to the batch and masked (same result for any padding)
 
     @property
     def width(self): return self.n_head * self.head_width
@@ -54,7 +56,7 @@ class T2SConfig:
     @property
     def eot(self): return self.stoks_codes + self.padding_token_offset
 
-# %% ../nbs/14_t2s.ipynb #785f9009
+# %% ../nbs/14_t2s.ipynb #34c3bd1b
 class TextEncoder(nn.Module):
     "Byte embeddings + language + positions through (causal) pre-norm blocks."
     def __init__(self, c: T2SConfig):
@@ -71,7 +73,7 @@ class TextEncoder(nn.Module):
         for b in self.blocks: x = b(x, positions, causal=self.causal)
         return self.ln_post(x)
 
-# %% ../nbs/14_t2s.ipynb #1f16ccee
+# %% ../nbs/14_t2s.ipynb #5ce3423f
 class T2S(nn.Module):
     "Text (bytes, language, speaking rate) to semantic tokens."
     kind = "t2s"
@@ -88,18 +90,26 @@ class T2S(nn.Module):
         self.ln_post = LayerNorm(c.width)
 
     def text_batch(self, token_lists: list[list[int]]) -> torch.Tensor:
-        "Pad byte tokens to (batch, ttoks_len) with a leading 0, as the models were trained."
+        "Pad byte tokens to (batch, ttoks_len) with a leading 0 (to the longest text + 2 without `pad_to_context`)."
         c, dev = self.config, self.stok_pos_emb.device
         if max(len(t) for t in token_lists) > c.ttoks_len - 2:
             raise ValueError(f"text longer than {c.ttoks_len - 2} bytes; split it first")
-        return torch.tensor([[0] + t + [0] * (c.ttoks_len - 1 - len(t)) for t in token_lists], device=dev)
+        n = c.ttoks_len if c.pad_to_context else max(len(t) for t in token_lists) + 2
+        return torch.tensor([[0] + t + [0] * (n - 1 - len(t)) for t in token_lists], device=dev)
 
-    def encode(self, ttoks, langs, cps):
-        "Encoder output, cross-attention keys/values per decoder block, and the rate embedding."
+    def text_mask(self, ttoks, lengths=None):
+        "Key mask (batch, 1, 1, len) of the text positions to attend to, or None when all are."
+        if self.config.pad_to_context: return None
+        if lengths is None: lengths = (ttoks != 0).flip(1).to(torch.long).argmax(1).neg() + ttoks.shape[1]  # last byte
+        return (torch.arange(ttoks.shape[1], device=ttoks.device)[None] <= torch.as_tensor(lengths, device=ttoks.device)[:, None])[:, None, None]
+
+    def encode(self, ttoks, langs, cps, lengths=None):
+        "Encoder output, cross-attention keys/values (and key mask) per decoder block, and the rate embedding."
         lang = self.lang_emb(langs)[:, None]
         xenc = self.encoder(ttoks, lang)
         positions = torch.arange(xenc.shape[1], device=xenc.device)
-        cross = [b.cross_attn.cross_kv(xenc, positions) for b in self.decoder]
+        mask = self.text_mask(ttoks, lengths)
+        cross = [b.cross_attn.cross_kv(xenc, positions) + ((mask,) if mask is not None else ()) for b in self.decoder]
         cps_emb = self._cps(cps)
         return xenc, cross, cps_emb
 
@@ -115,12 +125,12 @@ class T2S(nn.Module):
         for b, kv in zip(self.decoder, cross): x = b(x, positions, kv, causal=True)
         return self.stok_emb.unembed(self.ln_post(x)) * self.config.logit_scale
 
-    def forward(self, ttoks, langs, cps, in_stoks):
+    def forward(self, ttoks, langs, cps, in_stoks, lengths=None):
         "Teacher-forced logits (batch, len, stoks_codes + 1) for training and checks."
-        _, cross, cps_emb = self.encode(ttoks, langs, cps)
+        _, cross, cps_emb = self.encode(ttoks, langs, cps, lengths)
         return self.decode(in_stoks, torch.arange(in_stoks.shape[1], device=in_stoks.device), cross, cps_emb)
 
-# %% ../nbs/14_t2s.ipynb #13c2eb92
+# %% ../nbs/14_t2s.ipynb #7489e1e8
 @torch.inference_mode()
 def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=None, generator=None,
                  max_tokens=None, step_callback=None, compile=False, kv_dtype=torch.float32) -> list[torch.Tensor]:
@@ -135,8 +145,8 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=Non
     b = ttoks.shape[0]
     langs = torch.as_tensor(langs, device=dev).expand(b)
     cps = torch.as_tensor(cps, device=dev, dtype=torch.float32).expand(b)
-    _, cross, cps_emb = model.encode(ttoks, langs, cps)
-    cross = [(k.to(kv_dtype), v.to(kv_dtype)) for k, v in cross]
+    _, cross, cps_emb = model.encode(ttoks, langs, cps, [len(t) + 1 for t in token_lists])
+    cross = [(kv[0].to(kv_dtype), kv[1].to(kv_dtype)) + kv[2:] for kv in cross]
     n = min(max_tokens + 1 if max_tokens else c.stoks_len, c.stoks_len)
     toks = torch.full((b, n), c.eot, dtype=torch.long, device=dev)
     done = torch.zeros(b, dtype=torch.bool, device=dev)

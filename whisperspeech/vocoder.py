@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'FRAME_RATE', 'BANDWIDTH_IDS', 'VocosConfig', 'build_vocos', 'clean_codes', 'Vocoder', 'EncodecDecoder']
 
-# %% ../nbs/18_vocoder.ipynb #9df8b64f
+# %% ../nbs/18_vocoder.ipynb #c13860ad
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +23,7 @@ from vocos.feature_extractors import EncodecFeatures  # noqa: E402
 from vocos.heads import ISTFTHead  # noqa: E402
 from vocos.models import VocosBackbone  # noqa: E402
 
-# %% ../nbs/18_vocoder.ipynb #cd91b8a2
+# %% ../nbs/18_vocoder.ipynb #8fcfe970
 SAMPLE_RATE = 24000
 FRAME_RATE = 75
 BANDWIDTH_IDS = {2: 0, 4: 1, 8: 2, 16: 3}  # codebooks -> Vocos bandwidth embedding (1.5, 3, 6, 12 kbps)
@@ -47,9 +47,10 @@ def _encodec_weights(pretrained: bool):
     finally: EncodecModel.encodec_model_24khz = original
 
 def _randomize_codebooks(encodec: EncodecModel):
-    "An untrained EnCodec's codebooks are all zero (they wait for k-means): make codes distinguishable."
+    """An untrained EnCodec's codebooks are all zero (they wait for k-means): make codes distinguishable.
+    Small vectors, so that the nearest code to an (untrained) encoder output depends on its direction."""
     for layer in encodec.quantizer.vq.layers:
-        layer._codebook.embed.normal_()
+        layer._codebook.embed.normal_(std=0.01)
         layer._codebook.inited.fill_(1)
 
 def build_vocos(config: VocosConfig = VocosConfig()) -> Vocos:
@@ -63,7 +64,7 @@ def build_vocos(config: VocosConfig = VocosConfig()) -> Vocos:
     head = ISTFTHead(dim=config.dim, n_fft=config.n_fft, hop_length=config.hop_length, padding="same")
     return Vocos(feature_extractor=features, backbone=backbone, head=head)
 
-# %% ../nbs/18_vocoder.ipynb #0b1fef9d
+# %% ../nbs/18_vocoder.ipynb #7799eb48
 def clean_codes(codes: torch.Tensor, bins: int = 1024) -> torch.Tensor:
     "Drop trailing frames holding special codes (>= bins); replace any left inside with 0."
     bad = (codes >= bins).any(0) if codes.ndim == 2 else (codes >= bins).any(0).any(0)
@@ -75,7 +76,7 @@ def clean_codes(codes: torch.Tensor, bins: int = 1024) -> torch.Tensor:
 def _note(msg):
     print(f"whisperspeech: {msg}", file=sys.stderr)
 
-# %% ../nbs/18_vocoder.ipynb #c57b7f22
+# %% ../nbs/18_vocoder.ipynb #4d7a343c
 class Vocoder:
     "EnCodec codes (Q, frames) or (batch, Q, frames) -> waveform (batch, samples) at 24 kHz, via Vocos."
     def __init__(self, ref: str = "charactr/vocos-encodec-24khz", device="cpu", random_weights_ok: bool = False):
@@ -118,7 +119,7 @@ class Vocoder:
         features = self.vocos.codes_to_features(codes.transpose(0, 1).to(self.device))
         return self.vocos.decode(features, bandwidth_id=torch.tensor([BANDWIDTH_IDS[q]], device=self.device)).cpu()
 
-# %% ../nbs/18_vocoder.ipynb #e770ad8f
+# %% ../nbs/18_vocoder.ipynb #af6ee287
 class EncodecDecoder:
     "EnCodec's own decoder for the same codes (the alternative to Vocos)."
     def __init__(self, device="cpu", random_weights_ok: bool = False):

@@ -1,0 +1,75 @@
+"""A 20-utterance synthetic corpus through every preparation stage; killed and resumed stages."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from whisperspeech.stages import expand_shards, read_samples
+
+WS = str(Path(sys.executable).parent / "whisperspeech")
+
+
+def keys(folder):
+    return [s["__key__"] for p in expand_shards(folder) for s in read_samples(p)]
+
+
+def test_every_stage_adds_its_fields(prepared):
+    final = list(read_samples(expand_shards(prepared["spk"])[0]))
+    assert {"flac", "txt", "asr.txt", "json", "atoks.npy", "stoks.npy", "spk.npy"} <= set(final[0])
+    assert len(keys(prepared["spk"])) == 20 and keys(prepared["spk"]) == keys(prepared["segment"])
+    langs = {json.loads(s["json"])["lang"] for p in expand_shards(prepared["spk"]) for s in read_samples(p)}
+    assert "en" in langs and len(langs) >= 2
+    for name, summary in prepared["summaries"].items():
+        assert summary["bad"] == 0 and summary["samples_out"] == 20, (name, summary)
+        print(name, summary["audio_seconds_per_second"], "s of audio per s")
+
+
+def test_transcripts_of_english_voices_are_close(prepared):
+    from whisperspeech.asr import word_error_rate
+    refs, hyps = [], []
+    for p in expand_shards(prepared["transcribe"]):
+        for s in read_samples(p):
+            meta = json.loads(s["json"])
+            if meta["lang"] == "en" and meta["voice"] in ("flite:rms", "flite:slt", "piper:joe", "festival:slt-hts"):
+                refs.append(s["txt"].decode()); hyps.append(s["asr.txt"].decode())
+    if refs: assert word_error_rate(refs, hyps) < 0.5
+
+
+def test_killed_stage_resumes_without_losing_or_duplicating(prepared, tmp_path):
+    out = tmp_path / "asr"
+    cmd = [WS, "prepare", "transcribe", "-i", str(prepared["corpus"]), "-o", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("corpus-*.tar")) and time.monotonic() < deadline: time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = sorted(p.name for p in out.glob("corpus-*.tar"))
+    assert 1 <= len(done_before) < 4, "the kill should land mid-run"
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["skipped_existing"] == len(done_before)
+    assert keys(out) == keys(prepared["corpus"])          # same keys, same order, each once
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+
+
+def test_corrupt_audio_is_reported_and_skipped(prepared, tmp_path):
+    import webdataset as wds
+    src = tmp_path / "in"
+    src.mkdir()
+    good = list(read_samples(expand_shards(prepared["corpus"])[0]))[:2]
+    with wds.TarWriter(str(src / "mixed-000000.tar"), encoder=False) as w:
+        w.write({"__key__": "empty", "flac": b""})
+        for s in good: w.write({k: v for k, v in s.items() if not k.startswith("__") or k == "__key__"})
+        w.write({"__key__": "garbage", "flac": os.urandom(2000)})
+    r = subprocess.run([WS, "prepare", "spk", "-i", str(src), "-o", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["bad"] == 2 and summary["samples_out"] == 2
+    assert "skipped empty" in r.stderr and "skipped garbage" in r.stderr

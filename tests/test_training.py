@@ -1,0 +1,110 @@
+"""Training recipes on the prepared 20-utterance corpus: falling losses, resume, DDP, two nodes, Pipeline."""
+import csv
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from whisperspeech.checkpoints import load_model
+from whisperspeech.training import train
+
+WS = str(Path(sys.executable).parent / "whisperspeech")
+
+
+def losses(run: Path) -> list[float]:
+    rows = [r for f in sorted(run.glob("logs/*/metrics.csv")) for r in csv.DictReader(open(f))]
+    return [float(r["loss"]) for r in rows if r.get("loss")]
+
+
+def fixed_batch(shards, kind, config, n):
+    import webdataset as wds
+    from whisperspeech.stages import expand_shards
+    from whisperspeech.training import batch_maker
+    samples = []
+    for s in wds.WebDataset([str(p) for p in expand_shards(shards)], shardshuffle=False).decode():
+        samples.append(s)
+        if len(samples) == n: break
+    return batch_maker(kind, config)(samples)
+
+
+@pytest.mark.parametrize("kind,steps,batch,lr", [("t2s", 30, 8, 3e-3), ("s2a", 30, 8, 3e-3), ("vq", 16, 2, 3e-3)])
+def test_each_model_learns(prepared, tmp_path, kind, steps, batch, lr):
+    "Loss on a fixed batch of the corpus: the model as training starts (same seed) vs as it ends."
+    import lightning as L
+    from whisperspeech.training import _loss, build_model, preset
+    config = preset(kind, "tiny.en" if kind == "vq" else "micro")
+    L.seed_everything(0, verbose=False)
+    fresh = build_model(kind, config).eval()
+    data = fixed_batch(prepared["spk"], kind, config, 4 if kind != "vq" else 2)
+    path = train(kind, prepared["spk"], tmp_path, "tiny.en" if kind == "vq" else "micro", steps=steps, batch_size=batch,
+                 lr=lr, warmup=3, log_every=2, progress=False)
+    trained = load_model(path, kind=kind)
+    def measure(model):
+        if kind != "vq": return float(_loss(kind, model, data))
+        from whisperspeech.vq import training_loss  # the transcript's cross-entropy through the frozen decoder
+        return float(training_loss(model, data["mel"], data["mask"], data["input_toks"], data["output_toks"])[1]["ce"])
+    with torch.no_grad():
+        before, after = measure(fresh), measure(trained)
+    print(kind, f"loss on a fixed batch: fresh {before:.2f}, trained {after:.2f}; logged", [round(x, 2) for x in losses(tmp_path)])
+    assert after < (0.99 if kind == "vq" else 0.8) * before  # the tokenizer learns slowest (a frozen Whisper decoder)
+
+
+def test_resume_continues_from_the_last_checkpoint(prepared, tmp_path):
+    train("t2s", prepared["spk"], tmp_path, steps=6, batch_size=4, save_every=3, log_every=1, progress=False)
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    assert torch.load(ckpt, weights_only=False)["global_step"] == 6
+    train("t2s", prepared["spk"], tmp_path, steps=10, batch_size=4, save_every=3, log_every=1, progress=False)
+    assert torch.load(ckpt, weights_only=False)["global_step"] >= 9
+    steps = [int(r["step"]) for f in sorted(tmp_path.glob("logs/*/metrics.csv")) for r in csv.DictReader(open(f))]
+    assert max(steps) == 9 and min(s for s in steps if s >= 6) == 6  # the second run started at step 6, not 0
+
+
+def _keys(prefix: Path):
+    return [set(Path(f"{prefix}.rank{r}").read_text().split()) for r in (0, 1)]
+
+
+def test_two_process_ddp_sees_disjoint_data(prepared, tmp_path):
+    r = subprocess.run([WS, "train", "t2s", "--data", str(prepared["spk"]), "-o", str(tmp_path / "run"), "--steps", "4",
+                        "--batch-size", "2", "--devices", "2", "--strategy", "ddp", "--quiet",
+                        "--keys-log", str(tmp_path / "keys")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b = _keys(tmp_path / "keys")
+    assert a and b and not a & b
+    assert (tmp_path / "run" / "t2s.model").exists()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_simulated_two_node_launch_with_torchrun(prepared, tmp_path):
+    port = _free_port()
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    launchers = [subprocess.Popen([str(Path(sys.executable).parent / "torchrun"), "--nnodes=2", "--nproc-per-node=1",
+                                   f"--node-rank={rank}", "--master-addr=127.0.0.1", f"--master-port={port}", WS,
+                                   "train", "t2s", "--data", str(prepared["spk"]), "-o", str(tmp_path / "run"),
+                                   "--steps", "4", "--batch-size", "2", "--num-nodes", "2", "--devices", "1",
+                                   "--strategy", "ddp", "--quiet", "--keys-log", str(tmp_path / "keys")],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                 for rank in (0, 1)]
+    outputs = [p.communicate(timeout=600)[0] for p in launchers]
+    assert [p.returncode for p in launchers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    a, b = _keys(tmp_path / "keys")
+    assert a and b and not a & b
+
+
+def test_trained_models_load_in_the_pipeline(prepared, tmp_path):
+    from whisperspeech.pipeline import Pipeline
+    t2s = train("t2s", prepared["spk"], tmp_path / "t2s", steps=3, batch_size=4, progress=False)
+    s2a = train("s2a", prepared["spk"], tmp_path / "s2a", steps=3, batch_size=4, progress=False)
+    pipe = Pipeline(t2s, s2a, random_vocoder_ok=True)
+    assert pipe.speaker_backend == "resemblyzer" and not pipe.t2s.config.pad_to_context
+    codes = pipe.generate_atoks("Hello there.", seed=0, speaker=torch.randn(256), temperature=1.0)
+    assert len(codes) == 1 and codes[0].shape[0] == 4
+    assert pipe.generate("Hello there.", seed=0, speaker=torch.randn(256), temperature=1.0).ndim == 1
