@@ -16,7 +16,7 @@ $(VENV)/.installed: $(BIN)/python setup.py settings.ini constraints-cpu.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) -q -e ".[dev,train]"
+	$(PIP) -q -e ".[dev,train,fast]"
 	touch $@
 
 # System voices (flite, espeak-ng) speak test sentences and corpora; installed with apt when missing.

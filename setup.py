@@ -28,7 +28,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg["lib_path"], cfg["lib_path"] + ".*"]),
     include_package_data=True,
     install_requires=words("requirements"),
-    extras_require={group: words(f"{group}_requirements") for group in ("dev", "train", "serve")},
+    extras_require={group: words(f"{group}_requirements") for group in ("dev", "train", "serve", "fast")},
     entry_points={"console_scripts": words("console_scripts"),
                   "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,

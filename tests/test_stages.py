@@ -73,3 +73,19 @@ def test_corrupt_audio_is_reported_and_skipped(prepared, tmp_path):
     summary = json.loads(r.stdout)
     assert summary["bad"] == 2 and summary["samples_out"] == 2
     assert "skipped empty" in r.stderr and "skipped garbage" in r.stderr
+
+
+@pytest.mark.parametrize("backend", ["whisper", "faster-whisper"])
+def test_transcribe_backends(backend):
+    "The offline tiny.en through openai-whisper, and as CTranslate2 int8 through faster-whisper."
+    import io
+    import soundfile as sf
+    from whisperspeech.asr import word_error_rate
+    from whisperspeech.stages import transcriber
+    from whisperspeech.system_voices import speak_system
+    text = "Glue the sheet to the dark blue background."
+    buf = io.BytesIO()
+    sf.write(buf, speak_system(text, "flite:rms").numpy(), 24000, format="FLAC")
+    out = transcriber(backend=backend)({"__key__": "a", "flac": buf.getvalue(), "json": b'{"lang": "en"}'})[0]
+    assert word_error_rate([text], [out["asr.txt"].decode()]) <= 0.15
+    assert out["txt"] == out["asr.txt"]

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['cmd_say', 'cmd_voices', 'cmd_whisper', 'cmd_transcribe', 'cmd_prepare', 'cmd_train', 'build_parser', 'main']
 
-# %% ../nbs/08_cli.ipynb #414bcc0f
+# %% ../nbs/08_cli.ipynb #e87fbd5f
 import argparse
 import sys
 import time
 
 from .core import WhisperSpeechError
 
-# %% ../nbs/08_cli.ipynb #ae9701a9
+# %% ../nbs/08_cli.ipynb #02b20723
 def _read_text(text: str) -> str:
     return sys.stdin.read() if text == "-" else text
 
@@ -40,7 +40,7 @@ def cmd_voices(args):
     if not names: raise WhisperSpeechError("no voices installed; install system voices with: sudo apt-get install flite espeak-ng")
     print("\n".join(names))
 
-# %% ../nbs/08_cli.ipynb #defe4c1d
+# %% ../nbs/08_cli.ipynb #68c2216f
 def cmd_whisper(args):
     from whisperspeech.whisper_models import load_whisper
     start = time.monotonic()
@@ -61,7 +61,7 @@ def cmd_transcribe(args):
         refs = [_read_text(args.reference)] * len(texts)
         print(f"word error rate against the reference: {word_error_rate(refs, texts):.3f}", file=sys.stderr)
 
-# %% ../nbs/08_cli.ipynb #538a75f7
+# %% ../nbs/08_cli.ipynb #89361899
 def _languages(spec: str) -> dict:
     out = {}
     for part in spec.split(","):
@@ -79,7 +79,7 @@ def cmd_prepare(args):
         summary["failed"] = len(summary["failed"])
     else:
         from whisperspeech.stages import STAGES, run_stage
-        options = {"segment": dict(max_seconds=args.max_seconds), "transcribe": dict(model=args.whisper),
+        options = {"segment": dict(max_seconds=args.max_seconds), "transcribe": dict(model=args.whisper, backend=args.asr_backend),
                    "atoks": dict(bandwidth=args.bandwidth, random_weights_ok=args.random_codec),
                    "stoks": dict(model=args.tokenizer), "spk": dict(backend=args.speaker_backend)}[args.stage]
         if args.stage == "stoks" and not args.tokenizer:
@@ -98,7 +98,7 @@ def cmd_train(args):
                  seed=args.seed, keys_log=args.keys_log, progress=not args.quiet and sys.stderr.isatty())
     print(f"trained {args.kind}: {path}", file=sys.stderr)
 
-# %% ../nbs/08_cli.ipynb #df3c0f3e
+# %% ../nbs/08_cli.ipynb #70756ba5
 def _add_prepare(sub):
     pr = sub.add_parser("prepare", help="build a synthetic corpus or run a preparation stage over shards")
     pr.add_argument("stage", choices=["corpus", "segment", "transcribe", "atoks", "stoks", "spk"])
@@ -113,6 +113,8 @@ def _add_prepare(sub):
     pr.add_argument("--shard-size", type=int, default=100, help="corpus: utterances per shard (default: 100)")
     pr.add_argument("--max-seconds", type=float, default=30.0, help="segment: longest chunk (default: 30)")
     pr.add_argument("--whisper", default="tiny.en", help="transcribe: Whisper model name or path (default: tiny.en)")
+    pr.add_argument("--asr-backend", default="whisper", choices=["whisper", "faster-whisper"],
+                    help="transcribe: openai-whisper, or faster-whisper int8 (pip install whisperspeech[fast])")
     pr.add_argument("--bandwidth", type=float, default=3.0, help="atoks: EnCodec bandwidth in kbps (default: 3 = 4 codebooks)")
     pr.add_argument("--random-codec", action="store_true", help="atoks: use random EnCodec weights if the real ones "
                     "cannot be downloaded (for testing the pipeline only)")
@@ -142,7 +144,7 @@ def _add_train(sub):
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(run=cmd_train)
 
-# %% ../nbs/08_cli.ipynb #410ef104
+# %% ../nbs/08_cli.ipynb #d40eb9be
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="whisperspeech", description="Text-to-speech built by inverting Whisper.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -174,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     return p
 
-# %% ../nbs/08_cli.ipynb #c79bcc8f
+# %% ../nbs/08_cli.ipynb #d09fa88b
 def main(argv=None) -> int:
     "Entry point of the `whisperspeech` command; returns the exit status."
     args = build_parser().parse_args(argv)

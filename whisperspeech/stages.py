@@ -7,7 +7,7 @@ __all__ = ['AUDIO_FIELDS', 'STAGES', 'expand_shards', 'sample_audio', 'npy_bytes
            'process_shard', 'run_stage', 'segmenter', 'transcriber', 'acoustic_tokenizer', 'semantic_tokenizer',
            'speaker_embedder']
 
-# %% ../nbs/31_stages.ipynb #7c2da973
+# %% ../nbs/31_stages.ipynb #b662c1e3
 import glob
 import io
 import json
@@ -27,7 +27,7 @@ import torch
 from .audio import load_audio
 from .core import WhisperSpeechError, atomic_write
 
-# %% ../nbs/31_stages.ipynb #902c7707
+# %% ../nbs/31_stages.ipynb #a9d18ef1
 AUDIO_FIELDS = ("flac", "wav", "mp3", "ogg")
 
 def expand_shards(pattern) -> list[Path]:
@@ -59,7 +59,7 @@ def read_samples(path: Path):
     import webdataset as wds
     return wds.WebDataset(str(path), shardshuffle=False, empty_check=False)
 
-# %% ../nbs/31_stages.ipynb #015e3ac6
+# %% ../nbs/31_stages.ipynb #91eea69c
 @dataclass
 class ShardReport:
     shard: str
@@ -101,7 +101,7 @@ def process_shard(factory, options, src: Path, out_dir: Path) -> ShardReport:
                     report.samples_out += 1
     return report
 
-# %% ../nbs/31_stages.ipynb #072f4247
+# %% ../nbs/31_stages.ipynb #bca89563
 def run_stage(name: str, factory, inputs, out_dir, options: dict | None = None, workers: int = 1,
               progress: bool = True) -> dict:
     "Run a stage over all input shards; returns a summary (and prints one line per bad sample)."
@@ -132,7 +132,7 @@ def run_stage(name: str, factory, inputs, out_dir, options: dict | None = None, 
                 bad=len(bad), audio_seconds=round(seconds, 2), elapsed=round(elapsed, 2),
                 audio_seconds_per_second=round(seconds / elapsed, 2) if elapsed > 0 else None)
 
-# %% ../nbs/31_stages.ipynb #1b349e56
+# %% ../nbs/31_stages.ipynb #9b8f6b15
 def segmenter(max_seconds: float = 30.0, min_silence: float = 0.3, sr: int = 24000):
     "Split recordings at pauses found by silero VAD into chunks of at most `max_seconds`."
     from silero_vad import get_speech_timestamps, load_silero_vad
@@ -161,9 +161,33 @@ def segmenter(max_seconds: float = 30.0, min_silence: float = 0.3, sr: int = 240
         return out
     return run
 
-# %% ../nbs/31_stages.ipynb #15bd89e9
-def transcriber(model: str = "tiny.en", language: str | None = None):
-    "Whisper transcripts (`asr.txt`; `txt` too if missing) and the detected language."
+# %% ../nbs/31_stages.ipynb #98033f74
+def _faster_whisper(model: str, language: str | None):
+    "The optional fast path: CTranslate2 int8 through faster-whisper (offline tiny.en: the bundled model directory)."
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError:
+        raise WhisperSpeechError('the faster-whisper backend needs: pip install "whisperspeech[fast]"') from None
+    from whisperspeech.asr import WHISPER_SR
+    from whisperspeech.whisper_models import OFFLINE_WHISPER
+    path = str(OFFLINE_WHISPER[model]().parent) if model in OFFLINE_WHISPER and not Path(model).exists() else model
+    fw = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=max(1, torch.get_num_threads()))
+    def run(sample):
+        wav = sample_audio(sample, WHISPER_SR)
+        meta = sample_json(sample)
+        segments, info = fw.transcribe(wav.numpy(), language=language or meta.get("lang"), beam_size=1, temperature=0.0,
+                                       condition_on_previous_text=False)
+        text = "".join(seg.text for seg in segments).strip()
+        out = dict(sample, **{"asr.txt": text.encode(), "__seconds__": wav.shape[0] / WHISPER_SR,
+                              "json": json.dumps(dict(meta, lang=meta.get("lang") or info.language)).encode()})
+        out.setdefault("txt", text.encode())
+        return [out]
+    return run
+
+def transcriber(model: str = "tiny.en", language: str | None = None, backend: str = "whisper"):
+    "Whisper transcripts (`asr.txt`; `txt` too if missing) and the detected language; `backend='faster-whisper'` for speed."
+    if backend == "faster-whisper": return _faster_whisper(model, language)
+    if backend != "whisper": raise WhisperSpeechError(f"unknown ASR backend {backend!r}; choose whisper or faster-whisper")
     from whisperspeech.asr import WHISPER_SR
     from whisperspeech.whisper_models import load_whisper
     wh = load_whisper(model)
@@ -185,7 +209,7 @@ def transcriber(model: str = "tiny.en", language: str | None = None):
         return [out]
     return run
 
-# %% ../nbs/31_stages.ipynb #8d0fe274
+# %% ../nbs/31_stages.ipynb #3275eee1
 def acoustic_tokenizer(codec: str = "encodec_24khz", bandwidth: float = 3.0, random_weights_ok: bool = False):
     "EnCodec codes (Q, frames) at `bandwidth` kbps (1.5: 2 codebooks, 3: 4, 6: 8, 12: 16)."
     from whisperspeech.vocoder import EncodecDecoder
@@ -199,7 +223,7 @@ def acoustic_tokenizer(codec: str = "encodec_24khz", bandwidth: float = 3.0, ran
         return [dict(sample, **{"atoks.npy": npy_bytes(codes.numpy().astype(np.int16)), "__seconds__": wav.shape[0] / 24000})]
     return run
 
-# %% ../nbs/31_stages.ipynb #1ec860af
+# %% ../nbs/31_stages.ipynb #59f89cc0
 def semantic_tokenizer(model: str):
     "Semantic tokens from a trained tokenizer checkpoint (ours or published)."
     from whisperspeech.checkpoints import load_model
