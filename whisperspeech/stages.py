@@ -7,7 +7,7 @@ __all__ = ['AUDIO_FIELDS', 'STAGES', 'expand_shards', 'sample_audio', 'npy_bytes
            'process_shard', 'run_stage', 'segmenter', 'transcriber', 'acoustic_tokenizer', 'semantic_tokenizer',
            'speaker_embedder']
 
-# %% ../nbs/31_stages.ipynb #b662c1e3
+# %% ../nbs/31_stages.ipynb #fa56a16e
 import glob
 import io
 import json
@@ -27,7 +27,7 @@ import torch
 from .audio import load_audio
 from .core import WhisperSpeechError, atomic_write
 
-# %% ../nbs/31_stages.ipynb #a9d18ef1
+# %% ../nbs/31_stages.ipynb #fc87a768
 AUDIO_FIELDS = ("flac", "wav", "mp3", "ogg")
 
 def expand_shards(pattern) -> list[Path]:
@@ -59,7 +59,7 @@ def read_samples(path: Path):
     import webdataset as wds
     return wds.WebDataset(str(path), shardshuffle=False, empty_check=False)
 
-# %% ../nbs/31_stages.ipynb #91eea69c
+# %% ../nbs/31_stages.ipynb #0ea73588
 @dataclass
 class ShardReport:
     shard: str
@@ -101,7 +101,7 @@ def process_shard(factory, options, src: Path, out_dir: Path) -> ShardReport:
                     report.samples_out += 1
     return report
 
-# %% ../nbs/31_stages.ipynb #bca89563
+# %% ../nbs/31_stages.ipynb #ce650964
 def run_stage(name: str, factory, inputs, out_dir, options: dict | None = None, workers: int = 1,
               progress: bool = True) -> dict:
     "Run a stage over all input shards; returns a summary (and prints one line per bad sample)."
@@ -116,7 +116,9 @@ def run_stage(name: str, factory, inputs, out_dir, options: dict | None = None, 
     bar = tqdm(total=len(shards), unit="shard", desc=name, disable=not progress)
     if workers > 1:
         # spawn, not fork: a forked copy of a process whose OpenMP threads already ran can deadlock
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # ... and one share of the cores each: oversubscribed threads slow everything down
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=torch.set_num_threads,
+                                 initargs=(max(1, (os.cpu_count() or 1) // workers),)) as pool:
             for r in pool.map(work, shards, [out_dir] * len(shards)):
                 reports.append(r); bar.update(1)
     else:
@@ -132,7 +134,7 @@ def run_stage(name: str, factory, inputs, out_dir, options: dict | None = None, 
                 bad=len(bad), audio_seconds=round(seconds, 2), elapsed=round(elapsed, 2),
                 audio_seconds_per_second=round(seconds / elapsed, 2) if elapsed > 0 else None)
 
-# %% ../nbs/31_stages.ipynb #9b8f6b15
+# %% ../nbs/31_stages.ipynb #22390cd7
 def segmenter(max_seconds: float = 30.0, min_silence: float = 0.3, sr: int = 24000):
     "Split recordings at pauses found by silero VAD into chunks of at most `max_seconds`."
     from silero_vad import get_speech_timestamps, load_silero_vad
@@ -161,7 +163,7 @@ def segmenter(max_seconds: float = 30.0, min_silence: float = 0.3, sr: int = 240
         return out
     return run
 
-# %% ../nbs/31_stages.ipynb #98033f74
+# %% ../nbs/31_stages.ipynb #afe7b108
 def _faster_whisper(model: str, language: str | None):
     "The optional fast path: CTranslate2 int8 through faster-whisper (offline tiny.en: the bundled model directory)."
     try:
@@ -209,7 +211,7 @@ def transcriber(model: str = "tiny.en", language: str | None = None, backend: st
         return [out]
     return run
 
-# %% ../nbs/31_stages.ipynb #3275eee1
+# %% ../nbs/31_stages.ipynb #5bfdb452
 def acoustic_tokenizer(codec: str = "encodec_24khz", bandwidth: float = 3.0, random_weights_ok: bool = False):
     "EnCodec codes (Q, frames) at `bandwidth` kbps (1.5: 2 codebooks, 3: 4, 6: 8, 12: 16)."
     from whisperspeech.vocoder import EncodecDecoder
@@ -223,7 +225,7 @@ def acoustic_tokenizer(codec: str = "encodec_24khz", bandwidth: float = 3.0, ran
         return [dict(sample, **{"atoks.npy": npy_bytes(codes.numpy().astype(np.int16)), "__seconds__": wav.shape[0] / 24000})]
     return run
 
-# %% ../nbs/31_stages.ipynb #59f89cc0
+# %% ../nbs/31_stages.ipynb #7b58efec
 def semantic_tokenizer(model: str):
     "Semantic tokens from a trained tokenizer checkpoint (ours or published)."
     from whisperspeech.checkpoints import load_model
