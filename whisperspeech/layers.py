@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['LayerNorm', 'sinusoids', 'derived', 'frozen_weights', 'fast_path', 'Rotary', 'rotate', 'KVCache', 'Attention',
-           'Block']
+           'Block', 'TransformerShape', 'set_kv_caches', 'compiled_step']
 
-# %% ../nbs/10_layers.ipynb #8bb3156b
+# %% ../nbs/10_layers.ipynb #9ef061f0
 import math
 from contextlib import contextmanager
 
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# %% ../nbs/10_layers.ipynb #5fdb17ca
+# %% ../nbs/10_layers.ipynb #dd7fe1f2
 class LayerNorm(nn.LayerNorm):
     "LayerNorm computed in float32 whatever the input dtype."
     def forward(self, x):
@@ -28,7 +28,7 @@ def sinusoids(length: int, channels: int, max_timescale: float = 10000) -> torch
     t = torch.arange(length)[:, None] * inv[None, :]
     return torch.cat([torch.sin(t), torch.cos(t)], dim=1)
 
-# %% ../nbs/10_layers.ipynb #0d4783e2
+# %% ../nbs/10_layers.ipynb #3c8d8570
 def derived(module: nn.Module, name: str, sources, build):
     """Inference-only tensors computed from parameters (fused projections, merged tables), rebuilt
     whenever a source parameter changes (load_state_dict, an optimizer step)."""
@@ -54,7 +54,7 @@ def fast_path(module: nn.Module) -> bool:
     "Use fused inference tensors: eval mode and no autograd."
     return not module.training and not torch.is_grad_enabled()
 
-# %% ../nbs/10_layers.ipynb #c6a1d718
+# %% ../nbs/10_layers.ipynb #0313fb5d
 class Rotary(nn.Module):
     "cos/sin tables for rotary embeddings over `head_dim` channels, grown on demand."
     def __init__(self, head_dim: int, base: float = 10000):
@@ -91,7 +91,7 @@ def rotate(x: torch.Tensor, rope) -> torch.Tensor:
     cos, sin = rope
     return x * cos + x.roll(x.shape[-1] // 2, -1) * sin
 
-# %% ../nbs/10_layers.ipynb #0fe130e9
+# %% ../nbs/10_layers.ipynb #452f7b1f
 class KVCache(nn.Module):
     """Preallocated key/value buffers for one attention layer: (batch, heads, max_len, head_dim).
 
@@ -121,7 +121,7 @@ class KVCache(nn.Module):
         self.v.index_copy_(2, positions, v.to(self.v.dtype))
         return self.k, self.v, self.mask[positions]
 
-# %% ../nbs/10_layers.ipynb #24ea1577
+# %% ../nbs/10_layers.ipynb #a7055a91
 class Attention(nn.Module):
     "Multi-head attention with muP query/key scaling, optional RoPE, a KV cache and precomputable cross keys."
     def __init__(self, width: int, n_head: int, qk_scale: float = 1.0, rope: bool = False, key_pos_mult: int = 1):
@@ -198,7 +198,7 @@ class Attention(nn.Module):
         causal_mask = torch.ones(n, start + n, dtype=torch.bool, device=x.device).tril(start)
         return self._attend(q, k, v, mask=causal_mask)
 
-# %% ../nbs/10_layers.ipynb #cbce7e79
+# %% ../nbs/10_layers.ipynb #b9cce306
 class Block(nn.Module):
     "Pre-norm residual block: self-attention, optional cross-attention, MLP."
     def __init__(self, width: int, n_head: int, qk_scale: float = 1.0, ffn_mult: int = 4, cross: bool = False,
@@ -216,3 +216,33 @@ class Block(nn.Module):
         if self.cross_attn is not None:
             x = x + self.cross_attn(self.cross_attn_ln(x), positions, kv=cross_kv, rope=rope)
         return x + self.mlp(self.mlp_ln(x))
+
+# %% ../nbs/10_layers.ipynb #0d1efeb7
+class TransformerShape:
+    """Derived sizes shared by the T2S and S2A configs (dataclasses with `depth`, `n_head`, `head_width`,
+    `encoder_depth_ratio`, `query_mult`, `output_mult`): `2 * depth` blocks split between encoder
+    and decoder, muP attention and output scales."""
+    @property
+    def width(self): return self.n_head * self.head_width
+    @property
+    def encoder_depth(self): return int(self.depth * 2 * self.encoder_depth_ratio)
+    @property
+    def decoder_depth(self): return self.depth * 2 - self.encoder_depth
+    @property
+    def qk_scale(self): return self.query_mult * 8 / math.sqrt(self.head_width)
+    @property
+    def logit_scale(self): return self.output_mult / (self.width / (3 * self.head_width))
+
+def set_kv_caches(blocks, batch, max_len, dtype, device, static=False):
+    "Give each block's self-attention a fresh KV cache (or remove them with `batch=None`)."
+    for b in blocks:
+        b.attn.cache = None if batch is None else KVCache(batch, b.attn.n_head, max_len, b.attn.head_dim, dtype, device, static)
+
+def compiled_step(model, fn_name: str):
+    "`torch.compile` of one decoding step (static shapes: one compilation per batch size and cache size)."
+    compiled = model.__dict__.setdefault("_compiled", {})
+    if fn_name not in compiled:
+        import torch._dynamo
+        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+        compiled[fn_name] = torch.compile(getattr(model, fn_name), fullgraph=True, dynamic=False)
+    return compiled[fn_name]

@@ -5,8 +5,7 @@
 # %% auto #0
 __all__ = ['T2SConfig', 'TextEncoder', 'T2S', 't2s_generate']
 
-# %% ../nbs/14_t2s.ipynb #9b9e9bef
-import math
+# %% ../nbs/14_t2s.ipynb #2d8c55ce
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -16,12 +15,12 @@ from torch import nn
 
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
-from .layers import Block, KVCache, LayerNorm, frozen_weights, sinusoids
+from .layers import Block, LayerNorm, TransformerShape, compiled_step, frozen_weights, set_kv_caches, sinusoids
 from .sampling import sample
 
-# %% ../nbs/14_t2s.ipynb #a6fba502
+# %% ../nbs/14_t2s.ipynb #3004bf8f
 @dataclass
-class T2SConfig:
+class T2SConfig(TransformerShape):
     "Everything that defines a T2S model; saved inside its checkpoints."
     depth: int = 4                 # 2*depth blocks in all, split by encoder_depth_ratio
     n_head: int = 6
@@ -44,19 +43,9 @@ class T2SConfig:
                                    # False: padded to the batch and masked (same result for any padding)
 
     @property
-    def width(self): return self.n_head * self.head_width
-    @property
-    def encoder_depth(self): return int(self.depth * 2 * self.encoder_depth_ratio)
-    @property
-    def decoder_depth(self): return self.depth * 2 - self.encoder_depth
-    @property
-    def qk_scale(self): return self.query_mult * 8 / math.sqrt(self.head_width)
-    @property
-    def logit_scale(self): return self.output_mult / (self.width / (3 * self.head_width))
-    @property
     def eot(self): return self.stoks_codes + self.padding_token_offset
 
-# %% ../nbs/14_t2s.ipynb #34c3bd1b
+# %% ../nbs/14_t2s.ipynb #ee42885c
 class TextEncoder(nn.Module):
     "Byte embeddings + language + positions through (causal) pre-norm blocks."
     def __init__(self, c: T2SConfig):
@@ -73,7 +62,7 @@ class TextEncoder(nn.Module):
         for b in self.blocks: x = b(x, positions, causal=self.causal)
         return self.ln_post(x)
 
-# %% ../nbs/14_t2s.ipynb #5ce3423f
+# %% ../nbs/14_t2s.ipynb #b2420494
 class T2S(nn.Module):
     "Text (bytes, language, speaking rate) to semantic tokens."
     kind = "t2s"
@@ -130,7 +119,7 @@ class T2S(nn.Module):
         _, cross, cps_emb = self.encode(ttoks, langs, cps, lengths)
         return self.decode(in_stoks, torch.arange(in_stoks.shape[1], device=in_stoks.device), cross, cps_emb)
 
-# %% ../nbs/14_t2s.ipynb #7489e1e8
+# %% ../nbs/14_t2s.ipynb #048fc1d3
 @torch.inference_mode()
 def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=None, generator=None,
                  max_tokens=None, step_callback=None, compile=False, kv_dtype=torch.float32) -> list[torch.Tensor]:
@@ -138,7 +127,6 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=Non
 
     `compile=True` runs the decoding step through `torch.compile` (static shapes: the cache spans
     `stoks_len`; the first call per batch size compiles). `kv_dtype` as in `s2a_generate`."""
-    from whisperspeech.s2a import _set_caches, compiled_step
     c = model.config
     dev = model.stok_pos_emb.device
     ttoks = model.text_batch(token_lists)
@@ -152,7 +140,7 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=Non
     done = torch.zeros(b, dtype=torch.bool, device=dev)
     ends = torch.full((b,), n - 1, dtype=torch.long, device=dev)
     positions = torch.arange(n, device=dev)
-    _set_caches(model.decoder, b, c.stoks_len if compile else n, kv_dtype, dev, static=compile)
+    set_kv_caches(model.decoder, b, c.stoks_len if compile else n, kv_dtype, dev, static=compile)
     step = compiled_step(model, "decode") if compile else model.decode
     try:
         for i in range(n - 1):
@@ -166,5 +154,5 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=Non
             if step_callback is not None: step_callback()
             if bool(done.all()): break
     finally:
-        _set_caches(model.decoder, None, 0, None, None)
+        set_kv_caches(model.decoder, None, 0, None, None)
     return [toks[j, 1:int(ends[j]) + 1] for j in range(b)]
