@@ -31,7 +31,7 @@ def fixed_batch(shards, kind, config, n):
     return batch_maker(kind, config)(samples)
 
 
-@pytest.mark.parametrize("kind,steps,batch,lr", [("t2s", 30, 8, 3e-3), ("s2a", 30, 8, 3e-3), ("vq", 16, 2, 3e-3)])
+@pytest.mark.parametrize("kind,steps,batch,lr", [("t2s", 30, 8, 3e-3), ("s2a", 30, 8, 3e-3), ("vq", 24, 2, 3e-3)])
 def test_each_model_learns(prepared, tmp_path, kind, steps, batch, lr):
     "Loss on a fixed batch of the corpus: the model as training starts (same seed) vs as it ends."
     import lightning as L
@@ -43,14 +43,11 @@ def test_each_model_learns(prepared, tmp_path, kind, steps, batch, lr):
     path = train(kind, prepared["spk"], tmp_path, "tiny.en" if kind == "vq" else "micro", steps=steps, batch_size=batch,
                  lr=lr, warmup=3, log_every=2, progress=False)
     trained = load_model(path, kind=kind)
-    def measure(model):
-        if kind != "vq": return float(_loss(kind, model, data))
-        from whisperspeech.vq import training_loss  # the transcript's cross-entropy through the frozen decoder
-        return float(training_loss(model, data["mel"], data["mask"], data["input_toks"], data["output_toks"])[1]["ce"])
     with torch.no_grad():
-        before, after = measure(fresh), measure(trained)
+        before, after = float(_loss(kind, fresh, data)), float(_loss(kind, trained, data))
     print(kind, f"loss on a fixed batch: fresh {before:.2f}, trained {after:.2f}; logged", [round(x, 2) for x in losses(tmp_path)])
-    assert after < (0.99 if kind == "vq" else 0.8) * before  # the tokenizer learns slowest (a frozen Whisper decoder)
+    # the tokenizer learns slowest: its signal comes through a frozen Whisper decoder (CE + KL to the teacher)
+    assert after < (0.97 if kind == "vq" else 0.8) * before
 
 
 def test_resume_continues_from_the_last_checkpoint(prepared, tmp_path):
