@@ -6,7 +6,7 @@
 __all__ = ['PRESETS', 'preset', 't2s_batch', 's2a_batch', 'vq_batch', 'make_loader', 'OptimConfig', 'make_task', 'build_model',
            'batch_maker', 'train']
 
-# %% ../nbs/32_training.ipynb #2ce05b7e
+# %% ../nbs/32_training.ipynb #eef40ec2
 import json
 import math
 import os
@@ -28,7 +28,7 @@ from .stages import expand_shards
 from .t2s import T2S, T2SConfig
 from .vq import SemanticTokenizer, VQConfig, _mel_frames
 
-# %% ../nbs/32_training.ipynb #9cbf5254
+# %% ../nbs/32_training.ipynb #5eb14db4
 PRESETS = {
     "t2s": {"micro": T2SConfig(depth=1, n_head=2, ffn_mult=2, pad_to_context=False),
             "tiny": T2SConfig(depth=4, n_head=6, pad_to_context=False),
@@ -47,7 +47,7 @@ def preset(kind: str, name: str, **overrides):
         raise WhisperSpeechError(f"unknown {kind} preset {name!r}; choose one of {', '.join(PRESETS[kind])}")
     return replace(PRESETS[kind][name], **overrides)
 
-# %% ../nbs/32_training.ipynb #1c3e1d0a
+# %% ../nbs/32_training.ipynb #d51feaa1
 def _npy(x): return torch.from_numpy(np.asarray(x))
 
 def _meta(s): return s.get("json") or {}
@@ -68,7 +68,7 @@ def t2s_batch(samples, config: T2SConfig):
     return dict(ttoks=ttoks, text_lengths=torch.tensor([len(t) + 1 for t in texts]), langs=langs, cps=cps,
                 in_stoks=in_stoks, out_stoks=out_stoks, keys=[s["__key__"] for s in samples])
 
-# %% ../nbs/32_training.ipynb #e8e8c1a6
+# %% ../nbs/32_training.ipynb #217d1b62
 def s2a_batch(samples, config: S2AConfig):
     "Semantic tokens, speaker embeddings, and delay-grid inputs/targets of the acoustic codes."
     pattern, q = DelayPattern(config.quantizers), config.quantizers
@@ -95,7 +95,7 @@ def s2a_batch(samples, config: S2AConfig):
     return dict(stoks=st, lengths=torch.tensor([len(x) for x in stoks]), speakers=speakers, langs=langs,
                 in_atoks=inp, out_atoks=out, keys=[s["__key__"] for s in samples])
 
-# %% ../nbs/32_training.ipynb #720736a5
+# %% ../nbs/32_training.ipynb #b2bbeb08
 def vq_batch(samples, config: VQConfig, tokenizer_for):
     "Log-mel spectrograms (30 s), frame masks and Whisper token sequences of the transcripts."
     import whisper
@@ -116,7 +116,7 @@ def vq_batch(samples, config: VQConfig, tokenizer_for):
     return dict(mel=torch.stack(mels), mask=torch.stack(masks), input_toks=input_toks, output_toks=output_toks,
                 keys=[s["__key__"] for s in samples])
 
-# %% ../nbs/32_training.ipynb #bfe9dae7
+# %% ../nbs/32_training.ipynb #96b3e6de
 def make_loader(shards, make_batch, batch_size: int, workers: int = 0, seed: int = 0, shuffle: int = 256):
     "An endless loader of batches: shards split over nodes/ranks and workers, reshuffled every pass."
     import webdataset as wds
@@ -131,7 +131,7 @@ def make_loader(shards, make_batch, batch_size: int, workers: int = 0, seed: int
                            wds.batched(batch_size, collation_fn=make_batch, partial=False)))
     return wds.WebLoader(ds, batch_size=None, num_workers=workers, persistent_workers=workers > 0)
 
-# %% ../nbs/32_training.ipynb #46df1390
+# %% ../nbs/32_training.ipynb #5444dc42
 def _lightning():
     try:
         import lightning as L
@@ -139,7 +139,7 @@ def _lightning():
         raise WhisperSpeechError('training needs Lightning: pip install "whisperspeech[train]"') from None
     return L
 
-# %% ../nbs/32_training.ipynb #6919c4cf
+# %% ../nbs/32_training.ipynb #beb4eae8
 @dataclass
 class OptimConfig:
     lr: float = 1e-3
@@ -158,7 +158,7 @@ def _loss(kind, model, batch):
     from whisperspeech.vq import training_loss
     return training_loss(model, batch["mel"], batch["mask"], batch["input_toks"], batch["output_toks"])[0]
 
-# %% ../nbs/32_training.ipynb #50fd008d
+# %% ../nbs/32_training.ipynb #76b0a36a
 def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None):
     "The LightningModule that trains `model` (created lazily so Lightning stays an optional dependency)."
     L = _lightning()
@@ -190,7 +190,7 @@ def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None
 
     return Task()
 
-# %% ../nbs/32_training.ipynb #f463c5ec
+# %% ../nbs/32_training.ipynb #90769e1d
 def build_model(kind: str, config):
     "A fresh model for `config`; the tokenizer gets the offline Whisper and frozen-decoder training setup."
     if kind == "t2s": return T2S(config)
@@ -209,7 +209,7 @@ def batch_maker(kind: str, config):
                                                                                   task="transcribe"))
     return lambda samples: vq_batch(samples, config, tokenizer_for)
 
-# %% ../nbs/32_training.ipynb #56df1872
+# %% ../nbs/32_training.ipynb #0c42f31a
 def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 1000, batch_size: int = 16,
           lr: float = 1e-3, warmup: int = 50, devices=1, num_nodes: int = 1, strategy: str = "auto",
           precision: str | None = None, workers: int = 0, save_every: int = 200, log_every: int = 10,
@@ -225,8 +225,12 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
     L.seed_everything(seed, workers=True, verbose=False)
     model = build_model(kind, config)
     task = make_task(kind, model, OptimConfig(lr=lr, warmup=warmup, steps=steps), Path(keys_log) if keys_log else None)
-    loader = make_loader(data, batch_maker(kind, config), batch_size, workers=workers, seed=seed)
     ckpt_dir = out_dir / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    # webdataset streams cannot seek: a resumed run reshuffles with the step as part of the seed
+    # instead of replaying the samples the first run started with
+    resumed = torch.load(last, map_location="cpu", weights_only=False)["global_step"] if last.exists() else 0
+    loader = make_loader(data, batch_maker(kind, config), batch_size, workers=workers, seed=seed + resumed)
     trainer = L.Trainer(max_steps=steps, devices=devices, num_nodes=num_nodes, strategy=strategy,
                         accelerator="auto", precision=precision or ("16-mixed" if torch.cuda.is_available() else "32-true"),
                         default_root_dir=str(out_dir), logger=CSVLogger(str(out_dir), name="logs"),
@@ -234,7 +238,6 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
                                                    save_top_k=0)],
                         log_every_n_steps=log_every, gradient_clip_val=1.0, enable_progress_bar=progress,
                         enable_model_summary=False, use_distributed_sampler=False, limit_val_batches=0)
-    last = ckpt_dir / "last.ckpt"
     trainer.fit(task, train_dataloaders=loader, ckpt_path=str(last) if last.exists() else None)
     target = out_dir / f"{kind}.model"
     if trainer.is_global_zero: save_model(model.eval(), target)
