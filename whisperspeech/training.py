@@ -6,14 +6,9 @@
 __all__ = ['PRESETS', 'preset', 't2s_batch', 's2a_batch', 'vq_batch', 'make_loader', 'OptimConfig', 'make_task', 'build_model',
            'batch_maker', 'train']
 
-# %% ../nbs/32_training.ipynb #eef40ec2
-import json
+# %% ../nbs/32_training.ipynb #c8a2d338
 import math
-import os
-import random
-import sys
-import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +23,7 @@ from .stages import expand_shards
 from .t2s import T2S, T2SConfig
 from .vq import SemanticTokenizer, VQConfig, _mel_frames
 
-# %% ../nbs/32_training.ipynb #5eb14db4
+# %% ../nbs/32_training.ipynb #8ae55a04
 PRESETS = {
     "t2s": {"micro": T2SConfig(depth=1, n_head=2, ffn_mult=2, pad_to_context=False),
             "tiny": T2SConfig(depth=4, n_head=6, pad_to_context=False),
@@ -47,7 +42,7 @@ def preset(kind: str, name: str, **overrides):
         raise WhisperSpeechError(f"unknown {kind} preset {name!r}; choose one of {', '.join(PRESETS[kind])}")
     return replace(PRESETS[kind][name], **overrides)
 
-# %% ../nbs/32_training.ipynb #d51feaa1
+# %% ../nbs/32_training.ipynb #58a75c8a
 def _npy(x): return torch.from_numpy(np.asarray(x))
 
 def _meta(s): return s.get("json") or {}
@@ -68,7 +63,7 @@ def t2s_batch(samples, config: T2SConfig):
     return dict(ttoks=ttoks, text_lengths=torch.tensor([len(t) + 1 for t in texts]), langs=langs, cps=cps,
                 in_stoks=in_stoks, out_stoks=out_stoks, keys=[s["__key__"] for s in samples])
 
-# %% ../nbs/32_training.ipynb #217d1b62
+# %% ../nbs/32_training.ipynb #35b9fb9d
 def s2a_batch(samples, config: S2AConfig):
     "Semantic tokens, speaker embeddings, and delay-grid inputs/targets of the acoustic codes."
     pattern, q = DelayPattern(config.quantizers), config.quantizers
@@ -95,7 +90,7 @@ def s2a_batch(samples, config: S2AConfig):
     return dict(stoks=st, lengths=torch.tensor([len(x) for x in stoks]), speakers=speakers, langs=langs,
                 in_atoks=inp, out_atoks=out, keys=[s["__key__"] for s in samples])
 
-# %% ../nbs/32_training.ipynb #b2bbeb08
+# %% ../nbs/32_training.ipynb #da6631cd
 def vq_batch(samples, config: VQConfig, tokenizer_for):
     "Log-mel spectrograms (30 s), frame masks and Whisper token sequences of the transcripts."
     import whisper
@@ -116,7 +111,7 @@ def vq_batch(samples, config: VQConfig, tokenizer_for):
     return dict(mel=torch.stack(mels), mask=torch.stack(masks), input_toks=input_toks, output_toks=output_toks,
                 keys=[s["__key__"] for s in samples])
 
-# %% ../nbs/32_training.ipynb #96b3e6de
+# %% ../nbs/32_training.ipynb #1b71d8f8
 def make_loader(shards, make_batch, batch_size: int, workers: int = 0, seed: int = 0, shuffle: int = 256):
     "An endless loader of batches: shards split over nodes/ranks and workers, reshuffled every pass."
     import webdataset as wds
@@ -131,7 +126,7 @@ def make_loader(shards, make_batch, batch_size: int, workers: int = 0, seed: int
                            wds.batched(batch_size, collation_fn=make_batch, partial=False)))
     return wds.WebLoader(ds, batch_size=None, num_workers=workers, persistent_workers=workers > 0)
 
-# %% ../nbs/32_training.ipynb #5444dc42
+# %% ../nbs/32_training.ipynb #cc12b609
 def _lightning():
     try:
         import lightning as L
@@ -139,7 +134,7 @@ def _lightning():
         raise WhisperSpeechError('training needs Lightning: pip install "whisperspeech[train]"') from None
     return L
 
-# %% ../nbs/32_training.ipynb #beb4eae8
+# %% ../nbs/32_training.ipynb #1a0d7512
 @dataclass
 class OptimConfig:
     lr: float = 1e-3
@@ -158,7 +153,7 @@ def _loss(kind, model, batch):
     from whisperspeech.vq import training_loss
     return training_loss(model, batch["mel"], batch["mask"], batch["input_toks"], batch["output_toks"])[0]
 
-# %% ../nbs/32_training.ipynb #76b0a36a
+# %% ../nbs/32_training.ipynb #dede6345
 def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None):
     "The LightningModule that trains `model` (created lazily so Lightning stays an optional dependency)."
     L = _lightning()
@@ -190,7 +185,7 @@ def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None
 
     return Task()
 
-# %% ../nbs/32_training.ipynb #90769e1d
+# %% ../nbs/32_training.ipynb #b79034aa
 def build_model(kind: str, config):
     "A fresh model for `config`; the tokenizer gets the offline Whisper and frozen-decoder training setup."
     if kind == "t2s": return T2S(config)
@@ -209,7 +204,7 @@ def batch_maker(kind: str, config):
                                                                                   task="transcribe"))
     return lambda samples: vq_batch(samples, config, tokenizer_for)
 
-# %% ../nbs/32_training.ipynb #0c42f31a
+# %% ../nbs/32_training.ipynb #3ebb19ec
 def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 1000, batch_size: int = 16,
           lr: float = 1e-3, warmup: int = 50, devices=1, num_nodes: int = 1, strategy: str = "auto",
           precision: str | None = None, workers: int = 0, save_every: int = 200, log_every: int = 10,
