@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MODELS', 'KIND_NAMES', 'save_model', 'published_kind', 'published_config', 'load_model']
 
-# %% ../nbs/20_checkpoints.ipynb #38a67b56
+# %% ../nbs/20_checkpoints.ipynb #8c065406
 import dataclasses
 import pickle
 import zipfile
@@ -13,15 +13,16 @@ from pathlib import Path
 
 import torch
 
+from .codec import Codec, CodecConfig
 from .core import WhisperSpeechError, atomic_write
 from .refs import resolve_ref
 from .s2a import S2A, S2AConfig
 from .t2s import T2S, T2SConfig
 from .vq import SemanticTokenizer, VQConfig
 
-# %% ../nbs/20_checkpoints.ipynb #e28441b5
-MODELS = {"t2s": (T2S, T2SConfig), "s2a": (S2A, S2AConfig), "vq": (SemanticTokenizer, VQConfig)}
-KIND_NAMES = {"t2s": "a text-to-semantic (T2S) model", "s2a": "a semantic-to-acoustic (S2A) model",
+# %% ../nbs/20_checkpoints.ipynb #24e2890c
+MODELS = {"codec": (Codec, CodecConfig), "t2s": (T2S, T2SConfig), "s2a": (S2A, S2AConfig), "vq": (SemanticTokenizer, VQConfig)}
+KIND_NAMES = {"codec": "an acoustic codec", "t2s": "a text-to-semantic (T2S) model", "s2a": "a semantic-to-acoustic (S2A) model",
               "vq": "a semantic tokenizer (VQ) model"}
 
 def save_model(model, path) -> Path:

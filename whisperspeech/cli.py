@@ -98,7 +98,7 @@ def cmd_train(args):
                  seed=args.seed, keys_log=args.keys_log, progress=not args.quiet and sys.stderr.isatty())
     print(f"trained {args.kind}: {path}", file=sys.stderr)
 
-# %% ../nbs/08_cli.ipynb #70756ba5
+# %% ../nbs/08_cli.ipynb #1ac9fe81
 def _add_prepare(sub):
     pr = sub.add_parser("prepare", help="build a synthetic corpus or run a preparation stage over shards")
     pr.add_argument("stage", choices=["corpus", "segment", "transcribe", "atoks", "stoks", "spk"])
@@ -123,10 +123,10 @@ def _add_prepare(sub):
     pr.set_defaults(run=cmd_prepare)
 
 def _add_train(sub):
-    tr = sub.add_parser("train", help="train a semantic tokenizer (vq), T2S or S2A model on prepared shards")
-    tr.add_argument("kind", choices=["vq", "t2s", "s2a"])
+    tr = sub.add_parser("train", help="train a codec, semantic tokenizer (vq), T2S or S2A model on prepared shards")
+    tr.add_argument("kind", choices=["codec", "vq", "t2s", "s2a"])
     tr.add_argument("--data", required=True, help="training shards: a folder, glob or brace pattern")
-    tr.add_argument("--config", default="micro", help="model preset: micro, tiny, base (vq: tiny.en) (default: micro)")
+    tr.add_argument("--config", default="micro", help="model preset: micro, tiny, base (vq: tiny.en; codec: micro, tiny) (default: micro)")
     tr.add_argument("-o", "--output", required=True, help="run folder: checkpoints, logs and the exported model")
     tr.add_argument("--steps", type=int, default=1000)
     tr.add_argument("--batch-size", type=int, default=16, help="per process (default: 16)")

@@ -1,0 +1,75 @@
+"""Judge an acoustic codec by what matters: can Whisper still understand the reconstruction, and does
+it still sound like the same speaker?
+
+Speaks held-out sentences (datasets/eval_sentences_en.txt: written for evaluation, in no training
+text) with the corpus voices, encodes and decodes them with the codec, and reports per voice the
+Whisper word error rate of the original and of the reconstruction, and the resemblyzer cosine
+similarity between the two.
+
+    .venv/bin/python scripts/eval_codec.py runs/codec/codec.model --per-voice 6 --json codec-eval.json
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from whisperspeech.asr import transcribe, word_error_rate
+from whisperspeech.audio import resample
+from whisperspeech.checkpoints import load_model
+from whisperspeech.corpus import VOICES
+from whisperspeech.speaker import speaker_embedding
+from whisperspeech.system_voices import speak_system
+from whisperspeech.whisper_models import load_whisper
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("codec", help="codec checkpoint (.model)")
+    ap.add_argument("--sentences", default=str(ROOT / "datasets/eval_sentences_en.txt"))
+    ap.add_argument("--voices", default=",".join(v for v in VOICES["en"] if not v.startswith("espeak")))
+    ap.add_argument("--per-voice", type=int, default=5, help="sentences per voice (default: 5)")
+    ap.add_argument("--whisper", default="tiny.en")
+    ap.add_argument("--json", help="write the results here too")
+    args = ap.parse_args(argv)
+    torch.manual_seed(0)
+    codec = load_model(args.codec, kind="codec")
+    asr = load_whisper(args.whisper)
+    lines = [l.strip() for l in Path(args.sentences).read_text().splitlines() if l.strip()]
+    rows, t_codec, seconds = [], 0.0, 0.0
+    for v, voice in enumerate(args.voices.split(",")):
+        refs, orig, recon, sims = [], [], [], []
+        for i in range(args.per_voice):
+            text = lines[(v * args.per_voice + i) % len(lines)]  # different sentences per voice
+            wav = speak_system(text, voice, sr=24000)
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                rec = codec.decode(codec.encode(wav[None]))[0, : wav.shape[0]]
+            t_codec += time.perf_counter() - t0
+            seconds += wav.shape[0] / 24000
+            refs.append(text)
+            orig.append(transcribe(asr, resample(wav, 24000, 16000)))
+            recon.append(transcribe(asr, resample(rec, 24000, 16000)))
+            a, b = (speaker_embedding(resample(x, 24000, 16000), "resemblyzer") for x in (wav, rec))
+            sims.append(float(torch.nn.functional.cosine_similarity(a, b, dim=0)))
+        rows.append(dict(voice=voice, wer_original=word_error_rate(refs, orig), wer_codec=word_error_rate(refs, recon),
+                         similarity=sum(sims) / len(sims), examples=list(zip(refs, recon))[:2]))
+        r = rows[-1]
+        print(f"{voice:18s} WER original {r['wer_original']:.3f}  codec {r['wer_codec']:.3f}  similarity {r['similarity']:.3f}",
+              flush=True)
+    mean = lambda k: sum(r[k] for r in rows) / len(rows)
+    summary = dict(wer_original=mean("wer_original"), wer_codec=mean("wer_codec"), similarity=mean("similarity"),
+                   min_similarity=min(r["similarity"] for r in rows), codec_rtf=t_codec / seconds)
+    print(f"{'mean':18s} WER original {summary['wer_original']:.3f}  codec {summary['wer_codec']:.3f}  "
+          f"similarity {summary['similarity']:.3f} (min {summary['min_similarity']:.3f}); codec RTF {summary['codec_rtf']:.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(codec=args.codec, summary=summary, voices=rows), indent=1))
+    return summary
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
