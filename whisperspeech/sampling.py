@@ -8,15 +8,22 @@ __all__ = ['sample']
 # %% ../nbs/11_sampling.ipynb #7b3dc6ec
 import torch
 
-# %% ../nbs/11_sampling.ipynb #8ea886ef
+# %% ../nbs/11_sampling.ipynb #f2d5bbbc
 def sample(logits: torch.Tensor, temperature: float = 0.7, top_k: int | None = None,
-           generator: torch.Generator | None = None) -> torch.Tensor:
-    "One token index per row of `logits` (..., vocab): greedy when `temperature <= 0`."
+           generator: torch.Generator | list | None = None) -> torch.Tensor:
+    """One token index per row of `logits` (batch, ..., vocab): greedy when `temperature <= 0`.
+
+    `generator` is one generator for the whole batch, or a list with one per batch row: then each
+    row's draws depend on its own generator only, so a sequence samples the same tokens whether it
+    is decoded alone or batched with others."""
     if temperature <= 0: return logits.argmax(-1)
     logits = logits.float() / temperature
     if top_k is not None and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     probs = torch.softmax(logits, dim=-1)
-    race = torch.empty_like(probs).exponential_(1, generator=generator)
+    if isinstance(generator, (list, tuple)):
+        race = torch.stack([torch.empty_like(row).exponential_(1, generator=g) for row, g in zip(probs, generator)])
+    else:
+        race = torch.empty_like(probs).exponential_(1, generator=generator)
     return (probs / race).argmax(-1)

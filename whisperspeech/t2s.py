@@ -119,14 +119,16 @@ class T2S(nn.Module):
         _, cross, cps_emb = self.encode(ttoks, langs, cps, lengths)
         return self.decode(in_stoks, torch.arange(in_stoks.shape[1], device=in_stoks.device), cross, cps_emb)
 
-# %% ../nbs/14_t2s.ipynb #048fc1d3
+# %% ../nbs/14_t2s.ipynb #eb260d5e
 @torch.inference_mode()
 def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=None, generator=None,
                  max_tokens=None, step_callback=None, compile=False, kv_dtype=torch.float32) -> list[torch.Tensor]:
     """Semantic tokens for each text (byte token lists), decoded together; each cut at its end token.
 
     `compile=True` runs the decoding step through `torch.compile` (static shapes: the cache spans
-    `stoks_len`; the first call per batch size compiles). `kv_dtype` as in `s2a_generate`."""
+    `stoks_len`; the first call per batch size compiles). `kv_dtype` as in `s2a_generate`.
+    `max_tokens`: one limit, or one per text (each sequence is cut at its own);
+    `generator`: one for the batch, or one per text (see `sample`)."""
     c = model.config
     dev = model.stok_pos_emb.device
     ttoks = model.text_batch(token_lists)
@@ -135,7 +137,8 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=Non
     cps = torch.as_tensor(cps, device=dev, dtype=torch.float32).expand(b)
     _, cross, cps_emb = model.encode(ttoks, langs, cps, [len(t) + 1 for t in token_lists])
     cross = [(kv[0].to(kv_dtype), kv[1].to(kv_dtype)) + kv[2:] for kv in cross]
-    n = min(max_tokens + 1 if max_tokens else c.stoks_len, c.stoks_len)
+    limits = torch.as_tensor(max_tokens if max_tokens else c.stoks_len - 1, device=dev).clamp(max=c.stoks_len - 1).expand(b)
+    n = int(limits.max()) + 1
     toks = torch.full((b, n), c.eot, dtype=torch.long, device=dev)
     done = torch.zeros(b, dtype=torch.bool, device=dev)
     ends = torch.full((b,), n - 1, dtype=torch.long, device=dev)
@@ -150,9 +153,9 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=Non
             toks[:, i + 1] = torch.where(done, c.eot, nxt)
             finished = (nxt == c.eot) & ~done
             ends[finished] = i
-            done |= finished
+            done |= finished | (i + 1 >= limits)
             if step_callback is not None: step_callback()
             if bool(done.all()): break
     finally:
         set_kv_caches(model.decoder, None, 0, None, None)
-    return [toks[j, 1:int(ends[j]) + 1] for j in range(b)]
+    return [toks[j, 1:int(min(ends[j], limits[j])) + 1] for j in range(b)]
