@@ -1,8 +1,14 @@
+import io
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
+
 from whisperspeech.cli import main
+from whisperspeech.system_voices import speak_system
 
 HARVARD = "Glue the sheet to the dark blue background."
 
@@ -15,16 +21,17 @@ def run_cli(*args, stdin=None):
 
 def test_help_and_usage_errors():
     assert run_cli("--help").returncode == 0
-    for cmd in ["say", "voices", "whisper", "transcribe"]:
+    for cmd in ["say", "voices", "eval", "serve", "ui", "whisper", "transcribe", "prepare", "train"]:
         r = run_cli(cmd, "--help")
         assert r.returncode == 0 and "usage: whisperspeech" in r.stdout
     assert run_cli().returncode == 2
-    assert run_cli("say").returncode == 2  # missing text
+    assert run_cli("say", "hi", "--cps", "fast").returncode == 2  # not a number
+    assert run_cli("eval", "--voice", "flite:slt").returncode == 2  # no --sentences
 
 
 def test_say_then_transcribe(tmp_path, tiny_en, capsys):
     out = tmp_path / "speech.flac"
-    assert main(["say", HARVARD, "-o", str(out), "--voice", "flite:rms"]) == 0
+    assert main(["say", HARVARD, "-o", str(out), "--model", "system", "--voice", "flite:rms"]) == 0
     assert main(["transcribe", str(out), "--reference", HARVARD]) == 0
     captured = capsys.readouterr()
     assert "dark blue background" in captured.out.lower()
@@ -33,17 +40,73 @@ def test_say_then_transcribe(tmp_path, tiny_en, capsys):
 
 def test_say_reads_stdin(tmp_path):
     out = tmp_path / "stdin.wav"
-    r = run_cli("say", "-", "-o", str(out), stdin="Rice is often served in round bowls.")
+    r = run_cli("say", "-", "-o", str(out), "--model", "system", stdin="Rice is often served in round bowls.")
     assert r.returncode == 0, r.stderr
     assert out.stat().st_size > 20000
 
 
 def test_failures_are_one_line_with_status_1(tmp_path):
-    for args in (["say", "hello", "--voice", "nobody:here", "-o", str(tmp_path / "x.wav")],
+    for args in (["say", "hello", "--model", "system", "--voice", "nobody:here", "-o", str(tmp_path / "x.wav")],
                  ["say", "   ", "-o", str(tmp_path / "x.wav")],
-                 ["say", "hello", "-o", str(tmp_path / "x.mp4")],
+                 ["say", "-o", str(tmp_path / "x.wav")],
+                 ["say", "hello", "--model", "system", "-o", str(tmp_path / "x.mp4")],
+                 ["say", "hello", "--model", str(tmp_path), "-o", str(tmp_path / "x.wav")],
                  ["transcribe", str(tmp_path / "missing.wav")],
                  ["whisper", "no-such-model"]):
         r = run_cli(*args)
         assert r.returncode == 1, (args, r.stderr)
         assert r.stderr.startswith("whisperspeech: error: ") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_say_with_a_bundle_from_argument_file_and_stdin(tiny_bundle, tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("Rice is often served in round bowls.")
+    outs = []
+    for i, (args, stdin) in enumerate([(["Rice is often served in round bowls."], None), (["-f", str(text)], None), (["-"], text.read_text())]):
+        out = tmp_path / f"out{i}.flac"
+        r = run_cli("say", *args, "--model", str(tiny_bundle), "--voice", "flite:rms", "--seed", "3", "-o", str(out), stdin=stdin)
+        assert r.returncode == 0, r.stderr
+        assert "real-time factor" in r.stderr and "voice flite:rms" in r.stderr
+        outs.append(sf.read(out)[0])
+    assert len(outs[0]) > 24000 and all(np.array_equal(outs[0], o) for o in outs[1:])  # same text, same seed
+
+
+def test_say_streams_wav_to_stdout(tiny_bundle, tmp_path):
+    script = Path(sys.executable).parent / "whisperspeech"
+    r = subprocess.run([str(script), "say", "Hello there. How are you?", "--model", str(tiny_bundle), "-o", "-", "--seed", "1",
+                        "--quiet"], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == b""  # --quiet: nothing but audio
+    data = r.stdout
+    assert data[:4] == b"RIFF" and data[8:16] == b"WAVEfmt " and data[36:40] == b"data"
+    n = len(data)
+    fixed = data[:4] + (n - 8).to_bytes(4, "little") + data[8:40] + (n - 44).to_bytes(4, "little") + data[44:]
+    wav, sr = sf.read(io.BytesIO(fixed))
+    assert sr == 24000 and len(wav) > 24000
+    # the same speech as written to a file
+    out = tmp_path / "same.wav"
+    assert run_cli("say", "Hello there. How are you?", "--model", str(tiny_bundle), "-o", str(out), "--seed", "1").returncode == 0
+    assert np.allclose(sf.read(out)[0], wav, atol=2 / 32768)
+
+
+def test_voices_lists_the_bundle_voices(tiny_bundle):
+    r = run_cli("voices", "--model", str(tiny_bundle))
+    assert r.returncode == 0 and r.stdout.split() == ["flite:slt", "flite:rms"]
+    r = run_cli("voices", "--system")
+    assert r.returncode == 0 and "flite:slt" in r.stdout.split()
+
+
+def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):
+    sentences = tmp_path / "s.txt"
+    sentences.write_text("The soup needs more salt.\nCould you pass me the scissors?\n")
+    ref = tmp_path / "ref.wav"
+    sf.write(ref, speak_system("We should take the long road home.", "flite:awb", sr=16000).numpy(), 16000)
+    out = tmp_path / "report.json"
+    assert main(["eval", "--model", str(tiny_bundle), "--sentences", str(sentences), "--voice", "flite:slt",
+                 "--voice", str(ref), "--json", str(out), "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    slt, cloned = report["voices"]
+    assert slt["utterances"] == 2 and 0 <= slt["teacher_wer"] < 0.5 and slt["wer"] >= 0  # random weights: noise
+    assert 0 <= slt["nearest_own"] <= 1 and slt["duration_ratio_min"] > 0 and slt["rtf"] > 0
+    assert -1 <= cloned["similarity"] <= 1 and cloned["nearest_model_voice"] in ("flite:slt", "flite:rms")
+    assert "mean_teacher_wer" in report["summary"]

@@ -31,7 +31,8 @@ def fixed_batch(shards, kind, config, n):
     return batch_maker(kind, config)(samples)
 
 
-@pytest.mark.parametrize("kind,steps,batch,lr", [("t2s", 30, 8, 3e-3), ("s2a", 30, 8, 3e-3), ("vq", 24, 2, 3e-3)])
+@pytest.mark.parametrize("kind,steps,batch,lr", [("t2s", 30, 8, 3e-3), ("s2a", 30, 8, 3e-3), ("vq", 24, 2, 3e-3),
+                                                 ("codec", 30, 4, 3e-3)])
 def test_each_model_learns(prepared, tmp_path, kind, steps, batch, lr):
     "Loss on a fixed batch of the corpus: the model as training starts (same seed) vs as it ends."
     import lightning as L
@@ -56,6 +57,14 @@ def test_resume_continues_from_the_last_checkpoint(prepared, tmp_path):
     assert torch.load(ckpt, weights_only=False)["global_step"] == 6
     train("t2s", prepared["spk"], tmp_path, steps=10, batch_size=4, save_every=3, log_every=1, progress=False)
     assert torch.load(ckpt, weights_only=False)["global_step"] >= 9
+    # a run's last checkpoint exports on its own (the checkpoint records the model's kind and config)
+    full, size = load_model(tmp_path / "t2s.model", kind="t2s"), (tmp_path / "t2s.model").stat().st_size
+    r = subprocess.run([WS, "train", "t2s", "-o", str(tmp_path), "--export-only", "--half"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    half = load_model(tmp_path / "t2s.model", kind="t2s")
+    assert half.config == full.config and (tmp_path / "t2s.model").stat().st_size < 0.6 * size
+    for (k, a), b in zip(full.state_dict().items(), half.state_dict().values()):
+        assert b.dtype == a.dtype and torch.allclose(a, b, rtol=1e-3, atol=1e-4), k
     steps = [int(r["step"]) for f in sorted(tmp_path.glob("logs/*/metrics.csv")) for r in csv.DictReader(open(f))]
     assert max(steps) == 9 and min(s for s in steps if s >= 6) == 6  # the second run started at step 6, not 0
 

@@ -20,15 +20,17 @@ from .s2a import S2A, S2AConfig
 from .t2s import T2S, T2SConfig
 from .vq import SemanticTokenizer, VQConfig
 
-# %% ../nbs/20_checkpoints.ipynb #24e2890c
+# %% ../nbs/20_checkpoints.ipynb #3b102e80
 MODELS = {"codec": (Codec, CodecConfig), "t2s": (T2S, T2SConfig), "s2a": (S2A, S2AConfig), "vq": (SemanticTokenizer, VQConfig)}
 KIND_NAMES = {"codec": "an acoustic codec", "t2s": "a text-to-semantic (T2S) model", "s2a": "a semantic-to-acoustic (S2A) model",
               "vq": "a semantic tokenizer (VQ) model"}
 
-def save_model(model, path) -> Path:
-    "Write `model` with its config to `path` atomically, in our format."
+def save_model(model, path, half: bool = False) -> Path:
+    """Write `model` with its config to `path` atomically, in our format; `half` stores floating
+    weights in float16 (half the size; they load back into float32 models)."""
+    cast = lambda v: v.half() if half and v.is_floating_point() else v
     spec = dict(format="whisperspeech", version=1, kind=model.kind, config=dataclasses.asdict(model.config),
-                state_dict={k: v for k, v in model.state_dict().items()})
+                state_dict={k: cast(v) for k, v in model.state_dict().items()})
     with atomic_write(path) as tmp, open(tmp, "wb") as f:
         torch.save(spec, f)
     return Path(path)

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['AUDIO_FIELDS', 'STAGES', 'expand_shards', 'sample_audio', 'npy_bytes', 'sample_json', 'read_samples', 'ShardReport',
-           'process_shard', 'run_stage', 'segmenter', 'transcriber', 'acoustic_tokenizer', 'semantic_tokenizer',
-           'speaker_embedder']
+           'process_shard', 'run_stage', 'segmenter', 'transcriber', 'acoustic_tokenizer', 'whisper_encoder',
+           'semantic_tokenizer', 'speaker_embedder']
 
 # %% ../nbs/31_stages.ipynb #810686cb
 import glob
@@ -209,27 +209,53 @@ def transcriber(model: str = "tiny.en", language: str | None = None, backend: st
         return [_with_transcript(sample, meta, text, lang or "en", wav.shape[0] / WHISPER_SR)]
     return run
 
-# %% ../nbs/31_stages.ipynb #edbaeb43
+# %% ../nbs/31_stages.ipynb #f148227a
 def acoustic_tokenizer(codec: str = "encodec_24khz", bandwidth: float = 3.0, random_weights_ok: bool = False):
-    "EnCodec codes (Q, frames) at `bandwidth` kbps (1.5: 2 codebooks, 3: 4, 6: 8, 12: 16)."
-    from whisperspeech.vocoder import EncodecDecoder
-    model = EncodecDecoder(random_weights_ok=random_weights_ok).model
-    model.set_target_bandwidth(bandwidth)
+    """Acoustic codes (Q, frames): EnCodec's at `bandwidth` kbps (1.5: 2 codebooks, 3: 4, 6: 8, 12: 16),
+    or those of a codec we trained (`codec` = its `.model` path; all its codebooks)."""
+    if codec != "encodec_24khz":
+        from whisperspeech.checkpoints import load_model
+        ours = load_model(codec, kind="codec")
+        encode = lambda wav: ours.encode(wav[None])[0]
+    else:
+        from whisperspeech.vocoder import EncodecDecoder
+        model = EncodecDecoder(random_weights_ok=random_weights_ok).model
+        model.set_target_bandwidth(bandwidth)
+        encode = lambda wav: torch.cat([c for c, _ in model.encode(wav[None, None])], dim=-1)[0]
     def run(sample):
         wav = sample_audio(sample, 24000)
         with torch.inference_mode():
-            frames = model.encode(wav[None, None])
-        codes = torch.cat([c for c, _ in frames], dim=-1)[0]
+            codes = encode(wav)
         return [dict(sample, **{"atoks.npy": npy_bytes(codes.numpy().astype(np.int16)), "__seconds__": wav.shape[0] / 24000})]
     return run
 
-# %% ../nbs/31_stages.ipynb #90588ece
+# %% ../nbs/31_stages.ipynb #bacbf924
+def whisper_encoder(model: str = "tiny.en"):
+    """Whisper encoder features of the frames that hold speech (`wenc.npy`, float16, with their count
+    and the model in the json): the tokenizer trains on them and the stoks stage reuses them."""
+    from whisperspeech.vq import whisper_features
+    from whisperspeech.whisper_models import load_whisper
+    wh = load_whisper(model)
+    def run(sample):
+        wav = sample_audio(sample, 16000)
+        if wav.shape[0] > 30 * 16000: raise WhisperSpeechError("longer than 30 s: run the segment stage first")
+        embs, valid = whisper_features(wh, wav)
+        meta = dict(sample_json(sample), wenc_model=model, wenc_frames=valid)
+        return [dict(sample, **{"wenc.npy": npy_bytes(embs.numpy().astype(np.float16)), "json": json.dumps(meta).encode(),
+                                "__seconds__": wav.shape[0] / 16000})]
+    return run
+
 def semantic_tokenizer(model: str):
-    "Semantic tokens from a trained tokenizer checkpoint (ours or published)."
+    "Semantic tokens from a trained tokenizer checkpoint (ours or published); from cached `wenc.npy` when it matches."
     from whisperspeech.checkpoints import load_model
-    from whisperspeech.vq import encode_audio
+    from whisperspeech.vq import encode_audio, tokens_from_features
     tok = load_model(model, kind="vq")
     def run(sample):
+        meta = sample_json(sample)
+        if "wenc.npy" in sample and meta.get("wenc_model") == tok.config.whisper_model_name:
+            embs = torch.from_numpy(np.load(io.BytesIO(sample["wenc.npy"])))
+            stoks = tokens_from_features(tok, embs, meta["wenc_frames"])
+            return [dict(sample, **{"stoks.npy": npy_bytes(stoks.numpy().astype(np.int16)), "__seconds__": meta["wenc_frames"] / 50})]
         wav = sample_audio(sample, 16000)
         if wav.shape[0] > 30 * 16000: raise WhisperSpeechError("longer than 30 s: run the segment stage first")
         stoks = encode_audio(tok, wav)[0]
@@ -245,5 +271,5 @@ def speaker_embedder(backend: str = "resemblyzer"):
         return [dict(sample, **{"spk.npy": npy_bytes(b.embed(wav).numpy().astype(np.float32)), "__seconds__": wav.shape[0] / 16000})]
     return run
 
-STAGES = {"segment": segmenter, "transcribe": transcriber, "atoks": acoustic_tokenizer,
+STAGES = {"segment": segmenter, "transcribe": transcriber, "atoks": acoustic_tokenizer, "wenc": whisper_encoder,
           "stoks": semantic_tokenizer, "spk": speaker_embedder}

@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'preset', 't2s_batch', 's2a_batch', 'vq_batch', 'codec_batch', 'make_loader', 'OptimConfig', 'make_task',
-           'build_model', 'batch_maker', 'train']
+           'build_model', 'batch_maker', 'export_checkpoint', 'train']
 
-# %% ../nbs/32_training.ipynb #11bb1bd5
+# %% ../nbs/32_training.ipynb #ab074723
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -93,16 +93,11 @@ def s2a_batch(samples, config: S2AConfig):
     return dict(stoks=st, lengths=torch.tensor([len(x) for x in stoks]), speakers=speakers, langs=langs,
                 in_atoks=inp, out_atoks=out, keys=[s["__key__"] for s in samples])
 
-# %% ../nbs/32_training.ipynb #da6631cd
-def vq_batch(samples, config: VQConfig, tokenizer_for):
-    "Log-mel spectrograms (30 s), frame masks and Whisper token sequences of the transcripts."
-    import whisper
-    from whisperspeech.stages import sample_audio
-    mels, masks, toks = [], [], []
+# %% ../nbs/32_training.ipynb #374cf4a9
+def _transcript_tokens(samples, tokenizer_for):
+    "Whisper decoder inputs and targets (-100 = ignore) for the samples' transcripts."
+    toks = []
     for s in samples:
-        wav = sample_audio(s, 16000)[: 30 * 16000]
-        mels.append(_mel_frames(whisper.log_mel_spectrogram(wav, 80)[None])[0][0])  # padded as encode_mel pads
-        masks.append(torch.arange(1500) < math.ceil(wav.shape[0] / 320))
         tok = tokenizer_for(_meta(s).get("lang", "en"))
         toks.append(list(tok.sot_sequence_including_notimestamps) + tok.encode(" " + s["txt"].strip())[:200] + [tok.eot])
     n = max(len(t) for t in toks) - 1
@@ -111,8 +106,28 @@ def vq_batch(samples, config: VQConfig, tokenizer_for):
     for i, t in enumerate(toks):
         input_toks[i, :len(t) - 1] = torch.tensor(t[:-1])
         output_toks[i, :len(t) - 1] = torch.tensor(t[1:])
-    return dict(mel=torch.stack(mels), mask=torch.stack(masks), input_toks=input_toks, output_toks=output_toks,
-                keys=[s["__key__"] for s in samples])
+    return input_toks, output_toks
+
+def vq_batch(samples, config: VQConfig, tokenizer_for):
+    """Whisper encoder features cached by the `wenc` stage (padded to the longest, with a mask of the
+    frames holding audio) or else 30 s log-mel spectrograms, and the transcripts' Whisper tokens."""
+    input_toks, output_toks = _transcript_tokens(samples, tokenizer_for)
+    keys = [s["__key__"] for s in samples]
+    if all("wenc.npy" in s for s in samples):
+        embs = [_npy(s["wenc.npy"]).float() for s in samples]
+        n = -(-max(e.shape[0] for e in embs) // config.downsample) * config.downsample
+        batch = torch.zeros(len(samples), n, embs[0].shape[1])
+        for i, e in enumerate(embs): batch[i, :e.shape[0]] = e
+        mask = torch.arange(n) < torch.tensor([_meta(s)["wenc_frames"] for s in samples])[:, None]
+        return dict(embs=batch, mask=mask, input_toks=input_toks, output_toks=output_toks, keys=keys)
+    import whisper
+    from whisperspeech.stages import sample_audio
+    mels, masks = [], []
+    for s in samples:
+        wav = sample_audio(s, 16000)[: 30 * 16000]
+        mels.append(_mel_frames(whisper.log_mel_spectrogram(wav, 80)[None])[0][0])  # padded as encode_mel pads
+        masks.append(torch.arange(1500) < math.ceil(wav.shape[0] / 320))
+    return dict(mel=torch.stack(mels), mask=torch.stack(masks), input_toks=input_toks, output_toks=output_toks, keys=keys)
 
 # %% ../nbs/32_training.ipynb #3098eea3
 def codec_batch(samples, config: CodecConfig, crop_seconds: float = 1.0, rng=None):
@@ -152,7 +167,7 @@ def _lightning():
         raise WhisperSpeechError('training needs Lightning: pip install "whisperspeech[train]"') from None
     return L
 
-# %% ../nbs/32_training.ipynb #e1b46a02
+# %% ../nbs/32_training.ipynb #7e199146
 @dataclass
 class OptimConfig:
     lr: float = 1e-3
@@ -169,10 +184,11 @@ def _loss(kind, model, batch):
         logits = model(batch["stoks"], batch["speakers"], batch["in_atoks"], batch["langs"], batch["lengths"])
         return F.cross_entropy(logits.permute(0, 3, 1, 2), batch["out_atoks"], ignore_index=-100)
     if kind == "codec": return codec_loss(model, batch["wav"])
-    from whisperspeech.vq import training_loss
+    from whisperspeech.vq import features_loss, training_loss
+    if "embs" in batch: return features_loss(model, batch["embs"], batch["mask"], batch["input_toks"], batch["output_toks"])[0]
     return training_loss(model, batch["mel"], batch["mask"], batch["input_toks"], batch["output_toks"])[0]
 
-# %% ../nbs/32_training.ipynb #dede6345
+# %% ../nbs/32_training.ipynb #8ca93be2
 def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None):
     "The LightningModule that trains `model` (created lazily so Lightning stays an optional dependency)."
     L = _lightning()
@@ -189,6 +205,9 @@ def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None
             self.log("loss", loss, prog_bar=True, batch_size=len(batch["keys"]))
             if keys_log is not None: self._seen += batch["keys"]
             return loss
+
+        def on_save_checkpoint(self, checkpoint):
+            checkpoint["whisperspeech"] = dict(kind=self.kind, config=asdict(self.model.config))
 
         def on_train_end(self):
             if keys_log is not None:
@@ -224,6 +243,23 @@ def batch_maker(kind: str, config):
     tokenizer_for = lru_cache(None)(lambda lang: whisper.tokenizer.get_tokenizer(multilingual, language=lang if multilingual else None,
                                                                                   task="transcribe"))
     return lambda samples: vq_batch(samples, config, tokenizer_for)
+
+# %% ../nbs/32_training.ipynb #32dc666b
+def export_checkpoint(ckpt, target, kind: str | None = None, preset_name: str | None = None, half: bool = False) -> Path:
+    """Export the model inside a Lightning checkpoint to our `.model` format (e.g. a run still training).
+    Checkpoints record their model's kind and config; `kind`/`preset_name` serve older ones."""
+    from whisperspeech.checkpoints import MODELS, save_model
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    info = state.get("whisperspeech")
+    if info is not None:
+        kind, config = info["kind"], MODELS[info["kind"]][1](**info["config"])
+    elif kind and preset_name:
+        config = preset(kind, preset_name)
+    else:
+        raise WhisperSpeechError(f"{ckpt} does not record its model; pass the kind and preset it was trained with")
+    model = build_model(kind, config)
+    model.load_state_dict({k[len("model."):]: v for k, v in state["state_dict"].items() if k.startswith("model.")})
+    return save_model(model.eval(), target, half=half)
 
 # %% ../nbs/32_training.ipynb #3ebb19ec
 def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 1000, batch_size: int = 16,

@@ -1,0 +1,60 @@
+"""Bundles, named voices, request batching and streaming, on the tiny random-weight bundle."""
+import pytest
+import torch
+
+import whisperspeech.bundle as bundle
+from whisperspeech.core import WhisperSpeechError
+from whisperspeech.pipeline import Pipeline
+
+TEXT = "The ferry leaves at seven. Pack your bags tonight, and do not forget the tickets."
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_bundle):
+    return Pipeline(model=tiny_bundle, quiet=True)
+
+
+def test_bundle_voices_and_codec(pipe):
+    assert list(pipe.voices) == ["flite:slt", "flite:rms"]
+    assert type(pipe.vocoder).__name__ == "CodecVocoder"
+    assert torch.equal(pipe.speaker("flite:rms"), pipe.voices["flite:rms"])
+    assert torch.equal(pipe.speaker(None), pipe.voices["flite:slt"])  # the first voice is the default
+    with pytest.raises(WhisperSpeechError, match="not found.*flite:slt, flite:rms"):
+        pipe.speaker("flite:nobody")
+
+
+def test_stream_adds_up_to_generate(pipe):
+    pieces = list(pipe.generate_stream(TEXT, speaker="flite:rms", seed=7, frames=12))
+    whole = pipe.generate(TEXT, speaker="flite:rms", seed=7)
+    assert len(pieces) > 3  # several pieces per sentence, not one per sentence
+    assert all(p.ndim == 1 and len(p) > 0 for p in pieces)
+    assert torch.allclose(torch.cat(pieces), whole, atol=1e-5)
+
+
+def test_requests_batched_together_equal_requests_alone(pipe):
+    reqs = [dict(text="Hello there.", speaker="flite:slt", seed=1),
+            dict(text=TEXT, speaker="flite:rms", cps=12, seed=2),
+            dict(text="Guten Morgen.", lang="de", seed=3)]
+    together = pipe.generate_many(reqs)
+    for r, wav in zip(reqs, together):
+        alone = pipe.generate(r["text"], speaker=r.get("speaker"), lang=r.get("lang", "en"), cps=r.get("cps", 15), seed=r["seed"])
+        assert torch.allclose(wav, alone, atol=1e-5)
+    a, b = (pipe.generate_atoks("Hello there.", speaker="flite:slt", seed=s)[0] for s in (1, 4))
+    assert not torch.equal(a, b)  # and the seed matters
+
+
+def test_default_pipeline_falls_back_to_the_embedded_voice(tiny_bundle, monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(bundle, "EMBEDDED", tiny_bundle)
+    pipe = Pipeline()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "embedded offline voice" in err and "published models cannot be loaded" in err
+    assert list(pipe.voices) == ["flite:slt", "flite:rms"]
+
+
+def test_no_model_at_all_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(bundle, "EMBEDDED", tmp_path / "missing")
+    with pytest.raises(WhisperSpeechError, match="no embedded voice") as e:
+        Pipeline()
+    assert "\n" not in str(e.value)
