@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -c constraints-cpu.txt
 DEMO_TEXT ?= Rice is often served in round bowls.
 
-.PHONY: demo test sysdeps check-nbs clean-venv
+.PHONY: demo test sysdeps sysdeps-test check-nbs clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,16 @@ $(VENV)/.installed: $(BIN)/python setup.py settings.ini constraints-cpu.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) -q -e ".[dev,train,fast]"
+	$(PIP) -q -e ".[dev,train,fast,serve]"
 	touch $@
 
 # System voices (flite, espeak-ng) speak test sentences and corpora; installed with apt when missing.
 sysdeps:
 	@bash scripts/install_sysdeps.sh
+
+# The tests also drive the web UI in headless Chromium.
+sysdeps-test:
+	@bash scripts/install_sysdeps.sh --browser
 
 demo: sysdeps $(VENV)/.installed
 	@bash scripts/demo.sh "$(DEMO_TEXT)"
@@ -29,7 +33,7 @@ demo: sysdeps $(VENV)/.installed
 check-nbs: $(VENV)/.installed-dev
 	@bash scripts/check_nbdev.sh
 
-test: sysdeps $(VENV)/.installed-dev check-nbs
+test: sysdeps-test $(VENV)/.installed-dev check-nbs
 	$(BIN)/python -m pytest tests
 	$(BIN)/nbdev_test --n_workers 2
 

@@ -46,7 +46,7 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
 
-# %% ../nbs/26_server.ipynb #83e873a1
+# %% ../nbs/26_server.ipynb #5122bfe0
 @dataclass
 class _Job:
     request: dict
@@ -64,6 +64,7 @@ class Engine:
         self._lock = threading.Lock()
         self.waiting = 0
         self.served = 0
+        self.largest_batch = 0
         self._thread = threading.Thread(target=self._run, name="whisperspeech-engine", daemon=True)
         self._thread.start()
 
@@ -95,6 +96,7 @@ class Engine:
             else: self._batch(jobs)
 
     def _batch(self, jobs):
+        self.largest_batch = max(self.largest_batch, len(jobs))
         try:
             results = self.pipe.generate_many([j.request for j in jobs])
             for j, wav in zip(jobs, results): j.loop.call_soon_threadsafe(_resolve, j.future, wav, None)

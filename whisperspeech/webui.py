@@ -13,7 +13,7 @@ from .core import WhisperSpeechError
 from .languages import LANGUAGES
 from .vocoder import SAMPLE_RATE
 
-# %% ../nbs/27_webui.ipynb #a8697cd5
+# %% ../nbs/27_webui.ipynb #37716c79
 DEFAULT_VOICE = "(model default)"
 
 def build_ui(pipe):
@@ -34,7 +34,7 @@ def build_ui(pipe):
             raise gr.Error(str(e))
         seconds = wav.shape[0] / SAMPLE_RATE
         took = time.monotonic() - start
-        who = "the uploaded recording" if recording else voice
+        who = "the uploaded recording" if recording else voice if voice != DEFAULT_VOICE else next(iter(pipe.voices), "the model's default")
         return (SAMPLE_RATE, wav.numpy()), f"{seconds:.1f} s of speech in {took:.1f} s (real-time factor {took / seconds:.2f}), voice: {who}"
 
     with gr.Blocks(title="WhisperSpeech") as app:
@@ -51,7 +51,8 @@ def build_ui(pipe):
                     seed = gr.Number(value=0, precision=0, label="Seed")
                 button = gr.Button("Generate", variant="primary", elem_id="generate")
             with gr.Column():
-                audio = gr.Audio(label="Speech", type="numpy", interactive=False, buttons=["download"], elem_id="speech")
+                audio = gr.Audio(label="Speech", type="numpy", interactive=False, buttons=["download"], elem_id="speech",
+                                 waveform_options=gr.WaveformOptions(show_recording_waveform=False))  # the browser's own player
                 info = gr.Markdown(elem_id="info")
         button.click(speak, [text, voice, recording, lang, cps, seed], [audio, info], concurrency_limit=1)
     return app
