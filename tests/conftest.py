@@ -49,24 +49,6 @@ def prepared(tmp_path_factory, private_cache):
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory):
-    """A model bundle of tiny random-weight models (T2S, S2A, codec) with two named voices whose
-    embeddings are real resemblyzer embeddings of system voices: every surface runs on it, fast."""
-    from whisperspeech.bundle import save_voices
-    from whisperspeech.checkpoints import save_model
-    from whisperspeech.codec import Codec
-    from whisperspeech.s2a import S2A
-    from whisperspeech.speaker import speaker_embedding
-    from whisperspeech.system_voices import speak_system
-    from whisperspeech.t2s import T2S
-    from whisperspeech.training import preset
-    root = tmp_path_factory.mktemp("bundle")
-    torch.manual_seed(0)
-    t2s = T2S(preset("t2s", "micro"))
-    with torch.no_grad():  # untrained, its end token outscores every code: shrink it so utterances run on
-        t2s.stok_emb.special.weight.mul_(0.01)
-    save_model(t2s, root / "t2s.model")
-    save_model(S2A(preset("s2a", "micro")), root / "s2a.model")
-    save_model(Codec(preset("codec", "micro", bins=1024)), root / "codec.model")
-    save_voices(root / "voices.pt", {v: speaker_embedding(speak_system("The lamp on the desk flickered twice.", v, sr=16000),
-                                                          "resemblyzer") for v in ("flite:slt", "flite:rms")})
-    return root
+    "A bundle of micro random-weight models (T2S, S2A, codec) with two named voices: every surface runs on it, fast."
+    from whisperspeech.bundle import random_bundle
+    return random_bundle(tmp_path_factory.mktemp("bundle"), "micro")

@@ -190,7 +190,7 @@ Pipeline.generate_many = generate_many
 Pipeline.generate_to_file = generate_to_file
 Pipeline.generate_to_notebook = generate_to_notebook
 
-# %% ../nbs/22_pipeline.ipynb #48910dc5
+# %% ../nbs/22_pipeline.ipynb #a9d685b0
 def _clean_end(codes: torch.Tensor, bins: int = 1024) -> int:
     "Frames up to and including the last one whose codes are all regular."
     ok = (codes < bins).all(0).nonzero()
@@ -206,8 +206,9 @@ def _window(vocoder, codes: torch.Tensor, a: int, b: int) -> torch.Tensor:
 @torch.inference_mode()
 def generate_stream(self, text: str, speaker=None, lang="en", cps: float = 15, seed: int | None = None,
                     temperature: float = 0.7, top_k: int | None = None, pause: float = 0.25, frames: int = 25,
-                    step_callback=None):
-    "Yield speech for `text` in pieces (1-D float tensors at 24 kHz) as soon as each is ready."
+                    first_frames: int = 8, step_callback=None):
+    """Yield speech for `text` in pieces (1-D float tensors at 24 kHz) as soon as each is ready: the
+    first piece after `first_frames` acoustic frames (sound starts early), then every `frames`."""
     streamable = getattr(self.vocoder, "context_frames", None) is not None
     for i, job in enumerate(self._jobs(text, speaker, lang, cps, seed)):
         if i: yield torch.zeros(int(pause * SAMPLE_RATE))
@@ -220,10 +221,11 @@ def generate_stream(self, text: str, speaker=None, lang="en", cps: float = 15, s
                                      self.compile, self.kv_dtype):
             if col and step_callback is not None: step_callback()
             ready = s2a_frames(self.s2a, stoks[0], col)
-            if not streamable or ready - done < frames + self.vocoder.context_frames: continue
+            want = first_frames if i == 0 and done == 0 else frames
+            if not streamable or ready - done < want + self.vocoder.context_frames: continue
             codes = self.s2a.pattern.revert(grid[:, :, :ready + q])[0].cpu()
             end = _clean_end(codes) - self.vocoder.context_frames
-            if end - done >= frames:
+            if end - done >= want:
                 yield _window(self.vocoder, codes, done, end).clamp(-1, 1)
                 done = end
         codes = self.s2a.pattern.revert(grid[:, :, :s2a_frames(self.s2a, stoks[0]) + q])[0].cpu()
