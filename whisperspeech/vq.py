@@ -97,7 +97,7 @@ class SemanticTokenizer(nn.Module):
         x = x + self.mlp(self.mlp_ln(x))
         return self.rq(x)
 
-# %% ../nbs/17_vq.ipynb #7f860e4e
+# %% ../nbs/17_vq.ipynb #2c9e897f
 @torch.no_grad()
 def _mel_frames(mel):
     "Pad (with Whisper's silence level -1.5) or cut log-mel frames to 30 s."
@@ -135,6 +135,8 @@ def whisper_features(whisper_model, audio: torch.Tensor, extra: int = 2) -> tupl
 @torch.no_grad()
 def tokens_from_features(tok: SemanticTokenizer, embs: torch.Tensor, valid: int) -> torch.Tensor:
     "Semantic tokens from cached encoder features (`whisper_features`): the same tokens `encode_audio` gives."
+    d = tok.config.downsample
+    embs = embs[:max(d, embs.shape[0] // d * d)]  # whole downsampling groups (the cache holds a few frames extra)
     _, idx, _ = tok.bottleneck(embs[None].float().to(tok.ln_post.weight.device))
     stoks = idx.squeeze(-1) if tok.config.q_depth == 1 else idx
     return stoks[0, :valid // tok.config.downsample]
