@@ -27,6 +27,7 @@ setuptools.setup(
     python_requires=">=" + cfg["min_python"],
     packages=setuptools.find_packages(include=[cfg["lib_path"], cfg["lib_path"] + ".*"]),
     include_package_data=True,
+    package_data={cfg["lib_path"]: ["voice/*.model", "voice/*.pt", "voice/*.md", "voice/*.json"]},  # the embedded voice
     install_requires=words("requirements"),
     extras_require={group: words(f"{group}_requirements") for group in ("dev", "train", "serve", "fast")},
     entry_points={"console_scripts": words("console_scripts"),

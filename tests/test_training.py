@@ -65,6 +65,11 @@ def test_resume_continues_from_the_last_checkpoint(prepared, tmp_path):
     assert half.config == full.config and (tmp_path / "t2s.model").stat().st_size < 0.6 * size
     for (k, a), b in zip(full.state_dict().items(), half.state_dict().values()):
         assert b.dtype == a.dtype and torch.allclose(a, b, rtol=1e-3, atol=1e-4), k
+    # a new run can start from the exported weights (how training continues on another machine)
+    again = train("t2s", prepared["spk"], tmp_path / "again", steps=1, batch_size=2, lr=1e-12, warmup=1, progress=False,
+                  init=str(tmp_path / "t2s.model"))
+    for (k, a), b in zip(half.state_dict().items(), load_model(again, kind="t2s").state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), k
     steps = [int(r["step"]) for f in sorted(tmp_path.glob("logs/*/metrics.csv")) for r in csv.DictReader(open(f))]
     assert max(steps) == 9 and min(s for s in steps if s >= 6) == 6  # the second run started at step 6, not 0
 

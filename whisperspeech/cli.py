@@ -116,7 +116,7 @@ def cmd_transcribe(args):
         refs = [_read_text(args.reference)] * len(texts)
         print(f"word error rate against the reference: {word_error_rate(refs, texts):.3f}", file=sys.stderr)
 
-# %% ../nbs/08_cli.ipynb #60ed6434
+# %% ../nbs/08_cli.ipynb #bcfbb0f9
 def _languages(spec: str) -> dict:
     out = {}
     for part in spec.split(","):
@@ -158,10 +158,10 @@ def cmd_train(args):
                  warmup=args.warmup, devices=int(args.devices) if args.devices.isdigit() else args.devices,
                  num_nodes=args.num_nodes, strategy=args.strategy,
                  precision=args.precision, workers=args.workers, save_every=args.save_every, log_every=args.log_every,
-                 seed=args.seed, keys_log=args.keys_log, progress=not args.quiet and sys.stderr.isatty())
+                 seed=args.seed, keys_log=args.keys_log, progress=not args.quiet and sys.stderr.isatty(), init=args.init)
     print(f"trained {args.kind}: {path}", file=sys.stderr)
 
-# %% ../nbs/08_cli.ipynb #52f7c8a2
+# %% ../nbs/08_cli.ipynb #e1ef7402
 def _add_prepare(sub):
     pr = sub.add_parser("prepare", help="build a synthetic corpus or run a preparation stage over shards")
     pr.add_argument("stage", choices=["corpus", "segment", "transcribe", "atoks", "wenc", "stoks", "spk"])
@@ -204,6 +204,7 @@ def _add_train(sub):
     tr.add_argument("--save-every", type=int, default=200, help="checkpoint interval in steps (default: 200)")
     tr.add_argument("--log-every", type=int, default=10)
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--init", help="start from the weights of an exported .model (same kind and preset); ignored when resuming")
     tr.add_argument("--export-only", action="store_true", help="export the run's last checkpoint to RUN/<kind>.model and stop")
     tr.add_argument("--half", action="store_true", help="with --export-only: store the weights in float16")
     tr.add_argument("--keys-log", help=argparse.SUPPRESS)  # tests: write the sample keys each rank trained on

@@ -261,13 +261,17 @@ def export_checkpoint(ckpt, target, kind: str | None = None, preset_name: str | 
     model.load_state_dict({k[len("model."):]: v for k, v in state["state_dict"].items() if k.startswith("model.")})
     return save_model(model.eval(), target, half=half)
 
-# %% ../nbs/32_training.ipynb #3ebb19ec
+# %% ../nbs/32_training.ipynb #b8daef29
 def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 1000, batch_size: int = 16,
           lr: float = 1e-3, warmup: int = 50, devices=1, num_nodes: int = 1, strategy: str = "auto",
           precision: str | None = None, workers: int = 0, save_every: int = 200, log_every: int = 10,
-          seed: int = 0, overrides: dict | None = None, keys_log: str | None = None, progress: bool = True):
+          seed: int = 0, overrides: dict | None = None, keys_log: str | None = None, progress: bool = True,
+          init: str | None = None):
     """Train a `kind` model on shards `data`; resume from `out_dir/checkpoints/last.ckpt` if present;
-    export `out_dir/<kind>.model` at the end. Returns the export path."""
+    export `out_dir/<kind>.model` at the end. Returns the export path.
+
+    `init`: start a new run from the weights of an exported model of the same kind and config (a
+    fresh optimizer): how a run continues from a committed `.model` on another machine."""
     L = _lightning()
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
@@ -276,6 +280,11 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
     config = preset(kind, preset_name, **(overrides or {}))
     L.seed_everything(seed, workers=True, verbose=False)
     model = build_model(kind, config)
+    if init is not None and not (out_dir / "checkpoints" / "last.ckpt").exists():
+        from whisperspeech.checkpoints import load_model
+        start = load_model(init, kind=kind)
+        if start.config != config: raise WhisperSpeechError(f"{init} has another config than preset {preset_name}: {start.config}")
+        model.load_state_dict(start.state_dict())
     task = make_task(kind, model, OptimConfig(lr=lr, warmup=warmup, steps=steps), Path(keys_log) if keys_log else None)
     ckpt_dir = out_dir / "checkpoints"
     last = ckpt_dir / "last.ckpt"
