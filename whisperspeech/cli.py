@@ -161,7 +161,7 @@ def cmd_train(args):
                  seed=args.seed, keys_log=args.keys_log, progress=not args.quiet and sys.stderr.isatty(), init=args.init)
     print(f"trained {args.kind}: {path}", file=sys.stderr)
 
-# %% ../nbs/08_cli.ipynb #e1ef7402
+# %% ../nbs/08_cli.ipynb #f3a84ef3
 def _add_prepare(sub):
     pr = sub.add_parser("prepare", help="build a synthetic corpus or run a preparation stage over shards")
     pr.add_argument("stage", choices=["corpus", "segment", "transcribe", "atoks", "wenc", "stoks", "spk"])
@@ -190,7 +190,7 @@ def _add_train(sub):
     tr = sub.add_parser("train", help="train a codec, semantic tokenizer (vq), T2S or S2A model on prepared shards")
     tr.add_argument("kind", choices=["codec", "vq", "t2s", "s2a"])
     tr.add_argument("--data", help="training shards: a folder, glob or brace pattern (required unless --export-only)")
-    tr.add_argument("--config", default="micro", help="model preset: micro, tiny, base (vq: tiny.en; codec: micro, tiny) (default: micro)")
+    tr.add_argument("--config", default="micro", help="model preset: micro, compact, tiny, base (vq: tiny.en; codec: micro, tiny) (default: micro)")
     tr.add_argument("-o", "--output", required=True, help="run folder: checkpoints, logs and the exported model")
     tr.add_argument("--steps", type=int, default=1000)
     tr.add_argument("--batch-size", type=int, default=16, help="per process (default: 16)")

@@ -24,12 +24,14 @@ from .stages import expand_shards
 from .t2s import T2S, T2SConfig
 from .vq import SemanticTokenizer, VQConfig, _mel_frames
 
-# %% ../nbs/32_training.ipynb #0df3e55d
+# %% ../nbs/32_training.ipynb #e4f199eb
 PRESETS = {
     "t2s": {"micro": T2SConfig(depth=1, n_head=2, ffn_mult=2, pad_to_context=False),
+            "compact": T2SConfig(depth=4, n_head=4, pad_to_context=False),  # the embedded voice: 8M parameters
             "tiny": T2SConfig(depth=4, n_head=6, pad_to_context=False),
             "base": T2SConfig(depth=6, n_head=8, pad_to_context=False)},
     "s2a": {"micro": S2AConfig(depth=1, n_head=2, ffn_mult=2, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False),
+            "compact": S2AConfig(depth=4, n_head=4, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False),
             "tiny": S2AConfig(depth=4, n_head=6, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False),
             "base": S2AConfig(depth=6, n_head=8, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False)},
     "codec": {"micro": CodecConfig(enc_dim=32, enc_layers=1, dec_dim=32, dec_layers=1, bins=64),

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['VQConfig', 'SemanticTokenizer', 'encode_mel', 'encode_audio', 'whisper_features', 'tokens_from_features',
-           'features_loss', 'training_loss']
+           'decoder_features', 'transcribe_tokens', 'features_loss', 'training_loss']
 
 # %% ../nbs/17_vq.ipynb #7f846ed8
 import math
@@ -141,17 +141,12 @@ def tokens_from_features(tok: SemanticTokenizer, embs: torch.Tensor, valid: int)
     stoks = idx.squeeze(-1) if tok.config.q_depth == 1 else idx
     return stoks[0, :valid // tok.config.downsample]
 
-# %% ../nbs/17_vq.ipynb #1a91dd6e
-def features_loss(tok: SemanticTokenizer, embs, mask, input_toks, output_toks, kl_weight: float = 1.0):
-    """Loss of the bottleneck: the frozen Whisper decoder's cross-entropy on the transcript tokens read
-    from the quantized features, plus KL towards its logits on the real features, plus commitment.
-
-    `embs` (batch, frames, width) are Whisper encoder features, `mask` (batch, frames) marks those
-    holding audio; `output_toks` uses -100 for ignored positions."""
-    wh = tok.whisper
+# %% ../nbs/17_vq.ipynb #667c44cc
+def decoder_features(tok: SemanticTokenizer, embs, mask):
+    """What the Whisper decoder reads instead of the encoder's output: the quantized features brought
+    back to 50 Hz through the tokenizer's output blocks (frames without audio get the mask
+    embedding). Returns them and the commitment loss."""
     c = tok.config
-    with torch.no_grad():
-        teacher = wh.decoder(input_toks, embs)
     quantized, _, commit = tok.bottleneck(embs)
     x = quantized.repeat_interleave(c.downsample, dim=-2)
     if c.mask_embs:
@@ -161,7 +156,34 @@ def features_loss(tok: SemanticTokenizer, embs, mask, input_toks, output_toks, k
     positions = torch.arange(x.shape[1], device=x.device)
     x = x + tok.positional_embedding(positions)
     for b in tok.out_blocks: x = b(x, positions)
-    logits = wh.decoder(input_toks, tok.ln_post(x))
+    return tok.ln_post(x), commit
+
+@torch.no_grad()
+def transcribe_tokens(tok: SemanticTokenizer, audio: torch.Tensor) -> str:
+    """What Whisper reads from the semantic tokens of 16 kHz `audio` (greedy): the measure of how much of
+    what was said the tokens keep (compare with Whisper's transcript of the audio itself)."""
+    wh = tok.whisper
+    mel = _whisper.log_mel_spectrogram(audio.float(), wh.dims.n_mels)
+    padded, n = _mel_frames(mel[None])
+    embs = wh.encoder(padded.to(tok.ln_post.weight.device))
+    d = tok.config.downsample
+    mask = torch.arange(embs.shape[1], device=embs.device)[None] < (n // 2 // d * d)
+    x, _ = decoder_features(tok, embs, mask)
+    options = _whisper.DecodingOptions(language="en" if not wh.is_multilingual else None, without_timestamps=True, fp16=False)
+    return _whisper.decode(wh, x, options)[0].text.strip()
+
+# %% ../nbs/17_vq.ipynb #2be5c3a5
+def features_loss(tok: SemanticTokenizer, embs, mask, input_toks, output_toks, kl_weight: float = 1.0):
+    """Loss of the bottleneck: the frozen Whisper decoder's cross-entropy on the transcript tokens read
+    from the quantized features, plus KL towards its logits on the real features, plus commitment.
+
+    `embs` (batch, frames, width) are Whisper encoder features, `mask` (batch, frames) marks those
+    holding audio; `output_toks` uses -100 for ignored positions."""
+    wh = tok.whisper
+    with torch.no_grad():
+        teacher = wh.decoder(input_toks, embs)
+    x, commit = decoder_features(tok, embs, mask)
+    logits = wh.decoder(input_toks, x)
     ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), output_toks.reshape(-1), ignore_index=-100)
     kl = F.kl_div(F.log_softmax(logits, -1), F.softmax(teacher, -1), reduction="batchmean")
     return ce + kl_weight * kl + commit.mean(), dict(ce=ce.detach(), kl=kl.detach())

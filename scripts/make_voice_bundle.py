@@ -1,0 +1,58 @@
+"""Assemble a voice bundle: T2S, S2A and codec models (stored in float16) and `voices.pt`, one speaker
+embedding per corpus voice (the normalized mean of its utterances' resemblyzer embeddings).
+
+    .venv/bin/python scripts/make_voice_bundle.py --t2s runs/t2s/t2s.model --s2a runs/s2a/s2a.model \\
+        --codec whisperspeech/voice/codec.model --spk data/spk -o whisperspeech/voice
+"""
+import argparse
+import collections
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def voice_embeddings(shards) -> dict:
+    "Mean resemblyzer embedding per voice over the shards' `spk.npy`, keyed by the json `voice` field."
+    import webdataset as wds
+    from whisperspeech.stages import expand_shards
+    sums, counts = {}, collections.Counter()
+    for s in wds.WebDataset([str(p) for p in expand_shards(shards)], shardshuffle=False):
+        voice = json.loads(s["json"]).get("voice")
+        if voice is None or "spk.npy" not in s: continue
+        import io
+        e = torch.from_numpy(np.load(io.BytesIO(s["spk.npy"]))).float()
+        sums[voice] = sums.get(voice, 0) + e
+        counts[voice] += 1
+    return {v: torch.nn.functional.normalize(sums[v] / counts[v], dim=0) for v in sorted(sums)}, counts
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--t2s", required=True)
+    ap.add_argument("--s2a", required=True)
+    ap.add_argument("--codec", required=True)
+    ap.add_argument("--spk", required=True, help="shards with spk.npy and the voice name in json")
+    ap.add_argument("--first-voice", default="flite:slt", help="the default voice (listed first)")
+    ap.add_argument("-o", "--output", required=True)
+    args = ap.parse_args(argv)
+    from whisperspeech.bundle import save_voices
+    from whisperspeech.checkpoints import load_model, save_model
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    for kind, src in (("t2s", args.t2s), ("s2a", args.s2a), ("codec", args.codec)):
+        if Path(src).resolve() != (out / f"{kind}.model").resolve():
+            save_model(load_model(src, kind=kind), out / f"{kind}.model", half=True)
+    voices, counts = voice_embeddings(args.spk)
+    order = [args.first_voice] + [v for v in voices if v != args.first_voice] if args.first_voice in voices else list(voices)
+    save_voices(out / "voices.pt", {v: voices[v] for v in order})
+    for v in order: print(f"{v:20s} {counts[v]:5d} utterances")
+    size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+    print(f"bundle {out}: {size / 2**20:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

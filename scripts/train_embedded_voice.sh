@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Trains the embedded offline voice (whisperspeech/voice/) from nothing but this repository, offline:
+# every step skips work already done (finished shards, committed models) and every training resumes
+# from its last checkpoint, so rerunning this script continues where it stopped.
+#
+#   bash scripts/train_embedded_voice.sh            # data in ./data, runs in ./runs
+#   DATA=/big/disk RUNS=/big/runs bash scripts/train_embedded_voice.sh
+#
+# On 2 CPU cores: corpus 5 min, Whisper features 17 min, codec ~30 min, tokenizer and T2S/S2A hours.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-data}; RUNS=${RUNS:-runs}; VOICE=whisperspeech/voice
+ws=.venv/bin/whisperspeech
+mkdir -p "$VOICE"
+
+# 1. 3 hours of synthetic speech: 9 English voices (flite, festival, Piper), German and Polish (espeak-ng)
+$ws prepare corpus -o "$DATA/corpus" --hours 3 --workers 2 --seed 0 --languages en:0.8,de:0.1,pl:0.1 --quiet
+# 2. Whisper tiny.en encoder features of the speech frames (the tokenizer trains on them; stoks reuses them)
+$ws prepare wenc -i "$DATA/corpus" -o "$DATA/wenc" --workers 2 --quiet
+
+# 3. the acoustic codec (log-mel encoder, EnCodec residual VQ 4 x 1024, Vocos decoder), 24 kHz, 75 Hz
+if [ ! -f "$VOICE/codec.model" ]; then
+  $ws train codec --data "$DATA/corpus" --config tiny -o "$RUNS/codec" --steps 3000 --batch-size 16 --lr 1e-3 \
+      --warmup 200 --save-every 250 --log-every 25 --quiet
+  $ws train codec --config tiny -o "$RUNS/codec" --export-only --half && cp "$RUNS/codec/codec.model" "$VOICE/codec.model"
+fi
+
+# 4. the semantic tokenizer over Whisper tiny.en, trained through its frozen decoder
+if [ ! -f "$VOICE/vq.model" ]; then
+  init=(); [ -f "$VOICE/partial/vq.model" ] && init=(--init "$VOICE/partial/vq.model")
+  $ws train vq --data "$DATA/wenc" --config tiny.en -o "$RUNS/vq" --steps "${VQ_STEPS:-3000}" --batch-size 32 --lr 2e-3 \
+      --warmup 100 --save-every 200 --log-every 20 --quiet "${init[@]}"
+  $ws train vq --config tiny.en -o "$RUNS/vq" --export-only --half && cp "$RUNS/vq/vq.model" "$VOICE/vq.model"
+fi
+
+# 5. acoustic and semantic tokens and speaker embeddings for every utterance
+$ws prepare atoks -i "$DATA/wenc" -o "$DATA/atoks" --codec "$VOICE/codec.model" --workers 2 --quiet
+$ws prepare stoks -i "$DATA/atoks" -o "$DATA/stoks" --tokenizer "$VOICE/vq.model" --workers 2 --quiet
+$ws prepare spk -i "$DATA/stoks" -o "$DATA/spk" --workers 2 --quiet
