@@ -1,5 +1,11 @@
 """Shared fixtures: a private cache dir per test session and one offline Whisper tiny.en."""
 import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import torch
@@ -52,3 +58,35 @@ def tiny_bundle(tmp_path_factory):
     "A bundle of micro random-weight models (T2S, S2A, codec) with two named voices: every surface runs on it, fast."
     from whisperspeech.bundle import random_bundle
     return random_bundle(tmp_path_factory.mktemp("bundle"), "micro")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serving():
+    "Run a `whisperspeech` subcommand that serves on a port; yields (base url, first answer of `path`); stops it after."
+    import httpx
+
+    @contextmanager
+    def run(*args, path="/"):
+        port = free_port()
+        cmd = [str(Path(sys.executable).parent / "whisperspeech"), *args, "--port", str(port)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(900):
+                try:
+                    first = httpx.get(url + path, timeout=1)
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None, proc.stdout.read()
+                    time.sleep(0.1)
+            yield url, first
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return run

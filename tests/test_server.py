@@ -174,26 +174,9 @@ def test_fuzzing_the_openapi_spec_finds_no_server_errors(pipe, tmp_path):
     assert len(statuses) >= 50 and {200, 422} <= set(statuses)
 
 
-def test_the_serve_command_answers_on_loopback(tiny_bundle, tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-    port = _free_port()
-    cmd = [str(Path(sys.executable).parent / "whisperspeech"), "serve", "--model", str(tiny_bundle), "--port", str(port),
-           "--data-dir", str(tmp_path / "data")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for _ in range(600):
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read()
-                time.sleep(0.1)
+def test_the_serve_command_answers_on_loopback(tiny_bundle, tmp_path, serving):
+    with serving("serve", "--model", str(tiny_bundle), "--data-dir", str(tmp_path / "data"), path="/health") as (url, health):
         assert health.json()["status"] == "ok" and str(tiny_bundle) in health.json()["model"]
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/audio/speech", json=dict(model="tts-1", input="Hi.", voice="alloy",
-                                                                            response_format="wav"), timeout=120)
+        r = httpx.post(f"{url}/v1/audio/speech", json=dict(model="tts-1", input="Hi.", voice="alloy", response_format="wav"),
+                       timeout=120)
         assert r.status_code == 200 and r.content[:4] == b"RIFF"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

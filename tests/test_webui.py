@@ -53,23 +53,6 @@ def test_generate_in_headless_chromium(tiny_bundle):
         app.close()
 
 
-def test_the_ui_command_serves_the_page(tiny_bundle):
-    import subprocess
-    import sys
-    import time
-    import httpx
-    port = _free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "whisperspeech"), "ui", "--model", str(tiny_bundle),
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for _ in range(900):
-            try:
-                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read()
-                time.sleep(0.1)
+def test_the_ui_command_serves_the_page(tiny_bundle, serving):
+    with serving("ui", "--model", str(tiny_bundle)) as (url, page):
         assert page.status_code == 200 and "WhisperSpeech" in page.text
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
