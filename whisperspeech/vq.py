@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['VQConfig', 'SemanticTokenizer', 'encode_mel', 'encode_audio', 'whisper_features', 'tokens_from_features',
-           'decoder_features', 'transcribe_tokens', 'features_loss', 'training_loss']
+           'decoder_features', 'transcribe_tokens', 'decoder_logits', 'features_loss', 'training_loss']
 
 # %% ../nbs/17_vq.ipynb #7f846ed8
 import math
@@ -172,18 +172,33 @@ def transcribe_tokens(tok: SemanticTokenizer, audio: torch.Tensor) -> str:
     options = _whisper.DecodingOptions(language="en" if not wh.is_multilingual else None, without_timestamps=True, fp16=False)
     return _whisper.decode(wh, x, options)[0].text.strip()
 
-# %% ../nbs/17_vq.ipynb #2be5c3a5
-def features_loss(tok: SemanticTokenizer, embs, mask, input_toks, output_toks, kl_weight: float = 1.0):
+# %% ../nbs/17_vq.ipynb #42b152f5
+def decoder_logits(wh, tokens, xa, vocab=None):
+    """The Whisper decoder's logits for `tokens` reading `xa`; with `vocab` (token ids) only those
+    columns, in that order: the 51,864-way output layer is most of a tokenizer training step, and a
+    restricted softmax over the tokens text actually uses costs a fraction of it."""
+    if vocab is None: return wh.decoder(tokens, xa)
+    dec = wh.decoder
+    x = (dec.token_embedding(tokens) + dec.positional_embedding[:tokens.shape[-1]]).to(xa.dtype)
+    for block in dec.blocks: x = block(x, xa, mask=dec.mask)
+    return (dec.ln(x) @ dec.token_embedding.weight[vocab].T).float()
+
+def features_loss(tok: SemanticTokenizer, embs, mask, input_toks, output_toks, kl_weight: float = 1.0, vocab=None):
     """Loss of the bottleneck: the frozen Whisper decoder's cross-entropy on the transcript tokens read
     from the quantized features, plus KL towards its logits on the real features, plus commitment.
 
     `embs` (batch, frames, width) are Whisper encoder features, `mask` (batch, frames) marks those
-    holding audio; `output_toks` uses -100 for ignored positions."""
+    holding audio; `output_toks` uses -100 for ignored positions. With `vocab` (token ids that
+    include every target) both softmaxes run over those tokens only."""
     wh = tok.whisper
     with torch.no_grad():
-        teacher = wh.decoder(input_toks, embs)
+        teacher = decoder_logits(wh, input_toks, embs, vocab)
     x, commit = decoder_features(tok, embs, mask)
-    logits = wh.decoder(input_toks, x)
+    logits = decoder_logits(wh, input_toks, x, vocab)
+    if vocab is not None:  # targets as positions in `vocab`
+        where = torch.full((wh.dims.n_vocab,), -100, dtype=torch.long, device=vocab.device)
+        where[vocab] = torch.arange(len(vocab), device=vocab.device)
+        output_toks = torch.where(output_toks >= 0, where[output_toks.clamp(min=0)], -100)
     ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), output_toks.reshape(-1), ignore_index=-100)
     kl = F.kl_div(F.log_softmax(logits, -1), F.softmax(teacher, -1), reduction="batchmean")
     return ce + kl_weight * kl + commit.mean(), dict(ce=ce.detach(), kl=kl.detach())
