@@ -27,7 +27,7 @@ fi
 
 # 4. the semantic tokenizer over Whisper tiny.en, trained through its frozen decoder
 if [ ! -f "$VOICE/vq.model" ]; then
-  init=(); [ -f "$VOICE/partial/vq.model" ] && init=(--init "$VOICE/partial/vq.model")
+  init=(); [ -f "$VOICE/partial/vq.model" ] && [ ! -f "$RUNS/vq/checkpoints/last.ckpt" ] && init=(--init "$VOICE/partial/vq.model")
   $ws train vq --data "$DATA/wenc" --config tiny.en -o "$RUNS/vq" --steps "${VQ_STEPS:-3000}" --batch-size 32 --lr 2e-3 \
       --warmup 100 --save-every 200 --log-every 20 --quiet "${init[@]}"
   $ws train vq --config tiny.en -o "$RUNS/vq" --export-only --half && cp "$RUNS/vq/vq.model" "$VOICE/vq.model"
@@ -37,3 +37,14 @@ fi
 $ws prepare atoks -i "$DATA/wenc" -o "$DATA/atoks" --codec "$VOICE/codec.model" --workers 2 --quiet
 $ws prepare stoks -i "$DATA/atoks" -o "$DATA/stoks" --tokenizer "$VOICE/vq.model" --workers 2 --quiet
 $ws prepare spk -i "$DATA/stoks" -o "$DATA/spk" --workers 2 --quiet
+
+# 6. T2S and S2A (compact presets: 8.4M + 9.3M parameters); a fresh machine continues from committed partial exports
+for kind in t2s s2a; do
+  init=(); [ -f "$VOICE/partial/$kind.model" ] && [ ! -f "$RUNS/$kind/checkpoints/last.ckpt" ] && init=(--init "$VOICE/partial/$kind.model")
+  $ws train $kind --data "$DATA/spk" --config compact -o "$RUNS/$kind" --steps "${TTS_STEPS:-20000}" --batch-size 32 \
+      --lr 1e-3 --warmup 200 --save-every 200 --log-every 20 --quiet "${init[@]}"
+done
+
+# 7. the bundle: models in float16 and one speaker embedding per corpus voice
+.venv/bin/python scripts/make_voice_bundle.py --t2s "$RUNS/t2s/t2s.model" --s2a "$RUNS/s2a/s2a.model" \
+    --codec "$VOICE/codec.model" --spk "$DATA/spk" -o "$VOICE"
