@@ -72,6 +72,10 @@ def test_resume_continues_from_the_last_checkpoint(prepared, tmp_path):
         assert torch.allclose(a, b, atol=1e-6), k
     steps = [int(r["step"]) for f in sorted(tmp_path.glob("logs/*/metrics.csv")) for r in csv.DictReader(open(f))]
     assert max(steps) == 9 and min(s for s in steps if s >= 6) == 6  # the second run started at step 6, not 0
+    # resuming with other checkpoint settings still writes (and next time resumes from) last.ckpt
+    train("t2s", prepared["spk"], tmp_path, steps=12, batch_size=4, save_every=2, log_every=1, progress=False)
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["last.ckpt"]
+    assert torch.load(ckpt, weights_only=False)["global_step"] == 12
 
 
 def _keys(prefix: Path):

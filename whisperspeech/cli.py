@@ -116,7 +116,7 @@ def cmd_transcribe(args):
         refs = [_read_text(args.reference)] * len(texts)
         print(f"word error rate against the reference: {word_error_rate(refs, texts):.3f}", file=sys.stderr)
 
-# %% ../nbs/08_cli.ipynb #bcfbb0f9
+# %% ../nbs/08_cli.ipynb #df6dc82f
 def _languages(spec: str) -> dict:
     out = {}
     for part in spec.split(","):
@@ -146,10 +146,10 @@ def cmd_prepare(args):
     print(_json.dumps(summary))
 
 def cmd_train(args):
-    from whisperspeech.training import export_checkpoint, train
+    from whisperspeech.training import export_checkpoint, last_checkpoint, train
     if args.export_only:
-        ckpt = Path(args.output, "checkpoints", "last.ckpt")
-        if not ckpt.is_file(): raise WhisperSpeechError(f"{ckpt} does not exist: nothing to export")
+        ckpt = last_checkpoint(args.output)
+        if ckpt is None: raise WhisperSpeechError(f"{args.output}/checkpoints/ holds no last.ckpt: nothing to export")
         path = export_checkpoint(ckpt, Path(args.output, f"{args.kind}.model"), args.kind, args.config, half=args.half)
         print(f"exported {path}", file=sys.stderr)
         return

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'VQ_VOCAB', 'preset', 't2s_batch', 's2a_batch', 'vq_batch', 'codec_batch', 'make_loader', 'OptimConfig',
-           'make_task', 'build_model', 'batch_maker', 'export_checkpoint', 'train']
+           'make_task', 'build_model', 'batch_maker', 'last_checkpoint', 'export_checkpoint', 'train']
 
 # %% ../nbs/32_training.ipynb #ab074723
 import math
@@ -251,6 +251,13 @@ def batch_maker(kind: str, config):
                                                                                   task="transcribe"))
     return lambda samples: vq_batch(samples, config, tokenizer_for)
 
+# %% ../nbs/32_training.ipynb #8d8ede1d
+def last_checkpoint(out_dir) -> Path | None:
+    """The checkpoint a run resumes from: the newest `checkpoints/last*.ckpt` (Lightning writes
+    `last-v1.ckpt` beside an old `last.ckpt` when a run's checkpoint settings changed)."""
+    found = sorted(Path(out_dir, "checkpoints").glob("last*.ckpt"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
 # %% ../nbs/32_training.ipynb #32dc666b
 def export_checkpoint(ckpt, target, kind: str | None = None, preset_name: str | None = None, half: bool = False) -> Path:
     """Export the model inside a Lightning checkpoint to our `.model` format (e.g. a run still training).
@@ -268,7 +275,7 @@ def export_checkpoint(ckpt, target, kind: str | None = None, preset_name: str | 
     model.load_state_dict({k[len("model."):]: v for k, v in state["state_dict"].items() if k.startswith("model.")})
     return save_model(model.eval(), target, half=half)
 
-# %% ../nbs/32_training.ipynb #b8daef29
+# %% ../nbs/32_training.ipynb #4c2f37e1
 def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 1000, batch_size: int = 16,
           lr: float = 1e-3, warmup: int = 50, devices=1, num_nodes: int = 1, strategy: str = "auto",
           precision: str | None = None, workers: int = 0, save_every: int = 200, log_every: int = 10,
@@ -287,26 +294,26 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
     config = preset(kind, preset_name, **(overrides or {}))
     L.seed_everything(seed, workers=True, verbose=False)
     model = build_model(kind, config)
-    if init is not None and not (out_dir / "checkpoints" / "last.ckpt").exists():
+    last = last_checkpoint(out_dir)
+    if init is not None and last is None:
         from whisperspeech.checkpoints import load_model
         start = load_model(init, kind=kind)
         if start.config != config: raise WhisperSpeechError(f"{init} has another config than preset {preset_name}: {start.config}")
         model.load_state_dict(start.state_dict())
     task = make_task(kind, model, OptimConfig(lr=lr, warmup=warmup, steps=steps), Path(keys_log) if keys_log else None)
     ckpt_dir = out_dir / "checkpoints"
-    last = ckpt_dir / "last.ckpt"
     # webdataset streams cannot seek: a resumed run reshuffles with the step as part of the seed
     # instead of replaying the samples the first run started with
-    resumed = torch.load(last, map_location="cpu", weights_only=False)["global_step"] if last.exists() else 0
+    resumed = torch.load(last, map_location="cpu", weights_only=False)["global_step"] if last else 0
     loader = make_loader(data, batch_maker(kind, config), batch_size, workers=workers, seed=seed + resumed)
     trainer = L.Trainer(max_steps=steps, devices=devices, num_nodes=num_nodes, strategy=strategy,
                         accelerator="auto", precision=precision or ("16-mixed" if torch.cuda.is_available() else "32-true"),
                         default_root_dir=str(out_dir), logger=CSVLogger(str(out_dir), name="logs"),
                         callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, every_n_train_steps=save_every,
-                                                   save_top_k=0)],
+                                                   save_top_k=0, enable_version_counter=False)],  # always last.ckpt
                         log_every_n_steps=log_every, gradient_clip_val=1.0, enable_progress_bar=progress,
                         enable_model_summary=False, use_distributed_sampler=False, limit_val_batches=0)
-    trainer.fit(task, train_dataloaders=loader, ckpt_path=str(last) if last.exists() else None)
+    trainer.fit(task, train_dataloaders=loader, ckpt_path=str(last) if last else None)
     target = out_dir / f"{kind}.model"
     if trainer.is_global_zero: save_model(model.eval(), target)
     return target
