@@ -10,7 +10,6 @@ With the default random-weight models, each sentence's semantic tokens are cut a
 import argparse
 import collections
 import socket
-import statistics
 import sys
 import tempfile
 import threading

@@ -5,8 +5,7 @@
 # %% auto #0
 __all__ = ['REFERENCE_SENTENCES', 'voice_reference', 'evaluate_voice', 'evaluate', 'format_table']
 
-# %% ../nbs/25_evaluate.ipynb #d10700da
-import sys
+# %% ../nbs/25_evaluate.ipynb #e6ed48f6
 import time
 from functools import lru_cache
 from pathlib import Path

@@ -87,7 +87,7 @@ class Pipeline:
             self._speakers[key] = emb
         return self._speakers[key]
 
-# %% ../nbs/22_pipeline.ipynb #3fb035ab
+# %% ../nbs/22_pipeline.ipynb #30268dcd
 def _chunks(self, text, cps):
     c = self.t2s.config
     max_bytes = min(c.ttoks_len - 2, int(cps * (c.stoks_len / 25) * 0.7))  # leave headroom within 30 s
@@ -120,17 +120,21 @@ def _jobs(self, text, speaker, lang, cps, seed) -> list[dict]:
     return [dict(tokens=text_tokens(c), lang=lang, cps=cps, speaker=spk, limit=_token_limit(c, cps), t2s_gen=g1, s2a_gen=g2)
             for c, (g1, g2) in zip(chunks, gens)]
 
+def _semantic(self, batch, temperature, top_k, step_callback=None):
+    "T2S for a batch of jobs: semantic tokens (never empty) and the S2A language input (None if unconditioned)."
+    col = lambda k, **kw: torch.tensor([j[k] for j in batch], device=self.device, **kw)
+    stoks = t2s_generate(self.t2s, [j["tokens"] for j in batch], col("lang"), col("cps", dtype=torch.float32),
+                         temperature, top_k, [j["t2s_gen"] for j in batch], max_tokens=[j["limit"] for j in batch],
+                         step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype)
+    stoks = [s if len(s) else torch.zeros(1, dtype=torch.long, device=self.device) for s in stoks]
+    return stoks, col("lang") if self.s2a.config.conditioned else None
+
 def _decode_jobs(self, jobs, temperature, top_k, step_callback=None) -> list[torch.Tensor]:
     "Acoustic codes for decoding jobs (any texts, speakers, languages, rates), `batch_size` at a time."
     out = []
     for i in range(0, len(jobs), self.batch_size):
         batch = jobs[i:i + self.batch_size]
-        col = lambda k, **kw: torch.tensor([j[k] for j in batch], device=self.device, **kw)
-        stoks = t2s_generate(self.t2s, [j["tokens"] for j in batch], col("lang"), col("cps", dtype=torch.float32),
-                             temperature, top_k, [j["t2s_gen"] for j in batch], max_tokens=[j["limit"] for j in batch],
-                             step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype)
-        stoks = [s if len(s) else torch.zeros(1, dtype=torch.long, device=self.device) for s in stoks]
-        langs = col("lang") if self.s2a.config.conditioned else None
+        stoks, langs = _semantic(self, batch, temperature, top_k, step_callback)
         out += s2a_generate(self.s2a, stoks, torch.stack([j["speaker"] for j in batch]), langs, temperature, top_k,
                             [j["s2a_gen"] for j in batch], step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype)
     return out
@@ -190,7 +194,7 @@ Pipeline.generate_many = generate_many
 Pipeline.generate_to_file = generate_to_file
 Pipeline.generate_to_notebook = generate_to_notebook
 
-# %% ../nbs/22_pipeline.ipynb #a9d685b0
+# %% ../nbs/22_pipeline.ipynb #5e397570
 def _clean_end(codes: torch.Tensor, bins: int = 1024) -> int:
     "Frames up to and including the last one whose codes are all regular."
     ok = (codes < bins).all(0).nonzero()
@@ -212,10 +216,7 @@ def generate_stream(self, text: str, speaker=None, lang="en", cps: float = 15, s
     streamable = getattr(self.vocoder, "context_frames", None) is not None
     for i, job in enumerate(self._jobs(text, speaker, lang, cps, seed)):
         if i: yield torch.zeros(int(pause * SAMPLE_RATE))
-        stoks = t2s_generate(self.t2s, [job["tokens"]], job["lang"], job["cps"], temperature, top_k, [job["t2s_gen"]],
-                             max_tokens=[job["limit"]], step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype)
-        stoks = [s if len(s) else torch.zeros(1, dtype=torch.long, device=self.device) for s in stoks]
-        langs = torch.full((1,), job["lang"], device=self.device) if self.s2a.config.conditioned else None
+        stoks, langs = _semantic(self, [job], temperature, top_k, step_callback)
         done, q = 0, self.s2a.config.quantizers
         for grid, col in s2a_columns(self.s2a, stoks, job["speaker"][None], langs, temperature, top_k, [job["s2a_gen"]],
                                      self.compile, self.kv_dtype):

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['OPENAI_VOICES', 'MEDIA_TYPES', 'ServerConfig', 'ApiError', 'Engine', 'VoiceStore', 'create_app', 'serve']
 
-# %% ../nbs/26_server.ipynb #420f2672
+# %% ../nbs/26_server.ipynb #2527e0e8
 import asyncio
 import json
 import queue
@@ -16,9 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
-from .audio import FORMATS, audio_bytes, load_audio, pcm16, save_audio, wav_stream_header
+from .audio import audio_bytes, load_audio, pcm16, save_audio, wav_stream_header
 from .core import WhisperSpeechError, atomic_write
 from .vocoder import SAMPLE_RATE
 
