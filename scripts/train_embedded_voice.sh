@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data}; RUNS=${RUNS:-runs}; VOICE=whisperspeech/voice
 ws=.venv/bin/whisperspeech
+# bf16 autocast: about 2x faster steps on CPUs with AMX or AVX512-BF16 (here: tokenizer 1.8x, S2A 2.0x); PRECISION=32-true elsewhere
+PRECISION=${PRECISION:-bf16-mixed}
 mkdir -p "$VOICE"
 
 # 1. 3 hours of synthetic speech: 9 English voices (flite, festival, Piper), German and Polish (espeak-ng)
@@ -29,7 +31,7 @@ fi
 if [ ! -f "$VOICE/vq.model" ]; then
   init=(); [ -f "$VOICE/partial/vq.model" ] && [ ! -f "$RUNS/vq/checkpoints/last.ckpt" ] && init=(--init "$VOICE/partial/vq.model")
   $ws train vq --data "$DATA/wenc" --config tiny.en -o "$RUNS/vq" --steps "${VQ_STEPS:-3000}" --batch-size 32 --lr 2e-3 \
-      --warmup 100 --save-every 200 --log-every 20 --quiet "${init[@]}"
+      --warmup 100 --save-every 200 --log-every 20 --precision "$PRECISION" --quiet "${init[@]}"
   $ws train vq --config tiny.en -o "$RUNS/vq" --export-only --half && cp "$RUNS/vq/vq.model" "$VOICE/vq.model"
 fi
 
@@ -42,7 +44,7 @@ $ws prepare spk -i "$DATA/stoks" -o "$DATA/spk" --workers 2 --quiet
 for kind in t2s s2a; do
   init=(); [ -f "$VOICE/partial/$kind.model" ] && [ ! -f "$RUNS/$kind/checkpoints/last.ckpt" ] && init=(--init "$VOICE/partial/$kind.model")
   $ws train $kind --data "$DATA/spk" --config compact -o "$RUNS/$kind" --steps "${TTS_STEPS:-20000}" --batch-size 32 \
-      --lr 1e-3 --warmup 200 --save-every 200 --log-every 20 --quiet "${init[@]}"
+      --lr 1e-3 --warmup 200 --save-every 200 --log-every 20 --precision "$PRECISION" --quiet "${init[@]}"
 done
 
 # 7. the bundle: models in float16 and one speaker embedding per corpus voice

@@ -123,3 +123,37 @@ def test_trained_models_load_in_the_pipeline(prepared, tmp_path):
     codes = pipe.generate_atoks("Hello there.", seed=0, speaker=torch.randn(256), temperature=1.0)
     assert len(codes) == 1 and codes[0].shape[0] == 4
     assert pipe.generate("Hello there.", seed=0, speaker=torch.randn(256), temperature=1.0).ndim == 1
+
+
+def test_length_buckets_cut_padding_and_keep_every_sample():
+    "Batches from sorted pools: every sample exactly once, far less padding than random batches, random batch order."
+    import random
+    from whisperspeech.training import length_buckets
+    samples = [{"n": n} for n in random.Random(0).sample(range(1, 1000), 256)]
+    batches = list(length_buckets(8, lambda s: s["n"], buffer=4, seed=0)(iter(samples)))
+    assert all(len(b) == 8 for b in batches)
+    assert sorted(s["n"] for b in batches for s in b) == sorted(s["n"] for s in samples)
+
+    def padding(bs): return sum(8 * max(s["n"] for s in b) - sum(s["n"] for s in b) for b in bs)
+    assert padding(batches) < padding([samples[i:i + 8] for i in range(0, 256, 8)]) / 3
+    firsts = [b[0]["n"] for b in batches[:4]]  # one pool: its batches come out shuffled, not shortest first
+    assert firsts != sorted(firsts)
+
+
+def test_fresh_s2a_starts_near_uniform():
+    "A new S2A predicts near-uniform codes (cross-entropy ~ ln(codes + 2)), not the ~70 of default-init tied logits."
+    import math
+    from whisperspeech.training import _loss, build_model, preset
+    torch.manual_seed(0)
+    config = preset("s2a", "compact")
+    model = build_model("s2a", config)
+    q, n = config.quantizers, 60
+    batch = dict(stoks=torch.randint(0, 512, (2, 22)), speakers=torch.randn(2, config.spk_width), langs=None,
+                 lengths=torch.tensor([20, 20]), in_atoks=torch.randint(0, 1024, (2, q, n)), out_atoks=torch.randint(0, 1024, (2, q, n)))
+    assert abs(float(_loss("s2a", model, batch)) - math.log(config.codes + 2)) < 0.5
+
+
+def test_keep_freed_memory_on_glibc():
+    from whisperspeech.training import keep_freed_memory
+    import platform
+    assert keep_freed_memory() == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")

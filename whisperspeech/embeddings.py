@@ -35,16 +35,19 @@ class CodeEmbedding(nn.Module):
             return torch.cat([w, self.special.weight]) if self.special is not None else w
         return derived(self, "in", self._sources(), build)
 
+    def out_weights(self):
+        """Weight and bias of one Linear producing all logits (what `unembed` computes in two steps),
+        differentiable: training unembeds with them too."""
+        w = self.main.weight if self.hidden_to_emb is None else self.main.weight @ self.hidden_to_emb.weight
+        b = None if self.hidden_to_emb is None else self.hidden_to_emb.bias @ self.main.weight.T
+        if self.special is not None:
+            w = torch.cat([w, self.special.weight])
+            if b is not None: b = torch.cat([b, b.new_zeros(self.special.weight.shape[0])])
+        return w.contiguous(), b
+
     def merged_out(self):
-        "Weight and bias of one Linear producing all logits (what `unembed` computes in two steps)."
-        def build():
-            w = self.main.weight if self.hidden_to_emb is None else self.main.weight @ self.hidden_to_emb.weight
-            b = None if self.hidden_to_emb is None else self.hidden_to_emb.bias @ self.main.weight.T
-            if self.special is not None:
-                w = torch.cat([w, self.special.weight])
-                if b is not None: b = torch.cat([b, b.new_zeros(self.special.weight.shape[0])])
-            return w.contiguous(), b
-        return derived(self, "out", self._sources(), build)
+        "`out_weights`, computed once for inference."
+        return derived(self, "out", self._sources(), self.out_weights)
 
     def forward(self, toks: torch.Tensor) -> torch.Tensor:
         if fast_path(self): return F.embedding(toks, self.merged_in())

@@ -140,17 +140,14 @@ class Attention(nn.Module):
         "Scaled projections named by `parts` ('q', 'kv' or 'qkv'), as (batch, time, len(parts), heads, head_dim)."
         layers = {"q": self.query, "k": self.key, "v": self.value}
         scale = {"q": self.scale, "k": self.scale, "v": 1.0}
-        if fast_path(self):
-            def build():
-                w = torch.cat([layers[c].weight * scale[c] for c in parts])
-                b = torch.cat([layers[c].bias * scale[c] if layers[c].bias is not None else torch.zeros_like(layers[c].weight[:, 0])
-                               for c in parts])
-                return w, b
-            w, b = derived(self, parts, [layers[c].weight for c in parts], build)
-            y = F.linear(x, w, b)
-        else:
-            y = torch.cat([layers[c](x) * scale[c] for c in parts], -1)
-        return y.view(*x.shape[:2], len(parts), self.n_head, self.head_dim)
+        def build():
+            w = torch.cat([layers[c].weight * scale[c] for c in parts])
+            b = torch.cat([layers[c].bias * scale[c] if layers[c].bias is not None else torch.zeros_like(layers[c].weight[:, 0])
+                           for c in parts])
+            return w, b
+        # one matmul for all parts; in training the (small) weights are concatenated at every step instead of the outputs
+        w, b = derived(self, parts, [layers[c].weight for c in parts], build) if fast_path(self) else build()
+        return F.linear(x, w, b).view(*x.shape[:2], len(parts), self.n_head, self.head_dim)
 
     def _rope(self, positions, rope):
         if self.rotary is None: return None

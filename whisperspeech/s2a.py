@@ -114,6 +114,11 @@ class S2A(nn.Module):
                                             cross_key_pos_mult=3) for _ in range(c.decoder_depth)])
         self.decoder_ln = LayerNorm(c.width)
         self.splitter = nn.Sequential(nn.Linear(c.width, c.width * c.quantizers), nn.GELU())
+        # a near-zero readout: with unit-variance code embeddings tied to the output, default init starts
+        # training with logits of std ~30 (cross-entropy ~70 instead of ln 1026 = 6.9) that take
+        # thousands of steps to unlearn; loaded checkpoints overwrite this
+        nn.init.normal_(self.splitter[0].weight, std=1e-3)
+        nn.init.zeros_(self.splitter[0].bias)
 
     def stoks_batch(self, stoks_list) -> torch.Tensor:
         "Pad semantic tokens to (batch, stoks_len): one leading padding code, then the tokens, then padding."
@@ -157,18 +162,24 @@ class S2A(nn.Module):
         return F.embedding(atoks + offsets, table).sum(1)
 
     def _unembed(self, split):
-        "Per-quantizer tied logits (batch, Q, len, codes + 2); at inference one batched matmul."
-        if not fast_path(self):
-            return torch.stack([e.unembed(split[:, :, i]) for i, e in enumerate(self.atok_embs)], dim=1)
+        """Per-quantizer tied logits times `logit_scale` (batch, Q, len, codes + 2), from one batched
+        matmul; laid out (Q, batch, len) underneath, so `.transpose(0, 1)` flattens without a copy."""
         def build():
-            outs = [e.merged_out() for e in self.atok_embs]
+            outs = [e.out_weights() for e in self.atok_embs]
             bias = None if outs[0][1] is None else torch.stack([b for _, b in outs])[:, None]
             return torch.stack([w.T for w, _ in outs]), bias
-        w, b = derived(self, "atoks_out", list(self.atok_embs.parameters()), build)
+        s = self.config.logit_scale
         bsz, n, q, width = split.shape
-        logits = torch.bmm(split.permute(2, 0, 1, 3).reshape(q, bsz * n, width), w)  # (Q, batch*len, vocab)
-        if b is not None: logits = logits + b
-        return logits.view(q, bsz, n, -1).transpose(0, 1).float()
+        x = split.permute(2, 0, 1, 3).reshape(q, bsz * n, width)
+        if fast_path(self):
+            w, b = derived(self, "atoks_out", list(self.atok_embs.parameters()), build)
+            logits = torch.bmm(x, w)  # (Q, batch*len, vocab)
+            if b is not None: logits = logits + b
+            return logits.view(q, bsz, n, -1).transpose(0, 1).float() * s
+        # training: the scale goes on the (4x smaller) input rather than on the logits
+        w, b = build()
+        logits = torch.bmm(x * s, w) if b is None else torch.baddbmm(b * s, x * s, w)
+        return logits.view(q, bsz, n, -1).transpose(0, 1)
 
     def decode(self, atoks, positions, cross, step=None):
         "Logits (batch, Q, len, codes + 2) for delay-grid columns `atoks` (batch, Q, len) at `positions`."
@@ -183,7 +194,7 @@ class S2A(nn.Module):
         x = self.decoder_ln(x)
         bsz, n, w = x.shape
         split = self.splitter(x).view(bsz, n, self.config.quantizers, w)
-        return self._unembed(split) * self.config.logit_scale
+        return self._unembed(split)
 
     def forward(self, stoks, speakers, atoks, langs=None, lengths=None):
         "Teacher-forced logits for a padded semantic batch and delay-grid input columns."

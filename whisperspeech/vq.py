@@ -95,7 +95,8 @@ class SemanticTokenizer(nn.Module):
         "Downsampled, MLP-refined features and their VQ output `(quantized, indices, commit_loss)`."
         x = self.downsample(embs)
         x = x + self.mlp(self.mlp_ln(x))
-        return self.rq(x)
+        with torch.autocast(x.device.type, enabled=False):  # codebook statistics stay float32 under bf16 autocast
+            return self.rq(x.float())
 
 # %% ../nbs/17_vq.ipynb #2c9e897f
 @torch.no_grad()
