@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data}; RUNS=${RUNS:-runs}; VOICE=whisperspeech/voice
 ws=.venv/bin/whisperspeech
-# bf16 autocast: about 2x faster steps on CPUs with AMX or AVX512-BF16 (here: tokenizer 1.8x, S2A 2.0x); PRECISION=32-true elsewhere
+# bf16 autocast on CPUs with AMX or AVX512-BF16 (scripts/bench_training.py: 1.3-1.6x more data per second); PRECISION=32-true elsewhere
 PRECISION=${PRECISION:-bf16-mixed}
 mkdir -p "$VOICE"
 
