@@ -8,7 +8,6 @@ similarity between the two.
 
     .venv/bin/python scripts/eval_codec.py runs/codec/codec.model --per-voice 6 --json codec-eval.json
 """
-import argparse
 import json
 import sys
 import time
@@ -16,36 +15,25 @@ from pathlib import Path
 
 import torch
 
+from heldout import heldout_parser, heldout_utterances
 from whisperspeech.asr import transcribe, word_error_rate
 from whisperspeech.audio import resample
 from whisperspeech.checkpoints import load_model
-from whisperspeech.corpus import VOICES
 from whisperspeech.speaker import speaker_embedding
-from whisperspeech.system_voices import speak_system
 from whisperspeech.whisper_models import load_whisper
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("codec", help="codec checkpoint (.model)")
-    ap.add_argument("--sentences", default=str(ROOT / "datasets/eval_sentences_en.txt"))
-    ap.add_argument("--voices", default=",".join(v for v in VOICES["en"] if not v.startswith("espeak")))
-    ap.add_argument("--per-voice", type=int, default=5, help="sentences per voice (default: 5)")
+    ap = heldout_parser(__doc__, "codec", "codec checkpoint (.model)", per_voice=5)
     ap.add_argument("--whisper", default="tiny.en")
-    ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     codec = load_model(args.codec, kind="codec")
     asr = load_whisper(args.whisper)
-    lines = [l.strip() for l in Path(args.sentences).read_text().splitlines() if l.strip()]
     rows, t_codec, seconds = [], 0.0, 0.0
-    for v, voice in enumerate(args.voices.split(",")):
+    for voice, utterances in heldout_utterances(args, sr=24000):
         refs, orig, recon, sims = [], [], [], []
-        for i in range(args.per_voice):
-            text = lines[(v * args.per_voice + i) % len(lines)]  # different sentences per voice
-            wav = speak_system(text, voice, sr=24000)
+        for text, wav in utterances:
             t0 = time.perf_counter()
             with torch.no_grad():
                 rec = codec.decode(codec.encode(wav[None]))[0, : wav.shape[0]]

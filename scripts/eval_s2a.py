@@ -1,0 +1,67 @@
+"""Judge S2A (with the semantic tokenizer and codec under it) without T2S: resynthesis of held-out speech.
+
+Each held-out utterance (a corpus voice speaking a sentence of datasets/eval_sentences_en.txt) is
+turned into semantic tokens by the tokenizer and a resemblyzer embedding of the recording; S2A makes
+codec tokens from them and the codec decodes those. Reports per voice Whisper's word error rate of
+the original and of the resynthesis, the resemblyzer similarity between the two, and the duration
+ratio. What T2S can reach is bounded by this.
+
+    .venv/bin/python scripts/eval_s2a.py runs/s2a/s2a.model --per-voice 2
+"""
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from heldout import ROOT, heldout_parser, heldout_utterances
+from whisperspeech.asr import transcribe, word_error_rate
+from whisperspeech.audio import resample
+from whisperspeech.checkpoints import load_model
+from whisperspeech.codec import CodecVocoder
+from whisperspeech.s2a import s2a_generate
+from whisperspeech.speaker import speaker_embedding
+from whisperspeech.vq import encode_audio
+
+VOICE = ROOT / "whisperspeech" / "voice"
+
+
+def main(argv=None):
+    ap = heldout_parser(__doc__, "s2a", "S2A checkpoint (.model)", per_voice=2)
+    ap.add_argument("--tokenizer", default=str(VOICE / "vq.model"))
+    ap.add_argument("--codec", default=str(VOICE / "codec.model"))
+    ap.add_argument("--temperature", type=float, default=0.7)
+    args = ap.parse_args(argv)
+    tok = load_model(args.tokenizer, kind="vq")
+    s2a = load_model(args.s2a, kind="s2a")
+    vocoder = CodecVocoder(load_model(args.codec, kind="codec"))
+    rows = []
+    for voice, utterances in heldout_utterances(args, sr=16000):
+        refs, orig, resynth, sims, ratios = [], [], [], [], []
+        for i, (text, wav) in enumerate(utterances):
+            stoks = encode_audio(tok, wav)[0]
+            spk = speaker_embedding(wav, "resemblyzer")
+            codes = s2a_generate(s2a, [stoks], spk[None], temperature=args.temperature,
+                                 generator=torch.Generator().manual_seed(i))[0]
+            out = resample(vocoder.decode(codes)[0], 24000, 16000)
+            refs.append(text)
+            orig.append(transcribe(tok.whisper, wav))
+            resynth.append(transcribe(tok.whisper, out))
+            sims.append(float(torch.nn.functional.cosine_similarity(spk, speaker_embedding(out, "resemblyzer"), dim=0)))
+            ratios.append(out.shape[0] / wav.shape[0])
+        rows.append(dict(voice=voice, wer_original=word_error_rate(refs, orig), wer_resynthesis=word_error_rate(refs, resynth),
+                         similarity=sum(sims) / len(sims), duration_ratio=sum(ratios) / len(ratios),
+                         examples=list(zip(refs, resynth))))
+        r = rows[-1]
+        print(f"{voice:18s} WER original {r['wer_original']:.3f}  resynthesis {r['wer_resynthesis']:.3f}  "
+              f"similarity {r['similarity']:.3f}  duration x{r['duration_ratio']:.2f}   {resynth[-1]!r}", flush=True)
+    mean = lambda k: sum(r[k] for r in rows) / len(rows)
+    summary = {k: mean(k) for k in ("wer_original", "wer_resynthesis", "similarity", "duration_ratio")}
+    print(f"{'mean':18s} WER original {summary['wer_original']:.3f}  resynthesis {summary['wer_resynthesis']:.3f}  "
+          f"similarity {summary['similarity']:.3f}  duration x{summary['duration_ratio']:.2f}")
+    if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, summary=summary, voices=rows), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

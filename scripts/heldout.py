@@ -1,0 +1,28 @@
+"""Held-out utterances for the evaluation scripts: the sentences of datasets/eval_sentences_en.txt
+(written for evaluation, in no training text) spoken by the corpus voices, different sentences per voice."""
+import argparse
+from pathlib import Path
+
+from whisperspeech.corpus import VOICES
+from whisperspeech.system_voices import speak_system
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def heldout_parser(doc: str, model: str, model_help: str, per_voice: int) -> argparse.ArgumentParser:
+    "The evaluation scripts' shared options: the model under test, sentences, voices, count, JSON output."
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument(model, help=model_help)
+    ap.add_argument("--sentences", default=str(ROOT / "datasets/eval_sentences_en.txt"))
+    ap.add_argument("--voices", default=",".join(v for v in VOICES["en"] if not v.startswith("espeak")))
+    ap.add_argument("--per-voice", type=int, default=per_voice, help=f"sentences per voice (default: {per_voice})")
+    ap.add_argument("--json", help="write the results here too")
+    return ap
+
+
+def heldout_utterances(args, sr: int):
+    "Yields `(voice, [(text, waveform at sr), ...])` per voice of `args.voices`."
+    lines = [l.strip() for l in Path(args.sentences).read_text().splitlines() if l.strip()]
+    for v, voice in enumerate(args.voices.split(",")):
+        texts = [lines[(v * args.per_voice + i) % len(lines)] for i in range(args.per_voice)]
+        yield voice, [(text, speak_system(text, voice, sr=sr)) for text in texts]
