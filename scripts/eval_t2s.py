@@ -1,0 +1,55 @@
+"""Does T2S generalize? Its cross-entropy on the semantic tokens of held-out speech vs on training samples.
+
+Held-out utterances (corpus voices speaking datasets/eval_sentences_en.txt, in no training text) are
+turned into semantic tokens by the tokenizer; T2S, teacher-forced, predicts them from the text. The
+same on the first samples of the training shards (`--train-data`) shows the gap: a T2S that only
+memorized its sentences is near ln(codes) on held-out text.
+
+    .venv/bin/python scripts/eval_t2s.py runs/t2s/t2s.model --train-data data/spk
+"""
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+from heldout import ROOT, heldout_parser, heldout_utterances
+from whisperspeech.checkpoints import load_model
+from whisperspeech.stages import expand_shards
+from whisperspeech.training import _loss, t2s_batch
+from whisperspeech.vq import encode_audio
+
+
+def cross_entropy(t2s, samples, batch=16) -> float:
+    with torch.no_grad():
+        losses = [float(_loss("t2s", t2s, t2s_batch(samples[i:i + batch], t2s.config))) for i in range(0, len(samples), batch)]
+    return sum(losses) / len(losses)
+
+
+def main(argv=None):
+    ap = heldout_parser(__doc__, "t2s", "T2S checkpoint (.model)", per_voice=2)
+    ap.add_argument("--tokenizer", default=str(ROOT / "whisperspeech" / "voice" / "vq.model"))
+    ap.add_argument("--train-data", help="training shards: also measure on their first samples")
+    ap.add_argument("--train-samples", type=int, default=64)
+    args = ap.parse_args(argv)
+    tok = load_model(args.tokenizer, kind="vq")
+    t2s = load_model(args.t2s, kind="t2s").eval()
+    held = [{"txt": text, "stoks.npy": encode_audio(tok, wav)[0].numpy(), "json": {"lang": "en"}, "__key__": voice}
+            for voice, utterances in heldout_utterances(args, sr=16000) for text, wav in utterances]
+    result = dict(t2s=args.t2s, heldout_utterances=len(held), heldout_ce=cross_entropy(t2s, held),
+                  uniform_ce=math.log(t2s.config.stoks_codes))
+    if args.train_data:
+        import webdataset as wds
+        urls = [str(p) for p in expand_shards(args.train_data)]
+        samples = [s for _, s in zip(range(args.train_samples), wds.WebDataset(urls, shardshuffle=False).decode())]
+        result.update(train_samples=len(samples), train_ce=cross_entropy(t2s, samples))
+    print(f"T2S cross-entropy: held-out {result['heldout_ce']:.3f} ({len(held)} utterances)"
+          + (f", training {result['train_ce']:.3f} ({result['train_samples']} samples)" if args.train_data else "")
+          + f"; uniform {result['uniform_ce']:.3f}")
+    if args.json: Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
