@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Training step time on CPU: float32 vs bf16 autocast, random vs length-bucketed batches, in one process.
 
-    .venv/bin/python scripts/bench_training.py --data data/spk --kinds t2s s2a --steps 3
+    .venv/bin/python scripts/bench_training.py --data data/final --kinds t2s s2a --steps 3
     .venv/bin/python scripts/bench_training.py --data data/wenc --kinds vq --config tiny.en
 
 Each cell: the same model (fresh, seed 0) trains `--steps` steps after one warm-up step on the first

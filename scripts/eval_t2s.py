@@ -5,7 +5,7 @@ turned into semantic tokens by the tokenizer; T2S, teacher-forced, predicts them
 same on the first samples of the training shards (`--train-data`) shows the gap: a T2S that only
 memorized its sentences is near ln(codes) on held-out text.
 
-    .venv/bin/python scripts/eval_t2s.py runs/t2s/t2s.model --train-data data/spk
+    .venv/bin/python scripts/eval_t2s.py runs/t2s/t2s.model --train-data data/final
 """
 import json
 import math

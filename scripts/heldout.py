@@ -14,6 +14,8 @@ def heldout_parser(doc: str, model: str, model_help: str, per_voice: int) -> arg
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument(model, help=model_help)
     ap.add_argument("--sentences", default=str(ROOT / "datasets/eval_sentences_en.txt"))
+    ap.add_argument("--unused-by", metavar="DATA", help="instead of --sentences: corpus sentences that no shard of "
+                    "DATA speaks (a validation set for stopping decisions; the evaluation sentences stay unseen)")
     ap.add_argument("--voices", default=",".join(v for v in VOICES["en"] if not v.startswith("espeak")))
     ap.add_argument("--per-voice", type=int, default=per_voice, help=f"sentences per voice (default: {per_voice})")
     ap.add_argument("--json", help="write the results here too")
@@ -22,7 +24,22 @@ def heldout_parser(doc: str, model: str, model_help: str, per_voice: int) -> arg
 
 def heldout_utterances(args, sr: int):
     "Yields `(voice, [(text, waveform at sr), ...])` per voice of `args.voices`."
-    lines = [l.strip() for l in Path(args.sentences).read_text().splitlines() if l.strip()]
-    for v, voice in enumerate(args.voices.split(",")):
+    voices = args.voices.split(",")
+    if getattr(args, "unused_by", None): lines = unused_sentences(args.unused_by, len(voices) * args.per_voice)
+    else: lines = [l.strip() for l in Path(args.sentences).read_text().splitlines() if l.strip()]
+    for v, voice in enumerate(voices):
         texts = [lines[(v * args.per_voice + i) % len(lines)] for i in range(args.per_voice)]
         yield voice, [(text, speak_system(text, voice, sr=sr)) for text in texts]
+
+
+def unused_sentences(data: str, n: int, lang: str = "en") -> list[str]:
+    "`n` sentences of the corpus text pool that no shard of `data` speaks, spread over the pool."
+    import tarfile
+    from whisperspeech.corpus import sentences
+    from whisperspeech.stages import expand_shards
+    used = set()
+    for path in expand_shards(data):
+        with tarfile.open(path) as tar:
+            used.update(tar.extractfile(m).read().decode().strip() for m in tar if m.name.endswith(".txt"))
+    pool = [s for s in sentences(lang) if s not in used]
+    return pool[::max(1, len(pool) // n)][:n]

@@ -2,7 +2,7 @@
 embedding per corpus voice (the normalized mean of its utterances' resemblyzer embeddings).
 
     .venv/bin/python scripts/make_voice_bundle.py --t2s runs/t2s/t2s.model --s2a runs/s2a/s2a.model \\
-        --codec whisperspeech/voice/codec.model --spk data/spk -o whisperspeech/voice
+        --codec whisperspeech/voice/codec.model --spk data/final -o whisperspeech/voice
 """
 import argparse
 import collections

@@ -157,3 +157,20 @@ def test_keep_freed_memory_on_glibc():
     from whisperspeech.training import keep_freed_memory
     import platform
     assert keep_freed_memory() == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+
+
+def test_dropout_only_while_training():
+    "Residual dropout changes training outputs and leaves inference exactly as without it."
+    from whisperspeech.training import build_model, preset
+    from dataclasses import replace
+    config = preset("t2s", "micro")
+    torch.manual_seed(0)
+    plain = build_model("t2s", config)
+    dropped = build_model("t2s", replace(config, dropout=0.5))
+    dropped.load_state_dict(plain.state_dict())
+    args = (torch.randint(0, 256, (2, 12)), torch.zeros(2, dtype=torch.long), torch.tensor([14.0, 15.0]), torch.randint(0, 512, (2, 9)), torch.tensor([12, 10]))
+    plain.eval(), dropped.eval()
+    assert torch.equal(plain(*args), dropped(*args))
+    dropped.train()
+    torch.manual_seed(1)
+    assert not torch.allclose(plain(*args), dropped(*args))

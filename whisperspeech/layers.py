@@ -199,8 +199,9 @@ class Attention(nn.Module):
 class Block(nn.Module):
     "Pre-norm residual block: self-attention, optional cross-attention, MLP."
     def __init__(self, width: int, n_head: int, qk_scale: float = 1.0, ffn_mult: int = 4, cross: bool = False,
-                 rope: bool = False, cross_key_pos_mult: int = 1):
+                 rope: bool = False, cross_key_pos_mult: int = 1, dropout: float = 0.0):
         super().__init__()
+        self.dropout = dropout  # on each residual branch, in training only
         self.attn = Attention(width, n_head, qk_scale, rope)
         self.attn_ln = LayerNorm(width)
         self.cross_attn = Attention(width, n_head, qk_scale, rope, key_pos_mult=cross_key_pos_mult) if cross else None
@@ -209,10 +210,11 @@ class Block(nn.Module):
         self.mlp_ln = LayerNorm(width)
 
     def forward(self, x, positions, cross_kv=None, causal=False, rope=None, mask=None):
-        x = x + self.attn(self.attn_ln(x), positions, mask=mask, causal=causal, rope=rope)
+        drop = (lambda y: F.dropout(y, self.dropout, True)) if self.dropout and self.training else (lambda y: y)
+        x = x + drop(self.attn(self.attn_ln(x), positions, mask=mask, causal=causal, rope=rope))
         if self.cross_attn is not None:
-            x = x + self.cross_attn(self.cross_attn_ln(x), positions, kv=cross_kv, rope=rope)
-        return x + self.mlp(self.mlp_ln(x))
+            x = x + drop(self.cross_attn(self.cross_attn_ln(x), positions, kv=cross_kv, rope=rope))
+        return x + drop(self.mlp(self.mlp_ln(x)))
 
 # %% ../nbs/10_layers.ipynb #0d1efeb7
 class TransformerShape:

@@ -48,6 +48,7 @@ class S2AConfig(TransformerShape):
     default_speaker: list | None = None  # embedding used when no speaker is given
     pad_to_context: bool = True    # published models: semantic tokens always padded to stoks_len and attended
                                    # to; False: padded to the batch and masked (same result for any padding)
+    dropout: float = 0.0           # residual dropout while training (small corpora); none at inference
 
     @property
     def end_code(self): return self.codes
@@ -99,7 +100,8 @@ class S2A(nn.Module):
             c.causal_encoder or c.force_hidden_to_emb) else None
         if not c.rope: self.register_buffer("positional_embeddings", sinusoids(c.ctx_n, c.width))
         else: self.positional_embeddings = None
-        self.encoder = nn.ModuleList([Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, rope=c.rope) for _ in range(c.encoder_depth)])
+        self.encoder = nn.ModuleList([Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, rope=c.rope, dropout=c.dropout)
+                                      for _ in range(c.encoder_depth)])
         self.ln_post = LayerNorm(c.width)
         if c.conditioned: self.cond = Conditioning(c)
         else: self.spk_to_hidden = nn.Linear(c.spk_width, c.width) if c.spk_width and c.spk_width != c.width else None
@@ -111,7 +113,7 @@ class S2A(nn.Module):
             embs.append(e)
         self.atok_embs = nn.ModuleList(embs)
         self.decoder = nn.ModuleList([Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, cross=True, rope=c.rope,
-                                            cross_key_pos_mult=3) for _ in range(c.decoder_depth)])
+                                            cross_key_pos_mult=3, dropout=c.dropout) for _ in range(c.decoder_depth)])
         self.decoder_ln = LayerNorm(c.width)
         self.splitter = nn.Sequential(nn.Linear(c.width, c.width * c.quantizers), nn.GELU())
         # a near-zero readout: with unit-variance code embeddings tied to the output, default init starts

@@ -41,6 +41,7 @@ class T2SConfig(TransformerShape):
     padding_token_offset: int = 0  # -1 in older checkpoints: end token = stoks_codes - 1
     pad_to_context: bool = True    # published models: text always padded to ttoks_len and attended to;
                                    # False: padded to the batch and masked (same result for any padding)
+    dropout: float = 0.0           # residual dropout while training (small corpora); none at inference
 
     @property
     def eot(self): return self.stoks_codes + self.padding_token_offset
@@ -52,7 +53,7 @@ class TextEncoder(nn.Module):
         super().__init__()
         self.tok_emb = CodeEmbedding(c.ttoks_codes, c.width, frozen_width=c.ttoks_width)
         self.register_buffer("pos_emb", sinusoids(c.ttoks_len, c.width))
-        self.blocks = nn.ModuleList([Block(c.width, c.n_head, c.qk_scale, c.ffn_mult) for _ in range(c.encoder_depth)])
+        self.blocks = nn.ModuleList([Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, dropout=c.dropout) for _ in range(c.encoder_depth)])
         self.ln_post = LayerNorm(c.width)
         self.causal = c.causal_encoder
 
@@ -75,7 +76,8 @@ class T2S(nn.Module):
         self.encoder = TextEncoder(c)
         self.stok_emb = CodeEmbedding(c.stoks_codes, c.width, special=1, frozen_width=c.stoks_width)
         self.register_buffer("stok_pos_emb", sinusoids(c.stoks_len, c.width))
-        self.decoder = nn.ModuleList([Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, cross=True) for _ in range(c.decoder_depth)])
+        self.decoder = nn.ModuleList([Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, cross=True, dropout=c.dropout)
+                                      for _ in range(c.decoder_depth)])
         self.ln_post = LayerNorm(c.width)
 
     def text_batch(self, token_lists: list[list[int]]) -> torch.Tensor:

@@ -28,7 +28,7 @@ from .vq import SemanticTokenizer, VQConfig, _mel_frames
 # %% ../nbs/32_training.ipynb #e4f199eb
 PRESETS = {
     "t2s": {"micro": T2SConfig(depth=1, n_head=2, ffn_mult=2, pad_to_context=False),
-            "compact": T2SConfig(depth=4, n_head=4, pad_to_context=False),  # the embedded voice: 8M parameters
+            "compact": T2SConfig(depth=4, n_head=4, pad_to_context=False, dropout=0.1),  # the embedded voice: 8M parameters
             "tiny": T2SConfig(depth=4, n_head=6, pad_to_context=False),
             "base": T2SConfig(depth=6, n_head=8, pad_to_context=False)},
     "s2a": {"micro": S2AConfig(depth=1, n_head=2, ffn_mult=2, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False),
