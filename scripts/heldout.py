@@ -1,5 +1,6 @@
 """Held-out utterances for the evaluation scripts: the sentences of datasets/eval_sentences_en.txt
-(written for evaluation, in no training text) spoken by the corpus voices, different sentences per voice."""
+(written for evaluation, in no training text) spoken by the corpus voices, different sentences per voice;
+with --unused-by, corpus sentences no training shard speaks instead (validation)."""
 import argparse
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def heldout_parser(doc: str, model: str, model_help: str, per_voice: int) -> arg
 def heldout_utterances(args, sr: int):
     "Yields `(voice, [(text, waveform at sr), ...])` per voice of `args.voices`."
     voices = args.voices.split(",")
-    if getattr(args, "unused_by", None): lines = unused_sentences(args.unused_by, len(voices) * args.per_voice)
+    if args.unused_by: lines = unused_sentences(args.unused_by, len(voices) * args.per_voice)
     else: lines = [l.strip() for l in Path(args.sentences).read_text().splitlines() if l.strip()]
     for v, voice in enumerate(voices):
         texts = [lines[(v * args.per_voice + i) % len(lines)] for i in range(args.per_voice)]
