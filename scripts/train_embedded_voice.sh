@@ -5,16 +5,31 @@
 #
 #   bash scripts/train_embedded_voice.sh            # data in ./data, runs in ./runs
 #   DATA=/big/disk RUNS=/big/runs bash scripts/train_embedded_voice.sh
+#   KINDS=t2s bash scripts/train_embedded_voice.sh & KINDS=s2a bash scripts/train_embedded_voice.sh &   # both at once
+#   bash scripts/train_embedded_voice.sh snapshot   # export the T2S/S2A runs so far to whisperspeech/voice/partial/
 #
-# On 2 CPU cores: corpora 20 min, Whisper features 47 min, codec ~30 min, tokens ~20 min, tokenizer and T2S/S2A hours.
+# On 2 CPU cores: corpora 30 min, Whisper features 40 min, codec ~30 min, tokens ~20 min, tokenizer and T2S/S2A hours.
+# The T2S/S2A training tokens are committed (datasets/voice-tokens/, made with the committed tokenizer and
+# codec): with them, a fresh machine goes straight to step 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-data}; RUNS=${RUNS:-runs}; VOICE=whisperspeech/voice
+DATA=${DATA:-data}; RUNS=${RUNS:-runs}; VOICE=whisperspeech/voice; TOKENS=${TOKENS:-datasets/voice-tokens}
+KINDS=${KINDS:-t2s s2a}
 ws=.venv/bin/whisperspeech
+py=.venv/bin/python
+
+if [ "${1:-}" = snapshot ]; then
+  mkdir -p "$VOICE/partial"
+  for kind in $KINDS; do
+    $ws train $kind -o "$RUNS/$kind" --export-only --half && cp "$RUNS/$kind/$kind.model" "$VOICE/partial/$kind.model"
+  done
+  exit 0
+fi
 # bf16 autocast on CPUs with AMX or AVX512-BF16 (scripts/bench_training.py: 1.3-1.6x more data per second); PRECISION=32-true elsewhere
 PRECISION=${PRECISION:-bf16-mixed}
 mkdir -p "$VOICE"
 
+if [ ! -f "$VOICE/codec.model" ] || [ ! -f "$VOICE/vq.model" ] || ! $py scripts/voice_tokens.py check "$TOKENS"; then
 # 1. 3 hours of synthetic speech: 9 English voices (flite, festival, Piper), German and Polish (espeak-ng)
 $ws prepare corpus -o "$DATA/corpus" --hours 3 --workers 2 --seed 0 --languages en:0.8,de:0.1,pl:0.1 --quiet
 # 2. Whisper tiny.en encoder features of the speech frames (the tokenizer trains on them; stoks reuses them)
@@ -45,20 +60,34 @@ if [ ! -f "$VOICE/vq.model" ]; then
   $ws train vq --config tiny.en -o "$RUNS/vq2" --export-only --half && cp "$RUNS/vq2/vq.model" "$VOICE/vq.model"
 fi
 
-# 5. acoustic tokens, speaker embeddings, then semantic tokens (last: a new tokenizer redoes only this stage)
-for part in "" -12h; do
+# 5. acoustic tokens, speaker embeddings, then semantic tokens (last: a new tokenizer redoes only this stage);
+#    what T2S and S2A train on is kept as slim shards in $TOKENS (3h/, 12h/) with a manifest
+rm -rf "$TOKENS/3h" "$TOKENS/12h"
+for corpus in 3h: 12h:-12h; do
+  name=${corpus%%:*}; part=${corpus#*:}
   $ws prepare atoks -i "$DATA/wenc$part" -o "$DATA/atoks$part" --codec "$VOICE/codec.model" --workers 2 --quiet
   $ws prepare spk -i "$DATA/atoks$part" -o "$DATA/spk$part" --workers 2 --quiet
   $ws prepare stoks -i "$DATA/spk$part" -o "$DATA/final$part" --tokenizer "$VOICE/vq.model" --workers 2 --quiet
+  $ws prepare slim -i "$DATA/final$part" -o "$TOKENS/$name" --workers 2 --quiet
 done
+cp -r "$DATA/corpus/LICENSES" "$TOKENS/"  # the text sources' licences travel with their tokens
+$py scripts/voice_tokens.py write "$TOKENS"
+fi
 
-# 6. T2S and S2A (compact presets: 8.4M + 9.3M parameters); a fresh machine continues from committed partial exports
-for kind in t2s s2a; do
-  init=(); [ -f "$VOICE/partial/$kind.model" ] && [ ! -f "$RUNS/$kind/checkpoints/last.ckpt" ] && init=(--init "$VOICE/partial/$kind.model")
-  $ws train $kind --data "$DATA/{final,final-12h}/*.tar" --config compact -o "$RUNS/$kind" --steps "${TTS_STEPS:-20000}" --batch-size 32 \
+# 6. T2S and S2A (compact presets: 8.4M + 9.3M parameters) on the tokens; on a machine without the runs, each
+#    continues from its committed partial export (and that export's place in the schedule, when it records one)
+for kind in $KINDS; do
+  init=()
+  if [ -f "$VOICE/partial/$kind.model" ] && [ ! -f "$RUNS/$kind/checkpoints/last.ckpt" ]; then
+    init=(--init "$VOICE/partial/$kind.model")
+    [ -n "$($py -c "from whisperspeech.checkpoints import trained_steps as t; print(t('$VOICE/partial/$kind.model') or '')")" ] \
+      && init+=(--continue-schedule)
+  fi
+  $ws train $kind --data "$TOKENS/*/*.tar" --config compact -o "$RUNS/$kind" --steps "${TTS_STEPS:-20000}" --batch-size 32 \
       --lr 1e-3 --warmup 200 --save-every 200 --log-every 20 --precision "$PRECISION" --quiet "${init[@]}"
 done
+[ "$KINDS" = "t2s s2a" ] || exit 0
 
 # 7. the bundle: models in float16 and one speaker embedding per corpus voice
-.venv/bin/python scripts/make_voice_bundle.py --t2s "$RUNS/t2s/t2s.model" --s2a "$RUNS/s2a/s2a.model" \
-    --codec "$VOICE/codec.model" --spk "$DATA/final" -o "$VOICE"
+$py scripts/make_voice_bundle.py --t2s "$RUNS/t2s/t2s.model" --s2a "$RUNS/s2a/s2a.model" \
+    --codec "$VOICE/codec.model" --spk "$TOKENS" -o "$VOICE"

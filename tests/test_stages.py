@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from whisperspeech.stages import expand_shards, read_samples
 
@@ -73,6 +74,36 @@ def test_corrupt_audio_is_reported_and_skipped(prepared, tmp_path):
     summary = json.loads(r.stdout)
     assert summary["bad"] == 2 and summary["samples_out"] == 2
     assert "skipped empty" in r.stderr and "skipped garbage" in r.stderr
+
+
+def test_slim_shards_make_the_same_training_batches(prepared, tmp_path):
+    "The slim stage keeps only what T2S and S2A read: a small fraction of the bytes, the same batches."
+    import webdataset as wds
+    from whisperspeech.training import batch_maker, preset
+    r = subprocess.run([WS, "prepare", "slim", "-i", str(prepared["spk"]), "-o", str(tmp_path), "--quiet"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["samples_out"] == 20 and keys(tmp_path) == keys(prepared["spk"])
+    fields = {k for k in next(iter(read_samples(expand_shards(tmp_path)[0]))) if not k.startswith("__")}
+    assert fields == {"txt", "json", "stoks.npy", "atoks.npy", "spk.npy"}
+    size = lambda folder: sum(p.stat().st_size for p in expand_shards(folder))
+    assert size(tmp_path) < size(prepared["spk"]) / 10
+    decoded = lambda folder: list(wds.WebDataset([str(p) for p in expand_shards(folder)], shardshuffle=False).decode())
+    full, slim = decoded(prepared["spk"]), decoded(tmp_path)
+    for kind in ("t2s", "s2a"):
+        make = batch_maker(kind, preset(kind, "micro"))
+        a, b = make(full[:6]), make(slim[:6])
+        for name in a:
+            if name == "keys": assert a[name] == b[name]
+            elif name == "speakers": assert torch.allclose(a[name], b[name], atol=1e-3)  # float16 in slim shards
+            elif a[name] is not None: assert torch.equal(a[name], b[name]), (kind, name)
+
+
+def test_slim_needs_semantic_tokens(prepared, tmp_path):
+    r = subprocess.run([WS, "prepare", "slim", "-i", str(prepared["atoks"]), "-o", str(tmp_path), "--quiet"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and json.loads(r.stdout)["bad"] == 20
+    assert "no semantic tokens: run the stoks stage first" in r.stderr
 
 
 @pytest.mark.parametrize("backend", ["whisper", "faster-whisper"])

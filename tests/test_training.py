@@ -78,6 +78,27 @@ def test_resume_continues_from_the_last_checkpoint(prepared, tmp_path):
     assert torch.load(ckpt, weights_only=False)["global_step"] == 12
 
 
+def test_a_continued_run_picks_up_the_schedule(prepared, tmp_path):
+    "--init with --continue-schedule: the exported step is where the LR schedule and the step count go on."
+    from whisperspeech.checkpoints import trained_steps
+    from whisperspeech.core import WhisperSpeechError
+    from whisperspeech.training import OptimConfig
+    o = OptimConfig(lr=1.0, warmup=3, steps=10)
+    assert [OptimConfig(lr=1.0, warmup=1, steps=10, start=4).lr_factor(s) for s in range(3)] == \
+        [o.lr_factor(s) for s in (4, 5, 6)]
+    assert OptimConfig(lr=1.0, warmup=3, steps=10, start=4).lr_factor(0) == pytest.approx(o.lr_factor(4) / 3)
+    first = train("t2s", prepared["spk"], tmp_path / "a", steps=4, batch_size=2, log_every=1, progress=False)
+    assert trained_steps(first) == 4
+    more = train("t2s", prepared["spk"], tmp_path / "b", steps=7, batch_size=2, save_every=1, log_every=1, progress=False,
+                 init=str(first), continue_schedule=True)
+    assert trained_steps(more) == 7 and max(int(r["step"]) for f in (tmp_path / "b").glob("logs/*/metrics.csv")
+                                             for r in csv.DictReader(open(f))) == 2  # 3 steps left of 7
+    # resumed from its last checkpoint, the continued run still counts from step 4
+    assert trained_steps(train("t2s", prepared["spk"], tmp_path / "b", steps=9, batch_size=2, progress=False)) == 9
+    with pytest.raises(WhisperSpeechError, match="raise --steps"):
+        train("t2s", prepared["spk"], tmp_path / "c", steps=4, init=str(first), continue_schedule=True, progress=False)
+
+
 def _keys(prefix: Path):
     return [set(Path(f"{prefix}.rank{r}").read_text().split()) for r in (0, 1)]
 

@@ -137,7 +137,7 @@ def cmd_prepare(args):
         options = {"segment": dict(max_seconds=args.max_seconds), "transcribe": dict(model=args.whisper, backend=args.asr_backend),
                    "atoks": dict(codec=args.codec, bandwidth=args.bandwidth, random_weights_ok=args.random_codec),
                    "wenc": dict(model=args.whisper),
-                   "stoks": dict(model=args.tokenizer), "spk": dict(backend=args.speaker_backend)}[args.stage]
+                   "stoks": dict(model=args.tokenizer), "spk": dict(backend=args.speaker_backend), "slim": {}}[args.stage]
         if args.stage == "stoks" and not args.tokenizer:
             raise WhisperSpeechError("the stoks stage needs --tokenizer: a trained semantic tokenizer (vq) checkpoint")
         if not args.input: raise WhisperSpeechError(f"the {args.stage} stage needs --input shards")
@@ -158,13 +158,15 @@ def cmd_train(args):
                  warmup=args.warmup, devices=int(args.devices) if args.devices.isdigit() else args.devices,
                  num_nodes=args.num_nodes, strategy=args.strategy,
                  precision=args.precision, workers=args.workers, save_every=args.save_every, log_every=args.log_every,
-                 seed=args.seed, keys_log=args.keys_log, progress=not args.quiet and sys.stderr.isatty(), init=args.init)
+                 seed=args.seed, keys_log=args.keys_log, progress=not args.quiet and sys.stderr.isatty(), init=args.init,
+                 continue_schedule=args.continue_schedule)
     print(f"trained {args.kind}: {path}", file=sys.stderr)
 
 # %% ../nbs/08_cli.ipynb #f3a84ef3
 def _add_prepare(sub):
     pr = sub.add_parser("prepare", help="build a synthetic corpus or run a preparation stage over shards")
-    pr.add_argument("stage", choices=["corpus", "segment", "transcribe", "atoks", "wenc", "stoks", "spk"])
+    pr.add_argument("stage", choices=["corpus", "segment", "transcribe", "atoks", "wenc", "stoks", "spk", "slim"],
+                    help="slim: keep only what T2S and S2A train on (no audio, no Whisper features)")
     pr.add_argument("-i", "--input", help="input shards: a folder, a glob ('data/*.tar') or a brace pattern")
     pr.add_argument("-o", "--output", required=True, help="output folder for the shards")
     pr.add_argument("--workers", type=int, default=1, help="shards processed in parallel (default: 1)")
@@ -205,6 +207,8 @@ def _add_train(sub):
     tr.add_argument("--log-every", type=int, default=10)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--init", help="start from the weights of an exported .model (same kind and preset); ignored when resuming")
+    tr.add_argument("--continue-schedule", action="store_true",
+                    help="with --init: continue the --steps schedule from the step the export records, training the steps left")
     tr.add_argument("--export-only", action="store_true", help="export the run's last checkpoint to RUN/<kind>.model and stop")
     tr.add_argument("--half", action="store_true", help="with --export-only: store the weights in float16")
     tr.add_argument("--keys-log", help=argparse.SUPPRESS)  # tests: write the sample keys each rank trained on

@@ -213,6 +213,12 @@ class OptimConfig:
     warmup: int = 50
     steps: int = 1000
     clip: float = 1.0
+    start: int = 0  # a run continued from an export: its schedule picks up at this step
+
+    def lr_factor(self, s: int) -> float:
+        "The learning rate at local step `s`, as a fraction of `lr`: linear warmup, then cosine down to 5%."
+        t = min(1.0, (s + self.start) / max(1, self.steps))
+        return min(1.0, (s + 1) / max(1, self.warmup)) * max(0.05, 0.5 * (1 + math.cos(math.pi * t)))
 
 def _loss(kind, model, batch):
     if kind == "t2s":
@@ -247,7 +253,7 @@ def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None
             return loss
 
         def on_save_checkpoint(self, checkpoint):
-            checkpoint["whisperspeech"] = dict(kind=self.kind, config=asdict(self.model.config))
+            checkpoint["whisperspeech"] = dict(kind=self.kind, config=asdict(self.model.config), start_step=self.optim.start)
 
         def on_train_end(self):
             if keys_log is not None:
@@ -258,8 +264,7 @@ def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None
             o = self.optim
             params = [p for p in self.model.parameters() if p.requires_grad]
             opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay, betas=(0.9, 0.95))
-            warm = lambda s: min(1.0, (s + 1) / max(1, o.warmup)) * max(0.05, 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, o.steps)))))
-            return [opt], [dict(scheduler=torch.optim.lr_scheduler.LambdaLR(opt, warm), interval="step")]
+            return [opt], [dict(scheduler=torch.optim.lr_scheduler.LambdaLR(opt, o.lr_factor), interval="step")]
 
     return Task()
 
@@ -313,19 +318,22 @@ def export_checkpoint(ckpt, target, kind: str | None = None, preset_name: str | 
         raise WhisperSpeechError(f"{ckpt} does not record its model; pass the kind and preset it was trained with")
     model = build_model(kind, config)
     model.load_state_dict({k[len("model."):]: v for k, v in state["state_dict"].items() if k.startswith("model.")})
-    return save_model(model.eval(), target, half=half)
+    step = state["global_step"] + (info or {}).get("start_step", 0)
+    return save_model(model.eval(), target, half=half, step=step)
 
 # %% ../nbs/32_training.ipynb #4c2f37e1
 def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 1000, batch_size: int = 16,
           lr: float = 1e-3, warmup: int = 50, devices=1, num_nodes: int = 1, strategy: str = "auto",
           precision: str | None = None, workers: int = 0, save_every: int = 200, log_every: int = 10,
           seed: int = 0, overrides: dict | None = None, keys_log: str | None = None, progress: bool = True,
-          init: str | None = None):
+          init: str | None = None, continue_schedule: bool = False):
     """Train a `kind` model on shards `data`; resume from `out_dir/checkpoints/last.ckpt` if present;
     export `out_dir/<kind>.model` at the end. Returns the export path.
 
     `init`: start a new run from the weights of an exported model of the same kind and config (a
-    fresh optimizer): how a run continues from a committed `.model` on another machine."""
+    fresh optimizer): how a run continues from a committed `.model` on another machine. With
+    `continue_schedule`, the learning-rate schedule of `steps` picks up at the step the export
+    records (after a short warmup of the fresh optimizer) and the run trains the steps left."""
     L = _lightning()
     if not torch.cuda.is_available(): keep_freed_memory()
     from lightning.pytorch.callbacks import ModelCheckpoint
@@ -336,19 +344,28 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
     L.seed_everything(seed, workers=True, verbose=False)
     model = build_model(kind, config)
     last = last_checkpoint(out_dir)
+    state = torch.load(last, map_location="cpu", weights_only=False) if last else None
+    start_step = (state.get("whisperspeech") or {}).get("start_step", 0) if state else 0
     if init is not None and last is None:
-        from whisperspeech.checkpoints import load_model
+        from whisperspeech.checkpoints import load_model, trained_steps
         start = load_model(init, kind=kind)
         if start.config != config: raise WhisperSpeechError(f"{init} has another config than preset {preset_name}: {start.config}")
         model.load_state_dict(start.state_dict())
-    task = make_task(kind, model, OptimConfig(lr=lr, warmup=warmup, steps=steps), Path(keys_log) if keys_log else None)
+        if continue_schedule:
+            start_step = trained_steps(init)
+            if start_step is None: raise WhisperSpeechError(f"{init} records no training step; start a new schedule without continuing")
+            if start_step >= steps:
+                raise WhisperSpeechError(f"{init} was trained {start_step} steps, the whole {steps}-step schedule; raise --steps to train on")
+    optim = OptimConfig(lr=lr, warmup=warmup, steps=steps, start=start_step)
+    task = make_task(kind, model, optim, Path(keys_log) if keys_log else None)
     ckpt_dir = out_dir / "checkpoints"
-    # webdataset streams cannot seek: a resumed run reshuffles with the step as part of the seed
-    # instead of replaying the samples the first run started with
-    resumed = torch.load(last, map_location="cpu", weights_only=False)["global_step"] if last else 0
+    # webdataset streams cannot seek: a resumed or continued run reshuffles with the step as part of
+    # the seed instead of replaying the samples the first run started with
+    resumed = start_step + (state["global_step"] if state else 0)
+    del state
     loader = make_loader(data, batch_maker(kind, config), batch_size, workers=workers, seed=seed + resumed,
                          length=sample_length(kind))
-    trainer = L.Trainer(max_steps=steps, devices=devices, num_nodes=num_nodes, strategy=strategy,
+    trainer = L.Trainer(max_steps=steps - start_step, devices=devices, num_nodes=num_nodes, strategy=strategy,
                         accelerator="auto", precision=precision or ("16-mixed" if torch.cuda.is_available() else "32-true"),
                         default_root_dir=str(out_dir), logger=CSVLogger(str(out_dir), name="logs"),
                         callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, every_n_train_steps=save_every,
@@ -357,5 +374,5 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
                         enable_model_summary=False, use_distributed_sampler=False, limit_val_batches=0)
     trainer.fit(task, train_dataloaders=loader, ckpt_path=str(last) if last else None)
     target = out_dir / f"{kind}.model"
-    if trainer.is_global_zero: save_model(model.eval(), target)
+    if trainer.is_global_zero: save_model(model.eval(), target, step=start_step + trainer.global_step)
     return target
