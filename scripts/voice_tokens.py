@@ -28,7 +28,7 @@ def sha256(path: Path) -> str:
 def summary(folder: Path) -> dict:
     "Samples, hours of speech (semantic tokens at 25 Hz), and utterances per language and voice."
     from whisperspeech.stages import expand_shards, read_samples
-    shards = expand_shards(str(folder / "*" / "*.tar"))
+    shards = expand_shards(str(folder / "*" / "*.tar.gz"))
     langs, voices, seconds = collections.Counter(), collections.Counter(), 0.0
     for p in shards:
         for s in read_samples(p):
@@ -44,7 +44,7 @@ def summary(folder: Path) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("action", choices=["write", "check"])
-    ap.add_argument("folder", type=Path, help="the token folder: one subfolder of slim shards per corpus")
+    ap.add_argument("folder", type=Path, help="the token folder: one subfolder of gzipped slim shards per corpus")
     args = ap.parse_args(argv)
     manifest = args.folder / "MANIFEST.json"
     models = {name: dict(path=str(p.relative_to(ROOT)), sha256=sha256(p)) for name, p in MODELS.items()}

@@ -29,3 +29,24 @@ def test_embedded_codec_keeps_words_and_voice(tiny_en):
     wer = word_error_rate(HELD_OUT, heard)
     print("codec reconstruction:", heard, f"WER {wer:.3f}", [round(s, 3) for s in sims])
     assert wer <= 0.15 and min(sims) >= 0.85
+
+
+TOKENS = EMBEDDED.parent.parent / "datasets" / "voice-tokens"
+
+
+@pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists(), reason="no committed training tokens in this checkout")
+def test_committed_training_tokens_match_the_shipped_models():
+    "The T2S/S2A training tokens were made with the tokenizer and codec shipped beside them, and make batches."
+    import subprocess
+    import sys
+    import webdataset as wds
+    from whisperspeech.stages import expand_shards
+    from whisperspeech.training import batch_maker, preset
+    r = subprocess.run([sys.executable, str(TOKENS.parent.parent / "scripts" / "voice_tokens.py"), "check", str(TOKENS)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    samples = [s for _, s in zip(range(8), wds.WebDataset(str(expand_shards(str(TOKENS / "*/*.tar.gz"))[0]),
+                                                            shardshuffle=False).decode())]
+    assert max(int(s["stoks.npy"].max()) for s in samples) < 512 and max(int(s["atoks.npy"].max()) for s in samples) < 1024
+    t2s, s2a = (batch_maker(kind, preset(kind, "compact"))(samples) for kind in ("t2s", "s2a"))
+    assert t2s["out_stoks"].shape[0] == 8 and s2a["speakers"].shape == (8, 256) and (s2a["out_atoks"] >= 0).any()
