@@ -5,7 +5,7 @@
 #
 #   bash scripts/train_embedded_voice.sh            # data in ./data, runs in ./runs
 #   DATA=/big/disk RUNS=/big/runs bash scripts/train_embedded_voice.sh
-#   KINDS=t2s bash scripts/train_embedded_voice.sh & KINDS=s2a bash scripts/train_embedded_voice.sh &   # both at once
+#   export OMP_NUM_THREADS=1; KINDS=t2s bash scripts/train_embedded_voice.sh & KINDS=s2a bash scripts/train_embedded_voice.sh &
 #   bash scripts/train_embedded_voice.sh snapshot   # export the T2S/S2A runs so far to whisperspeech/voice/partial/
 #
 # On 2 CPU cores: corpora 30 min, Whisper features 40 min, codec ~30 min, tokens ~20 min, tokenizer and T2S/S2A hours.
@@ -15,6 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data}; RUNS=${RUNS:-runs}; VOICE=whisperspeech/voice; TOKENS=${TOKENS:-datasets/voice-tokens}
 KINDS=${KINDS:-t2s s2a}
+# schedule lengths: S2A's steps cost about twice T2S's (three times the positions)
+STEPS_t2s=${T2S_STEPS:-20000}; STEPS_s2a=${S2A_STEPS:-10000}
 ws=.venv/bin/whisperspeech
 py=.venv/bin/python
 
@@ -30,6 +32,7 @@ PRECISION=${PRECISION:-bf16-mixed}
 mkdir -p "$VOICE"
 
 if [ ! -f "$VOICE/codec.model" ] || [ ! -f "$VOICE/vq.model" ] || ! $py scripts/voice_tokens.py check "$TOKENS"; then
+[ "$KINDS" = "t2s s2a" ] || { echo "the training tokens are missing or stale: build them first (without KINDS)" >&2; exit 1; }
 # 1. 3 hours of synthetic speech: 9 English voices (flite, festival, Piper), German and Polish (espeak-ng)
 $ws prepare corpus -o "$DATA/corpus" --hours 3 --workers 2 --seed 0 --languages en:0.8,de:0.1,pl:0.1 --quiet
 # 2. Whisper tiny.en encoder features of the speech frames (the tokenizer trains on them; stoks reuses them)
@@ -78,14 +81,16 @@ fi
 # 6. T2S and S2A (compact presets: 8.4M + 9.3M parameters) on the tokens; on a machine without the runs, each
 #    continues from its committed partial export (and that export's place in the schedule, when it records one)
 for kind in $KINDS; do
-  init=()
+  init=(); warmup=200
   if [ -f "$VOICE/partial/$kind.model" ] && [ ! -f "$RUNS/$kind/checkpoints/last.ckpt" ]; then
     init=(--init "$VOICE/partial/$kind.model")
-    [ -n "$($py -c "from whisperspeech.checkpoints import trained_steps as t; print(t('$VOICE/partial/$kind.model') or '')")" ] \
-      && init+=(--continue-schedule)
+    if [ -n "$($py -c "from whisperspeech.checkpoints import trained_steps as t; print(t('$VOICE/partial/$kind.model') or '')")" ]; then
+      init+=(--continue-schedule); warmup=50  # only the fresh optimizer state warms up
+    fi
   fi
-  $ws train $kind --data "$TOKENS/*/*.tar.gz" --config compact -o "$RUNS/$kind" --steps "${TTS_STEPS:-20000}" --batch-size 32 \
-      --lr 1e-3 --warmup 200 --save-every 200 --log-every 20 --precision "$PRECISION" --quiet "${init[@]}"
+  steps=STEPS_$kind
+  $ws train $kind --data "$TOKENS/*/*.tar.gz" --config compact -o "$RUNS/$kind" --steps "${!steps}" --batch-size 32 \
+      --lr 1e-3 --warmup $warmup --save-every 200 --log-every 20 --precision "$PRECISION" --quiet "${init[@]}"
 done
 [ "$KINDS" = "t2s s2a" ] || exit 0
 
