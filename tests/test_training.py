@@ -31,7 +31,7 @@ def fixed_batch(shards, kind, config, n):
     return batch_maker(kind, config)(samples)
 
 
-@pytest.mark.parametrize("kind,steps,batch,lr", [("t2s", 30, 8, 3e-3), ("s2a", 30, 8, 3e-3), ("vq", 24, 2, 3e-3),
+@pytest.mark.parametrize("kind,steps,batch,lr", [("t2s", 30, 8, 3e-3), ("s2a", 30, 8, 3e-3), ("vq", 48, 2, 3e-3),
                                                  ("codec", 30, 4, 3e-3)])
 def test_each_model_learns(prepared, tmp_path, kind, steps, batch, lr):
     "Loss on a fixed batch of the corpus: the model as training starts (same seed) vs as it ends."
