@@ -26,7 +26,8 @@ def sha256(path: Path) -> str:
 
 
 def summary(folder: Path) -> dict:
-    "Samples, hours of speech (semantic tokens at 25 Hz), and utterances per language and voice."
+    "Samples, hours of speech (from the semantic token counts), and utterances per language and voice."
+    from whisperspeech.core import STOKS_PER_SECOND
     from whisperspeech.stages import expand_shards, read_samples
     shards = expand_shards(str(folder / "*" / "*.tar.gz"))
     langs, voices, seconds = collections.Counter(), collections.Counter(), 0.0
@@ -35,7 +36,7 @@ def summary(folder: Path) -> dict:
             meta = json.loads(s["json"])
             langs[meta.get("lang", "en")] += 1
             voices[meta.get("voice", "?")] += 1
-            seconds += len(np.load(io.BytesIO(s["stoks.npy"]))) / 25
+            seconds += len(np.load(io.BytesIO(s["stoks.npy"]))) / STOKS_PER_SECOND
     return dict(shards=len(shards), samples=sum(langs.values()), hours=round(seconds / 3600, 2),
                 languages=dict(sorted(langs.items())), voices=dict(sorted(voices.items())),
                 bytes=sum(p.stat().st_size for p in shards))

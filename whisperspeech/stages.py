@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .audio import load_audio
-from .core import WhisperSpeechError, atomic_write
+from .core import STOKS_PER_SECOND, WhisperSpeechError, atomic_write
 
 # %% ../nbs/31_stages.ipynb #b9020583
 AUDIO_FIELDS = ("flac", "wav", "mp3", "ogg")
@@ -281,7 +281,7 @@ def training_fields(keep: tuple = TRAINING_FIELDS):
         if "stoks.npy" not in sample: raise WhisperSpeechError("no semantic tokens: run the stoks stage first")
         out = {k: v for k, v in sample.items() if k in keep or k == "__key__"}
         if "spk.npy" in out: out["spk.npy"] = npy_bytes(np.load(io.BytesIO(out["spk.npy"])).astype(np.float16))
-        out["__seconds__"] = len(np.load(io.BytesIO(sample["stoks.npy"]))) / 25  # semantic tokens run at 25 Hz
+        out["__seconds__"] = len(np.load(io.BytesIO(sample["stoks.npy"]))) / STOKS_PER_SECOND
         return [out]
     return run
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .codec import Codec, CodecConfig, codec_loss
-from .core import WhisperSpeechError
+from .core import STOKS_PER_SECOND, WhisperSpeechError
 from .delay import DelayPattern
 from .languages import lang_id
 from .s2a import S2A, S2AConfig
@@ -64,7 +64,7 @@ def t2s_batch(samples, config: T2SConfig):
     out_stoks = torch.full((len(samples), n), -100, dtype=torch.long)
     for i, x in enumerate(stoks):
         in_stoks[i, 1:len(x) + 1], out_stoks[i, :len(x)], out_stoks[i, len(x)] = x, x, eot
-    cps = torch.tensor([len(s["txt"]) / max(len(x) / 25, 0.04) for s, x in zip(samples, stoks)], dtype=torch.float32)
+    cps = torch.tensor([len(s["txt"]) / max(len(x) / STOKS_PER_SECOND, 0.04) for s, x in zip(samples, stoks)], dtype=torch.float32)
     langs = torch.tensor([lang_id(_meta(s).get("lang", "en")) for s in samples])
     return dict(ttoks=ttoks, text_lengths=torch.tensor([len(t) + 1 for t in texts]), langs=langs, cps=cps,
                 in_stoks=in_stoks, out_stoks=out_stoks, keys=[s["__key__"] for s in samples])
