@@ -102,18 +102,18 @@ def reference(args):
 
 
 # ---------------------------------------------------------------- our side
-def ours(files: Path, runs: int, batch_check: bool, profile: bool, kv_dtype: str = "float32", pad_to_context: bool = True):
+def ours(files: Path, runs: int, batch_check: bool, profile: bool, kv_dtype: str = "float32", pad_to_context: bool = True,
+         int8: bool = False):
     """Our engine on the reference-format files. `pad_to_context=False` runs the same weights the way
-    our own models work (padding masked, encoder sequences as long as the batch needs)."""
+    our own models work (padding masked, encoder sequences as long as the batch needs); `int8`
+    decodes with int8 weights (`quantize_int8`)."""
     import torch
-    from whisperspeech.checkpoints import load_model
     from whisperspeech.languages import lang_id, text_tokens
     from whisperspeech.s2a import s2a_generate
     from whisperspeech.t2s import t2s_generate
     from whisperspeech.vocoder import Vocoder, build_vocos
     torch.set_num_threads(2)
-    t2s = load_model(files / "t2s.model", kind="t2s")
-    s2a = load_model(files / "s2a.model", kind="s2a")
+    t2s, s2a = load_pair(files, int8)
     t2s.config.pad_to_context = s2a.config.pad_to_context = pad_to_context
     vocoder = Vocoder.__new__(Vocoder)
     vocoder.device, vocoder.random, vocoder.vocos = "cpu", True, build_vocos().eval()
@@ -143,6 +143,42 @@ def ours(files: Path, runs: int, batch_check: bool, profile: bool, kv_dtype: str
         out["batch8"] = dict(one_at_a_time={k: median(one, k) for k in parts}, batched={k: median(together, k) for k in parts})
     if profile:
         out["profile"] = profile_steps(t2s, s2a, speaker)
+    return out
+
+
+def load_pair(files: Path, int8: bool = False):
+    "T2S and S2A from the reference-format files, optionally with int8 weights."
+    from whisperspeech.checkpoints import load_model
+    from whisperspeech.layers import quantize_int8
+    t2s, s2a = load_model(files / "t2s.model", kind="t2s").eval(), load_model(files / "s2a.model", kind="s2a").eval()
+    return (quantize_int8(t2s), quantize_int8(s2a)) if int8 else (t2s, s2a)
+
+
+def int8_agreement(files: Path, run: dict) -> dict:
+    """How often the int8 models pick the float32 greedy token given the float32 prefix (teacher-forced
+    on the float32 run's tokens), and their largest logit change relative to the logits' spread."""
+    import torch
+    from whisperspeech.languages import lang_id, text_tokens
+    out = {}
+    pairs = [load_pair(files, False), load_pair(files, True)]
+    stoks, atoks = torch.tensor(run["stoks"]), torch.tensor(run["atoks"])
+    speaker = torch.randn(192, generator=torch.Generator().manual_seed(0))[None]
+    with torch.inference_mode():
+        logits = []
+        for t2s, s2a in pairs:
+            toks = text_tokens(TEXT)
+            ttoks = t2s.text_batch([toks])
+            inp = torch.cat([torch.tensor([t2s.config.eot]), stoks[:-1]])[None]
+            t = t2s(ttoks, torch.tensor([lang_id("en")]), torch.tensor([15.0]), inp, lengths=[len(toks) + 1])[0]
+            grid = s2a.pattern.build(atoks[None], s2a.config.start_code)
+            a = s2a(s2a.stoks_batch([stoks]), speaker, grid[:, :, :-1])[0]
+            logits.append((t, a, grid[0, :, 1:]))
+    (t32, a32, target), (t8, a8, _) = logits
+    valid = target != pairs[0][1].config.start_code
+    out["t2s"] = dict(agree=float((t8.argmax(-1) == stoks).float().mean()),
+                      rel_change=float((t8 - t32).abs().max() / t32.std()))
+    out["s2a"] = dict(agree=float((a8.argmax(-1) == target)[valid].float().mean()),
+                      rel_change=float((a8 - a32).abs().max() / a32.std()))
     return out
 
 
@@ -210,9 +246,11 @@ def main():
             mine = ours(Path(d), args.runs, batch_check=(size == "tiny"), profile=args.profile)
             mine_bf16 = ours(Path(d), args.runs, batch_check=(size == "tiny"), profile=False, kv_dtype="bfloat16")
             masked = ours(Path(d), args.runs, batch_check=(size == "tiny"), profile=False, pad_to_context=False)
+            int8 = ours(Path(d), args.runs, batch_check=(size == "tiny"), profile=False, int8=True)
+            agreement = int8_agreement(Path(d), mine)
         audio = mine["runs"][0]["samples"] / 24000
         print(f"\n== {size}/{size}: {mine['runs'][0]['stoks']} semantic tokens, {mine['runs'][0]['frames']} frames, {audio:.2f} s of audio")
-        rows = [("ours", mine), ("ours, bf16 KV", mine_bf16), ("ours, masked pad", masked)] + \
+        rows = [("ours", mine), ("ours, bf16 KV", mine_bf16), ("ours, masked pad", masked), ("ours, int8", int8)] + \
                ([("reference 0.8.9", ref)] if ref else [])
         print(f"{'engine':16} {'T2S s':>7} {'S2A s':>7} {'vocoder s':>9} {'total s':>8} {'RTF':>6}  ms/T2S token  ms/S2A frame")
         for name, r in rows:
@@ -220,7 +258,7 @@ def main():
             print(f"{name:16} {median(r['runs'], 't2s'):7.2f} {median(r['runs'], 's2a'):7.2f} {median(r['runs'], 'vocoder'):9.2f} "
                   f"{tot:8.2f} {tot / audio:6.3f}  {1000 * median(r['runs'], 't2s') / r['runs'][0]['stoks']:12.1f}"
                   f"  {1000 * median(r['runs'], 's2a') / r['runs'][0]['frames']:12.1f}")
-        for name, r in rows[:3]:
+        for name, r in rows[:4]:
             if ref and r is not masked:  # masking the padding is a different model: no token comparison
                 same = ref["stoks"] == r["stoks"] and ref["atoks"] == r["atoks"]
                 print(f"{name}: {median(ref['runs'], 'total') / median(r['runs'], 'total'):.1f}x faster than the reference "
@@ -230,6 +268,9 @@ def main():
                 split = ", ".join(f"{k} {one[k]:.2f}/{together[k]:.2f}" for k in ("t2s", "s2a", "vocoder"))
                 print(f"{name}: 8 sentences one at a time {one['total']:.2f} s, as one batch {together['total']:.2f} s: "
                       f"{one['total'] / together['total']:.2f}x the throughput ({split} s)")
+        print("int8 weights, teacher-forced on the float32 tokens: " + ", ".join(
+            f"{k} picks the same token {v['agree']:.1%} of the time (largest logit change {v['rel_change']:.2f} std)"
+            for k, v in agreement.items()))
         for name, table in mine.get("profile", {}).items():
             print(f"\n-- profile of {name} decoding (self CPU time)\n{table}")
 

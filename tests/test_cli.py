@@ -71,6 +71,14 @@ def test_say_with_a_bundle_from_argument_file_and_stdin(tiny_bundle, tmp_path):
     assert len(outs[0]) > 24000 and all(np.array_equal(outs[0], o) for o in outs[1:])  # same text, same seed
 
 
+def test_say_with_int8_weights(tiny_bundle, tmp_path):
+    out = tmp_path / "int8.wav"
+    r = run_cli("say", HARVARD, "--model", str(tiny_bundle), "--voice", "flite:rms", "--seed", "3", "--int8", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    wav, sr = sf.read(out)
+    assert sr == 24000 and len(wav) > 24000 and np.isfinite(wav).all()
+
+
 def test_say_streams_wav_to_stdout(tiny_bundle, tmp_path):
     script = Path(sys.executable).parent / "whisperspeech"
     r = subprocess.run([str(script), "say", "Hello there. How are you?", "--model", str(tiny_bundle), "-o", "-", "--seed", "1",

@@ -108,3 +108,26 @@ def test_ecapa_backend_unavailable_offline_is_clear(pipe):
     from whisperspeech.speaker import speaker_embedding
     with pytest.raises(WhisperSpeechError, match="speechbrain|Hugging Face|ecapa"):
         speaker_embedding(torch.randn(16000), "ecapa")
+
+
+def test_int8_weights_speak_and_keep_the_float32_predictions(pipe):
+    q = Pipeline(FIX / "t2s-ref.model", FIX / "s2a-ref.model", random_vocoder_ok=True, int8=True, quiet=True)
+    assert q.t2s.int8 and q.s2a.int8 and not getattr(pipe.t2s, "int8", False)
+    wav = q.generate("Hello world.", speaker=SPK, seed=7)
+    assert wav.ndim == 1 and wav.shape[0] > 0 and torch.isfinite(wav).all()
+    g = torch.Generator().manual_seed(0)
+    with torch.inference_mode():  # teacher-forced: the same inputs through both
+        args = (pipe.t2s.text_batch([list(b"hello there"), list(b"a second one")]), torch.tensor([0, 0]),
+                torch.tensor([15.0, 15.0]), torch.randint(0, 512, (2, 30), generator=g))
+        t_f, t_q = pipe.t2s(*args), q.t2s(*args)
+        args = (pipe.s2a.stoks_batch([torch.randint(0, 512, (20,), generator=g)] * 2), torch.randn(2, 192, generator=g),
+                torch.randint(0, 1024, (2, 4, 40), generator=g))
+        s_f, s_q = pipe.s2a(*args), q.s2a(*args)
+    assert (t_f.argmax(-1) == t_q.argmax(-1)).float().mean() >= 0.95  # measured 1.0
+    assert (s_f.argmax(-1) == s_q.argmax(-1)).float().mean() >= 0.8   # measured 0.91 on these random weights
+    assert 0 < (t_f - t_q).abs().max() < 0.2 * t_f.std()
+
+
+def test_int8_does_not_combine_with_compile():
+    with pytest.raises(WhisperSpeechError, match="int8=True and compile=True"):
+        Pipeline(FIX / "t2s-ref.model", FIX / "s2a-ref.model", random_vocoder_ok=True, int8=True, compile=True, quiet=True)

@@ -21,6 +21,7 @@ from .chunking import split_text
 from .codec import CodecVocoder
 from .core import WhisperSpeechError
 from .languages import clean_text, lang_id, text_tokens
+from .layers import quantize_int8
 from .s2a import s2a_columns, s2a_frames, s2a_generate
 from .speaker import speaker_embedding
 from .t2s import t2s_generate
@@ -36,7 +37,8 @@ def _note(msg): print(f"whisperspeech: {msg}", file=sys.stderr)
 class Pipeline:
     "Text to speech with a T2S model, an S2A model and a vocoder."
     def __init__(self, t2s_ref=None, s2a_ref=None, vocoder_ref=None, model=None, device="cpu", compile=False,
-                 speaker_backend=None, batch_size=8, random_vocoder_ok=False, kv_dtype=torch.float32, quiet=False):
+                 speaker_backend=None, batch_size=8, random_vocoder_ok=False, kv_dtype=torch.float32, quiet=False,
+                 int8=False):
         self.device, self.voices, self.description, fallback = device, {}, None, None
         if model is None and t2s_ref is None and s2a_ref is None:
             try:
@@ -62,6 +64,11 @@ class Pipeline:
         self.speaker_backend = speaker_backend or self.s2a.config.speaker_backend
         self.batch_size = batch_size
         self.compile, self.kv_dtype = compile, kv_dtype
+        if int8:
+            if compile: raise WhisperSpeechError("int8=True and compile=True do not combine: choose one")
+            try:
+                for m in (self.t2s, self.s2a): quantize_int8(m)
+            except ValueError as e: raise WhisperSpeechError(f"int8 decoding: {e}") from None
         self._speakers = {}
 
     def _load(self, t2s_ref, s2a_ref, vocoder_ref, random_vocoder_ok):
