@@ -32,6 +32,7 @@ def main(argv=None):
     ap.add_argument("--tokenizer", default=str(ROOT / "whisperspeech" / "voice" / "vq.model"))
     ap.add_argument("--train-data", help="training shards: also measure on their first samples")
     ap.add_argument("--train-samples", type=int, default=64)
+    ap.add_argument("--int8", action="store_true", help="also measure the held-out cross-entropy with int8 weights")
     args = ap.parse_args(argv)
     tok = load_model(args.tokenizer, kind="vq")
     t2s = load_model(args.t2s, kind="t2s").eval()
@@ -39,6 +40,9 @@ def main(argv=None):
             for voice, utterances in heldout_utterances(args, sr=16000) for text, wav in utterances]
     result = dict(t2s=args.t2s, heldout_utterances=len(held), heldout_ce=cross_entropy(t2s, held),
                   uniform_ce=math.log(t2s.config.stoks_codes))
+    if args.int8:
+        from whisperspeech.layers import quantize_int8
+        result["heldout_ce_int8"] = cross_entropy(quantize_int8(load_model(args.t2s, kind="t2s").eval()), held)
     if args.train_data:
         import webdataset as wds
         urls = [str(p) for p in expand_shards(args.train_data)]
@@ -46,7 +50,8 @@ def main(argv=None):
         result.update(train_samples=len(samples), train_ce=cross_entropy(t2s, samples))
     print(f"T2S cross-entropy: held-out {result['heldout_ce']:.3f} ({len(held)} utterances)"
           + (f", training {result['train_ce']:.3f} ({result['train_samples']} samples)" if args.train_data else "")
-          + f"; uniform {result['uniform_ce']:.3f}")
+          + f"; uniform {result['uniform_ce']:.3f}"
+          + (f"; held-out with int8 weights {result['heldout_ce_int8']:.3f}" if args.int8 else ""))
     if args.json: Path(args.json).write_text(json.dumps(result, indent=1))
     return 0
 
