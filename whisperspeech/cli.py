@@ -237,7 +237,7 @@ def cmd_ui(args):
     from whisperspeech.webui import launch
     launch(load_pipeline(args.model), host=args.host, port=args.port)
 
-INT8_HELP = "int8 weights for the T2S/S2A models: faster on most CPUs, speech not bit-identical"
+INT8_HELP = "int8 weights for the T2S/S2A models (CPU): 1.5-1.8x faster decoding where weight reads limit it; speech not bit-identical"
 
 def _add_eval(sub):
     ev = sub.add_parser("eval", help="speak a sentence file, transcribe it, and score intelligibility and voice similarity")
