@@ -7,6 +7,7 @@ memorized its sentences is near ln(codes) on held-out text.
 
     .venv/bin/python scripts/eval_t2s.py runs/t2s/t2s.model --train-data data/final
 """
+import copy
 import json
 import math
 import sys
@@ -42,7 +43,7 @@ def main(argv=None):
                   uniform_ce=math.log(t2s.config.stoks_codes))
     if args.int8:
         from whisperspeech.layers import quantize_int8
-        result["heldout_ce_int8"] = cross_entropy(quantize_int8(load_model(args.t2s, kind="t2s").eval()), held)
+        result["heldout_ce_int8"] = cross_entropy(quantize_int8(copy.deepcopy(t2s)), held)
     if args.train_data:
         import webdataset as wds
         urls = [str(p) for p in expand_shards(args.train_data)]

@@ -8,6 +8,7 @@ __all__ = ['LayerNorm', 'sinusoids', 'derived', 'frozen_weights', 'fast_path', '
            'compiled_step']
 
 # %% ../nbs/10_layers.ipynb #9ef061f0
+import functools
 import math
 import warnings
 from contextlib import contextmanager
@@ -133,16 +134,16 @@ def int8_pack(weight: torch.Tensor, bias: torch.Tensor | None):
         q = torch.quantize_per_channel(w, scale, torch.zeros_like(scale, dtype=torch.long), 0, torch.qint8)
     return torch.ops.quantized.linear_prepack(q, None if bias is None else bias.detach().float())
 
+@functools.cache
 def _has_vnni() -> bool:
+    "Read once, at the first int8 matmul (not at import)."
     try: return any(f in open("/proc/cpuinfo").read() for f in ("avx512_vnni", "avx_vnni"))
     except OSError: return False
-
-_REDUCE_RANGE = not _has_vnni()
 
 def int8_linear(x: torch.Tensor, packed) -> torch.Tensor:
     """`F.linear` with int8 weights; the input is quantized per call (dynamic quantization: 8-bit
     activations on CPUs with VNNI, else 7-bit, which the older int8 kernels sum without overflow)."""
-    return torch.ops.quantized.linear_dynamic(x.float().contiguous(), packed, _REDUCE_RANGE)
+    return torch.ops.quantized.linear_dynamic(x.float().contiguous(), packed, not _has_vnni())
 
 class Int8Linear(nn.Module):
     "Inference-only int8 copy of an `nn.Linear` (see `quantize_int8`)."
