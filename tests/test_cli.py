@@ -50,6 +50,7 @@ def test_failures_are_one_line_with_status_1(tmp_path):
                  ["say", "   ", "-o", str(tmp_path / "x.wav")],
                  ["say", "-o", str(tmp_path / "x.wav")],
                  ["say", "hello", "--model", "system", "-o", str(tmp_path / "x.mp4")],
+                 ["say", "hello", "--model", "system", "--int8", "-o", str(tmp_path / "x.wav")],
                  ["say", "hello", "--model", str(tmp_path), "-o", str(tmp_path / "x.wav")],
                  ["transcribe", str(tmp_path / "missing.wav")],
                  ["whisper", "no-such-model"]):
@@ -75,6 +76,7 @@ def test_say_with_int8_weights(tiny_bundle, tmp_path):
     out = tmp_path / "int8.wav"
     r = run_cli("say", HARVARD, "--model", str(tiny_bundle), "--voice", "flite:rms", "--seed", "3", "--int8", "-o", str(out))
     assert r.returncode == 0, r.stderr
+    assert f"speaking with the model bundle {tiny_bundle}, int8 weights" in r.stderr
     wav, sr = sf.read(out)
     assert sr == 24000 and len(wav) > 24000 and np.isfinite(wav).all()
 

@@ -61,6 +61,7 @@ def cmd_say(args):
     text = _say_text(args)
     start = time.monotonic()
     if args.model == "system":
+        if args.int8: raise WhisperSpeechError("--int8 applies to model voices; system voices have no weights to quantize: drop --int8")
         from whisperspeech.system_voices import speak_system
         voice = args.voice or "flite:slt"
         pieces, who = iter([speak_system(text, voice, sr=args.sr)]), f"system voice {voice}"
@@ -231,11 +232,11 @@ def cmd_eval(args):
 def cmd_serve(args):
     from whisperspeech.server import ServerConfig, serve
     serve(ServerConfig(model=args.model, data_dir=Path(args.data_dir), max_chars=args.max_chars, max_batch=args.max_batch,
-                       max_queue=args.max_queue), host=args.host, port=args.port)
+                       max_queue=args.max_queue, int8=args.int8), host=args.host, port=args.port)
 
 def cmd_ui(args):
     from whisperspeech.webui import launch
-    launch(load_pipeline(args.model), host=args.host, port=args.port)
+    launch(load_pipeline(args.model, int8=args.int8), host=args.host, port=args.port)
 
 INT8_HELP = "int8 weights for the T2S/S2A models (CPU): 1.5-1.8x faster decoding where weight reads limit it; speech not bit-identical"
 
@@ -260,6 +261,7 @@ def _add_serve(sub):
     for p in (sv, ui):
         p.add_argument("--model", default="auto", help="auto, embedded, published, or a model bundle folder (default: auto)")
         p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+        p.add_argument("--int8", action="store_true", help=INT8_HELP)
     sv.add_argument("--port", type=int, default=8000)
     ui.add_argument("--port", type=int, default=7860)
     sv.add_argument("--data-dir", default="whisperspeech-data", help="where registered voices are stored (default: ./whisperspeech-data)")

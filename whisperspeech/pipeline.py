@@ -60,7 +60,6 @@ class Pipeline:
         elif self.description is None:
             self._load(t2s_ref or DEFAULT_T2S, s2a_ref or DEFAULT_S2A, vocoder_ref or DEFAULT_VOCODER, random_vocoder_ok)
             self.description = f"models {t2s_ref or DEFAULT_T2S} + {s2a_ref or DEFAULT_S2A}"
-        if not quiet: _note(f"speaking with {self.description}")
         self.speaker_backend = speaker_backend or self.s2a.config.speaker_backend
         self.batch_size = batch_size
         self.compile, self.kv_dtype = compile, kv_dtype
@@ -69,6 +68,8 @@ class Pipeline:
             try:
                 for m in (self.t2s, self.s2a): quantize_int8(m)
             except ValueError as e: raise WhisperSpeechError(f"int8 decoding: {e}") from None
+            self.description += ", int8 weights"
+        if not quiet: _note(f"speaking with {self.description}")
         self._speakers = {}
 
     def _load(self, t2s_ref, s2a_ref, vocoder_ref, random_vocoder_ok):

@@ -33,6 +33,7 @@ class ServerConfig:
     min_upload_seconds: float = 1.0
     max_upload_seconds: float = 60.0
     base_cps: float = 15.0
+    int8: bool = False  # int8 weights for T2S/S2A (CPU decoding)
 
 OPENAI_VOICES = ["alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar"]
 MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "opus": "audio/ogg", "pcm": "audio/pcm"}
@@ -170,7 +171,7 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
 
     if pipe is None:
         from whisperspeech.cli import load_pipeline
-        pipe = load_pipeline(config.model)
+        pipe = load_pipeline(config.model, int8=config.int8)
     engine = Engine(pipe, config.max_batch, config.max_queue)
     store = VoiceStore(config.data_dir, config)
     builtin = list(pipe.voices)
