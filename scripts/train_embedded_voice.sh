@@ -7,6 +7,7 @@
 #   DATA=/big/disk RUNS=/big/runs bash scripts/train_embedded_voice.sh
 #   export OMP_NUM_THREADS=1; KINDS=t2s bash scripts/train_embedded_voice.sh & KINDS=s2a bash scripts/train_embedded_voice.sh &
 #   bash scripts/train_embedded_voice.sh snapshot   # export the T2S/S2A runs so far to whisperspeech/voice/partial/
+#                                                   # and their loss per step to whisperspeech/voice/logs/
 #
 # On 2 CPU cores: corpora 30 min, Whisper features 40 min, codec ~30 min, tokens ~20 min, tokenizer and T2S/S2A hours.
 # The T2S/S2A training tokens are committed (datasets/voice-tokens/, made with the committed tokenizer and
@@ -21,9 +22,10 @@ ws=.venv/bin/whisperspeech
 py=.venv/bin/python
 
 if [ "${1:-}" = snapshot ]; then
-  mkdir -p "$VOICE/partial"
+  mkdir -p "$VOICE/partial" "$VOICE/logs"
   for kind in $KINDS; do
     $ws train $kind -o "$RUNS/$kind" --export-only --half && cp "$RUNS/$kind/$kind.model" "$VOICE/partial/$kind.model"
+    $py scripts/merge_metrics.py "$RUNS/$kind" --until "$VOICE/partial/$kind.model" -o "$VOICE/logs/$kind-metrics.csv"
   done
   exit 0
 fi

@@ -51,3 +51,24 @@ def test_committed_training_tokens_match_the_shipped_models():
     assert max(int(s["stoks.npy"].max()) for s in samples) <= 512 and max(int(s["atoks.npy"].max()) for s in samples) < 1024
     t2s, s2a = (batch_maker(kind, preset(kind, "compact"))(samples) for kind in ("t2s", "s2a"))
     assert t2s["out_stoks"].shape[0] == 8 and s2a["speakers"].shape == (8, 256) and (s2a["out_atoks"] >= 0).any()
+
+
+def test_loss_logs_of_a_resumed_run_merge_without_duplicates(tmp_path):
+    "scripts/merge_metrics.py: a resumed version's repeated steps replace the stopped one's; committed rows stay."
+    import csv
+    import subprocess
+    import sys
+    run = tmp_path / "run"
+    for v, steps in ((0, range(19, 200, 20)), (1, range(119, 300, 20))):  # v1 resumed from the step-100 checkpoint
+        (run / "logs" / f"version_{v}").mkdir(parents=True)
+        rows = "".join(f"0,{v + s / 1000},{s}\n" for s in steps)
+        (run / "logs" / f"version_{v}" / "metrics.csv").write_text("epoch,loss,step\n" + rows + "0,,299\n")
+    out = tmp_path / "metrics.csv"
+    out.write_text("epoch,loss,step\n0,9.0,0\n0,9.9,19\n")  # committed before: step 0 stays, step 19 is replaced
+    script = TOKENS.parent.parent / "scripts" / "merge_metrics.py"
+    r = subprocess.run([sys.executable, str(script), str(run), "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [int(x["step"]) for x in rows] == [0, *range(19, 300, 20)]
+    loss = {int(x["step"]): float(x["loss"]) for x in rows}
+    assert loss[0] == 9.0 and loss[19] == 0.019 and loss[99] == 0.099 and loss[119] == 1.119 and loss[179] == 1.179
