@@ -27,6 +27,8 @@ def test_help_and_usage_errors():
     assert run_cli().returncode == 2
     assert run_cli("say", "hi", "--cps", "fast").returncode == 2  # not a number
     assert run_cli("eval", "--voice", "flite:slt").returncode == 2  # no --sentences
+    assert run_cli("say", "hi", "--top-k", "0").returncode == 2
+    assert run_cli("say", "hi", "--temperature", "-1").returncode == 2
 
 
 def test_say_then_transcribe(tmp_path, tiny_en, capsys):
@@ -81,6 +83,17 @@ def test_say_with_int8_weights(tiny_bundle, tmp_path):
     assert sr == 24000 and len(wav) > 24000 and np.isfinite(wav).all()
 
 
+def test_say_sampling_options_reach_the_decoder(tiny_bundle, tmp_path):
+    "Greedy speech does not depend on the seed, and top-k 1 is greedy; sampled speech does."
+    def say(name, *opts):
+        assert main(["say", HARVARD, "--model", str(tiny_bundle), "--quiet", "-o", str(tmp_path / name), *opts]) == 0
+        return sf.read(tmp_path / name)[0]
+    greedy = say("g1.wav", "--temperature", "0", "--seed", "1")
+    assert np.array_equal(greedy, say("g2.wav", "--temperature", "0", "--seed", "2"))
+    assert np.array_equal(greedy, say("k1.wav", "--top-k", "1", "--seed", "5"))
+    assert not np.array_equal(say("s1.wav", "--seed", "1"), say("s2.wav", "--seed", "2"))
+
+
 def test_say_streams_wav_to_stdout(tiny_bundle, tmp_path):
     script = Path(sys.executable).parent / "whisperspeech"
     r = subprocess.run([str(script), "say", "Hello there. How are you?", "--model", str(tiny_bundle), "-o", "-", "--seed", "1",
@@ -113,8 +126,9 @@ def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):
     sf.write(ref, speak_system("We should take the long road home.", "flite:awb", sr=16000).numpy(), 16000)
     out = tmp_path / "report.json"
     assert main(["eval", "--model", str(tiny_bundle), "--sentences", str(sentences), "--voice", "flite:slt",
-                 "--voice", str(ref), "--json", str(out), "--quiet"]) == 0
+                 "--voice", str(ref), "--json", str(out), "--quiet", "--top-k", "50"]) == 0
     report = json.loads(out.read_text())
+    assert report["temperature"] == 0.7 and report["top_k"] == 50
     slt, cloned = report["voices"]
     assert slt["utterances"] == 2 and 0 <= slt["teacher_wer"] < 0.5 and slt["wer"] >= 0  # random weights: noise
     assert 0 <= slt["nearest_own"] <= 1 and slt["duration_ratio_min"] > 0 and slt["rtf"] > 0

@@ -72,6 +72,7 @@ def random_bundle(folder, size: str = "micro", voices=("flite:slt", "flite:rms")
     from whisperspeech.system_voices import speak_system
     from whisperspeech.t2s import T2S
     from whisperspeech.training import preset
+    from whisperspeech.vocoder import randomize_codebooks
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -79,7 +80,9 @@ def random_bundle(folder, size: str = "micro", voices=("flite:slt", "flite:rms")
     with torch.no_grad(): t2s.stok_emb.special.weight.mul_(0.01)
     save_model(t2s, folder / "t2s.model")
     save_model(S2A(preset("s2a", size)), folder / "s2a.model")
-    save_model(Codec(preset("codec", size, bins=1024)), folder / "codec.model")
+    codec = Codec(preset("codec", size, bins=1024))
+    randomize_codebooks(codec)  # else every code decodes to the same zero vector: speech independent of the codes
+    save_model(codec, folder / "codec.model")
     sentence = "The lamp on the desk flickered twice and then went dark."
     save_voices(folder / "voices.pt", {v: speaker_embedding(speak_system(sentence, v, sr=16000), "resemblyzer") for v in voices})
     return folder

@@ -71,7 +71,8 @@ def cmd_say(args):
         clean_text(text)  # bad text fails before any model loads
         pipe = load_pipeline(args.model, args.t2s, args.s2a, args.vocoder, quiet=args.quiet, int8=args.int8)
         bar = _progress(args, int(len(text.encode()) / args.cps * 25 * 4) + 1, "speaking")
-        options = dict(speaker=args.voice, lang=args.lang, cps=args.cps, seed=args.seed, step_callback=lambda: bar.update())
+        options = dict(speaker=args.voice, lang=args.lang, cps=args.cps, seed=args.seed, temperature=args.temperature,
+                       top_k=args.top_k, step_callback=lambda: bar.update())
         raw = pipe.generate_stream(text, **options) if args.output == "-" else iter([pipe.generate(text, **options)])
         pieces = (resample(p, SAMPLE_RATE, args.sr) if args.sr != SAMPLE_RATE else p for p in raw)
         who = f"{pipe.description}, voice {args.voice or 'default'}"
@@ -221,7 +222,8 @@ def _add_train(sub):
 def cmd_eval(args):
     from whisperspeech.evaluate import evaluate, format_table
     report = evaluate(load_pipeline(args.model, quiet=args.quiet, int8=args.int8), Path(args.sentences), args.voice, whisper=args.whisper,
-                      lang=args.lang, cps=args.cps, seed=args.seed, limit=args.limit, progress=not args.quiet and sys.stderr.isatty())
+                      lang=args.lang, cps=args.cps, seed=args.seed, limit=args.limit, progress=not args.quiet and sys.stderr.isatty(),
+                      temperature=args.temperature, top_k=args.top_k)
     print(format_table(report))
     if args.json:
         import json
@@ -238,6 +240,21 @@ def cmd_ui(args):
     from whisperspeech.webui import launch
     launch(load_pipeline(args.model, int8=args.int8), host=args.host, port=args.port)
 
+def _temperature(value: str) -> float:
+    t = float(value)
+    if not 0 <= t <= 5: raise argparse.ArgumentTypeError(f"{value} is not between 0 (greedy) and 5")
+    return t
+
+def _top_k(value: str) -> int:
+    k = int(value)
+    if k < 1: raise argparse.ArgumentTypeError(f"{value} is not a positive number of tokens")
+    return k
+
+def _add_sampling(p):
+    p.add_argument("--temperature", type=_temperature, default=0.7,
+                   help="sampling temperature of T2S and S2A, 0 for greedy (default: 0.7)")
+    p.add_argument("--top-k", type=_top_k, help="sample among the k most likely tokens only (default: all)")
+
 INT8_HELP = "int8 weights for the T2S/S2A models (CPU): 1.5-1.8x faster decoding where weight reads limit it; speech not bit-identical"
 
 def _add_eval(sub):
@@ -252,6 +269,7 @@ def _add_eval(sub):
     ev.add_argument("--limit", type=int, help="use only the first N sentences")
     ev.add_argument("--json", help="also write the report to this JSON file")
     ev.add_argument("--int8", action="store_true", help=INT8_HELP)
+    _add_sampling(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bar and no notes on stderr")
     ev.set_defaults(run=cmd_eval)
 
@@ -290,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--cps", type=float, default=15, help="speaking rate in characters per second (default: 15)")
     say.add_argument("--seed", type=int, help="random seed for reproducible speech")
     say.add_argument("--int8", action="store_true", help=INT8_HELP)
+    _add_sampling(say)
     say.add_argument("--quiet", action="store_true", help="no progress bar and no notes on stderr")
     say.set_defaults(run=cmd_say)
     voices = sub.add_parser("voices", help="list the voices of the model (or the system voices)")

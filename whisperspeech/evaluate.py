@@ -43,7 +43,8 @@ def voice_reference(voice: str) -> torch.Tensor:
 def _cos(a, b) -> float: return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
 
 # %% ../nbs/25_evaluate.ipynb #c1ca0cc3
-def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=15.0, seed=0, bar=None) -> dict:
+def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=15.0, seed=0, bar=None,
+                   temperature: float = 0.7, top_k: int | None = None) -> dict:
     "Scores of `pipe` speaking `sentences` with `voice` (see the table above)."
     candidates = {v: voice_reference(v) for v in pipe.voices if _is_system_voice(v)}
     target = voice_reference(voice)
@@ -52,7 +53,7 @@ def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=1
     to_model_voice = []  # cloned voice: similarity of each utterance to the nearest of the model's own voices
     for i, text in enumerate(sentences):
         t0 = time.perf_counter()
-        wav = pipe.generate(text, speaker=voice, lang=lang, cps=cps, seed=seed + i)
+        wav = pipe.generate(text, speaker=voice, lang=lang, cps=cps, seed=seed + i, temperature=temperature, top_k=top_k)
         synth += time.perf_counter() - t0
         dur = wav.shape[0] / SAMPLE_RATE
         seconds += dur
@@ -84,7 +85,7 @@ def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=1
 
 # %% ../nbs/25_evaluate.ipynb #9757ef48
 def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny.en", lang="en", cps=15.0, seed=0,
-             limit: int | None = None, progress=False) -> dict:
+             limit: int | None = None, progress=False, temperature: float = 0.7, top_k: int | None = None) -> dict:
     "The evaluation report of `pipe` over a sentence file and voices."
     from tqdm.auto import tqdm
     from whisperspeech.whisper_models import load_whisper
@@ -96,18 +97,19 @@ def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny
     if not sentences: raise WhisperSpeechError(f"{sentences_file} holds no sentences (one per line)")
     asr = load_whisper(whisper)
     bar = tqdm(total=len(sentences) * len(voices), unit="utt", disable=not progress, desc="eval")
-    rows = [evaluate_voice(pipe, sentences, v, asr, lang, cps, seed, bar) for v in voices]
+    rows = [evaluate_voice(pipe, sentences, v, asr, lang, cps, seed, bar, temperature, top_k) for v in voices]
     bar.close()
     system = [r for r in rows if "teacher_wer" in r]
     summary = dict(mean_wer=sum(r["wer"] for r in rows) / len(rows), mean_similarity=sum(r["similarity"] for r in rows) / len(rows))
     if system: summary["mean_teacher_wer"] = sum(r["teacher_wer"] for r in system) / len(system)
     return dict(model=pipe.description, whisper=whisper, sentences=str(sentences_file), lang=lang, cps=cps, seed=seed,
-                voices=rows, summary=summary)
+                temperature=temperature, top_k=top_k, voices=rows, summary=summary)
 
 def format_table(report: dict) -> str:
     "The report as a plain-text table (one row per voice, then the means)."
     head = f"{'voice':24s} {'n':>3s} {'WER':>6s} {'teacher':>7s} {'sim':>6s} {'nearest':>7s} {'dur ratio':>10s} {'RTF':>5s}"
-    lines = [f"model: {report['model']}; judge: Whisper {report['whisper']}", head, "-" * len(head)]
+    sampling = f"temperature {report.get('temperature', 0.7)}" + (f", top-k {report['top_k']}" if report.get("top_k") else "")
+    lines = [f"model: {report['model']}; judge: Whisper {report['whisper']}; sampling: {sampling}", head, "-" * len(head)]
     for r in report["voices"]:
         teacher = f"{r['teacher_wer']:7.3f}" if "teacher_wer" in r else f"{'-':>7s}"
         nearest = f"{r['nearest_own']:7.0%}" if "nearest_own" in r else f"{'-':>7s}"
