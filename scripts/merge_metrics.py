@@ -13,9 +13,7 @@ model has trained).
 """
 import argparse
 import csv
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -45,14 +43,13 @@ def main(argv=None):
         from whisperspeech.checkpoints import trained_steps
         until = trained_steps(args.until)
         if until is None: raise SystemExit(f"{args.until} records no training step: export it with `whisperspeech train --export-only`")
-    rows = merged_rows(Path(args.run), until, earlier=Path(args.output))
+    from whisperspeech.core import atomic_write
     out = Path(args.output)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".csv")
-    with os.fdopen(fd, "w", newline="") as f:
+    rows = merged_rows(Path(args.run), until, earlier=out)
+    with atomic_write(out) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["epoch", "loss", "step"], extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, out)
     print(f"{out}: {len(rows)} rows, steps {rows[0]['step']}-{rows[-1]['step']}" if rows else f"{out}: no rows")
     return 0
 
