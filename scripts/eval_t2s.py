@@ -17,6 +17,7 @@ import torch
 
 from heldout import ROOT, heldout_parser, heldout_utterances
 from whisperspeech.checkpoints import load_model
+from whisperspeech.speaker import speaker_embedding
 from whisperspeech.stages import expand_shards
 from whisperspeech.training import _loss, t2s_batch
 from whisperspeech.vq import encode_audio
@@ -37,7 +38,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     tok = load_model(args.tokenizer, kind="vq")
     t2s = load_model(args.t2s, kind="t2s").eval()
-    held = [{"txt": text, "stoks.npy": encode_audio(tok, wav)[0].numpy(), "json": {"lang": "en"}, "__key__": voice}
+    held = [{"txt": text, "stoks.npy": encode_audio(tok, wav)[0].numpy(), "json": {"lang": "en"}, "__key__": voice,
+             "spk.npy": speaker_embedding(wav, "resemblyzer").numpy()}
             for voice, utterances in heldout_utterances(args, sr=16000) for text, wav in utterances]
     result = dict(t2s=args.t2s, heldout_utterances=len(held), heldout_ce=cross_entropy(t2s, held),
                   uniform_ce=math.log(t2s.config.stoks_codes))

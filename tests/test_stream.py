@@ -23,6 +23,22 @@ def test_bundle_voices_and_codec(pipe):
         pipe.speaker("flite:nobody")
 
 
+def test_the_voice_reaches_t2s(pipe, tiny_bundle, tmp_path):
+    "The bundle's T2S hears the speaker: same text and seed, other voice, other semantic tokens."
+    from whisperspeech.pipeline import _jobs, _semantic
+    assert pipe.t2s.config.spk_width == pipe.s2a.config.spk_width == 256
+    stoks = {v: _semantic(pipe, _jobs(pipe, "Hello there.", v, "en", 15.0, 1), 0.7, None)[0][0] for v in pipe.voices}
+    assert not torch.equal(*stoks.values())
+    # a T2S that hears other speaker embeddings than its S2A takes is refused at load
+    from whisperspeech.checkpoints import load_model, save_model
+    from whisperspeech.t2s import T2S
+    from dataclasses import replace
+    for f in ("s2a.model", "codec.model", "voices.pt"): (tmp_path / f).symlink_to(tiny_bundle / f)
+    save_model(T2S(replace(load_model(tiny_bundle / "t2s.model", kind="t2s").config, spk_width=192)), tmp_path / "t2s.model")
+    with pytest.raises(WhisperSpeechError, match="192-wide speaker embeddings.*256-wide"):
+        Pipeline(model=tmp_path, quiet=True)
+
+
 def test_stream_adds_up_to_generate(pipe):
     pieces = list(pipe.generate_stream(TEXT, speaker="flite:rms", seed=7, frames=12))
     whole = pipe.generate(TEXT, speaker="flite:rms", seed=7)

@@ -99,6 +99,26 @@ def test_a_continued_run_picks_up_the_schedule(prepared, tmp_path):
         train("t2s", prepared["spk"], tmp_path / "c", steps=4, init=str(first), continue_schedule=True, progress=False)
 
 
+def test_a_t2s_grows_a_speaker_input(prepared, tmp_path):
+    "--init from a T2S without speaker input (as the published ones): the new projection starts at zero."
+    from whisperspeech.core import WhisperSpeechError
+    from whisperspeech.training import _loss, preset
+    plain = train("t2s", prepared["spk"], tmp_path / "plain", steps=3, batch_size=2, progress=False, overrides=dict(spk_width=0))
+    start = load_model(plain, kind="t2s")
+    assert start.spk_to_hidden is None
+    grown = load_model(train("t2s", prepared["spk"], tmp_path / "grown", steps=1, batch_size=2, lr=1e-12, warmup=1,
+                             progress=False, init=str(plain)), kind="t2s")
+    assert grown.config == preset("t2s", "micro") and grown.config.spk_width == 256
+    batch = fixed_batch(prepared["spk"], "t2s", grown.config, 4)
+    assert batch["speakers"].shape == (4, 256)
+    with torch.no_grad():  # computes what it started from...
+        assert float(_loss("t2s", grown, batch)) == pytest.approx(float(_loss("t2s", start, batch)), abs=1e-4)
+        grown.spk_to_hidden.weight.normal_()  # ...until the projection has learned something
+        assert abs(float(_loss("t2s", grown, batch)) - float(_loss("t2s", start, batch))) > 1e-3
+    with pytest.raises(WhisperSpeechError, match="another config"):  # only inputs grow, not the architecture
+        train("t2s", prepared["spk"], tmp_path / "other", steps=1, progress=False, init=str(plain), overrides=dict(ffn_mult=4))
+
+
 def _keys(prefix: Path):
     return [set(Path(f"{prefix}.rank{r}").read_text().split()) for r in (0, 1)]
 

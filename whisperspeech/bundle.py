@@ -77,7 +77,9 @@ def random_bundle(folder, size: str = "micro", voices=("flite:slt", "flite:rms")
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     t2s = T2S(preset("t2s", size))
-    with torch.no_grad(): t2s.stok_emb.special.weight.mul_(0.01)
+    with torch.no_grad():
+        t2s.stok_emb.special.weight.mul_(0.01)
+        if t2s.spk_to_hidden is not None: torch.nn.init.normal_(t2s.spk_to_hidden.weight)  # starts at zero: make voices matter
     save_model(t2s, folder / "t2s.model")
     save_model(S2A(preset("s2a", size)), folder / "s2a.model")
     codec = Codec(preset("codec", size, bins=1024))

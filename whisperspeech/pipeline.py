@@ -75,6 +75,9 @@ class Pipeline:
     def _load(self, t2s_ref, s2a_ref, vocoder_ref, random_vocoder_ok):
         self.t2s = load_model(t2s_ref, kind="t2s", device=self.device)
         self.s2a = load_model(s2a_ref, kind="s2a", device=self.device)
+        if self.t2s.config.spk_width and self.t2s.config.spk_width != self.s2a.config.spk_width:
+            raise WhisperSpeechError(f"T2S {t2s_ref} hears {self.t2s.config.spk_width}-wide speaker embeddings but S2A {s2a_ref} "
+                                     f"takes {self.s2a.config.spk_width}-wide ones: use a T2S and an S2A trained on the same speaker encoder")
         self.vocoder = vocoder_ref if hasattr(vocoder_ref, "decode") else Vocoder(vocoder_ref, self.device, random_vocoder_ok)
 
     def speaker(self, speaker=None) -> torch.Tensor:
@@ -133,7 +136,8 @@ def _semantic(self, batch, temperature, top_k, step_callback=None):
     col = lambda k, **kw: torch.tensor([j[k] for j in batch], device=self.device, **kw)
     stoks = t2s_generate(self.t2s, [j["tokens"] for j in batch], col("lang"), col("cps", dtype=torch.float32),
                          temperature, top_k, [j["t2s_gen"] for j in batch], max_tokens=[j["limit"] for j in batch],
-                         step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype)
+                         step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype,
+                         speakers=torch.stack([j["speaker"] for j in batch]) if self.t2s.config.spk_width else None)
     stoks = [s if len(s) else torch.zeros(1, dtype=torch.long, device=self.device) for s in stoks]
     return stoks, col("lang") if self.s2a.config.conditioned else None
 

@@ -42,6 +42,7 @@ class T2SConfig(TransformerShape):
     pad_to_context: bool = True    # published models: text always padded to ttoks_len and attended to;
                                    # False: padded to the batch and masked (same result for any padding)
     dropout: float = 0.0           # residual dropout while training (small corpora); none at inference
+    spk_width: int = 0             # speaker embedding width (ours; 0: not speaker-conditioned, as published)
 
     @property
     def eot(self): return self.stoks_codes + self.padding_token_offset
@@ -73,6 +74,8 @@ class T2S(nn.Module):
         c = self.config = config
         self.lang_emb = nn.Embedding(len(LANGUAGES), c.width)
         self.cps_emb = nn.Embedding(c.cps_bins, c.width) if c.cps_input else None
+        self.spk_to_hidden = nn.Linear(c.spk_width, c.width, bias=False) if c.spk_width else None
+        if self.spk_to_hidden is not None: nn.init.zeros_(self.spk_to_hidden.weight)
         self.encoder = TextEncoder(c)
         self.stok_emb = CodeEmbedding(c.stoks_codes, c.width, special=1, frozen_width=c.stoks_width)
         self.register_buffer("stok_pos_emb", sinusoids(c.stoks_len, c.width))
@@ -94,15 +97,22 @@ class T2S(nn.Module):
         if lengths is None: lengths = (ttoks != 0).flip(1).to(torch.long).argmax(1).neg() + ttoks.shape[1]  # last byte
         return (torch.arange(ttoks.shape[1], device=ttoks.device)[None] <= torch.as_tensor(lengths, device=ttoks.device)[:, None])[:, None, None]
 
-    def encode(self, ttoks, langs, cps, lengths=None):
-        "Encoder output, cross-attention keys/values (and key mask) per decoder block, and the rate embedding."
+    def encode(self, ttoks, langs, cps, lengths=None, speakers=None):
+        "Encoder output, cross-attention keys/values (and key mask) per decoder block, and the rate (+ speaker) embedding."
         lang = self.lang_emb(langs)[:, None]
         xenc = self.encoder(ttoks, lang)
         positions = torch.arange(xenc.shape[1], device=xenc.device)
         mask = self.text_mask(ttoks, lengths)
         cross = [b.cross_attn.cross_kv(xenc, positions) + ((mask,) if mask is not None else ()) for b in self.decoder]
-        cps_emb = self._cps(cps)
+        cps_emb = self._cps(cps) + self._speaker(speakers)
         return xenc, cross, cps_emb
+
+    def _speaker(self, speakers):
+        "Decoder-input embedding of the speakers (batch, spk_width); 0 when unconditioned or no speaker is given."
+        if self.spk_to_hidden is None or speakers is None: return 0
+        if speakers.shape[-1] != self.config.spk_width:
+            raise ValueError(f"T2S takes {self.config.spk_width}-wide speaker embeddings, got {speakers.shape[-1]}")
+        return self.spk_to_hidden(F.normalize(speakers.float(), dim=-1))[:, None]
 
     def _cps(self, cps):
         c = self.config
@@ -116,28 +126,31 @@ class T2S(nn.Module):
         for b, kv in zip(self.decoder, cross): x = b(x, positions, kv, causal=True)
         return self.stok_emb.unembed(self.ln_post(x)) * self.config.logit_scale
 
-    def forward(self, ttoks, langs, cps, in_stoks, lengths=None):
+    def forward(self, ttoks, langs, cps, in_stoks, lengths=None, speakers=None):
         "Teacher-forced logits (batch, len, stoks_codes + 1) for training and checks."
-        _, cross, cps_emb = self.encode(ttoks, langs, cps, lengths)
+        _, cross, cps_emb = self.encode(ttoks, langs, cps, lengths, speakers)
         return self.decode(in_stoks, torch.arange(in_stoks.shape[1], device=in_stoks.device), cross, cps_emb)
 
 # %% ../nbs/14_t2s.ipynb #eb260d5e
 @torch.inference_mode()
 def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=None, generator=None,
-                 max_tokens=None, step_callback=None, compile=False, kv_dtype=torch.float32) -> list[torch.Tensor]:
+                 max_tokens=None, step_callback=None, compile=False, kv_dtype=torch.float32,
+                 speakers=None) -> list[torch.Tensor]:
     """Semantic tokens for each text (byte token lists), decoded together; each cut at its end token.
 
     `compile=True` runs the decoding step through `torch.compile` (static shapes: the cache spans
     `stoks_len`; the first call per batch size compiles). `kv_dtype` as in `s2a_generate`.
     `max_tokens`: one limit, or one per text (each sequence is cut at its own);
-    `generator`: one for the batch, or one per text (see `sample`)."""
+    `generator`: one for the batch, or one per text (see `sample`);
+    `speakers`: (batch or 1, spk_width) embeddings for a speaker-conditioned model (ignored otherwise)."""
     c = model.config
     dev = model.stok_pos_emb.device
     ttoks = model.text_batch(token_lists)
     b = ttoks.shape[0]
     langs = torch.as_tensor(langs, device=dev).expand(b)
     cps = torch.as_tensor(cps, device=dev, dtype=torch.float32).expand(b)
-    _, cross, cps_emb = model.encode(ttoks, langs, cps, [len(t) + 1 for t in token_lists])
+    if speakers is not None: speakers = torch.as_tensor(speakers, device=dev).expand(b, -1)
+    _, cross, cps_emb = model.encode(ttoks, langs, cps, [len(t) + 1 for t in token_lists], speakers)
     cross = [(kv[0].to(kv_dtype), kv[1].to(kv_dtype)) + kv[2:] for kv in cross]
     limits = torch.as_tensor(max_tokens if max_tokens else c.stoks_len - 1, device=dev).clamp(max=c.stoks_len - 1).expand(b)
     n = int(limits.max()) + 1
