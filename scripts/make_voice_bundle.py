@@ -1,5 +1,6 @@
 """Assemble a voice bundle: T2S, S2A and codec models (stored in float16) and `voices.pt`, one speaker
-embedding per corpus voice (the normalized mean of its utterances' resemblyzer embeddings).
+embedding per corpus voice (the normalized mean of its utterances' resemblyzer embeddings), and
+optionally `sampling.json`, the decoding temperatures per stage that measured best on validation sentences.
 
     .venv/bin/python scripts/make_voice_bundle.py --t2s runs/t2s/t2s.model --s2a runs/s2a/s2a.model \\
         --codec whisperspeech/voice/codec.model --spk data/final -o whisperspeech/voice
@@ -36,9 +37,13 @@ def main(argv=None):
     ap.add_argument("--codec", required=True)
     ap.add_argument("--spk", required=True, help="shards with spk.npy and the voice name in json")
     ap.add_argument("--first-voice", default="flite:slt", help="the default voice (listed first)")
+    ap.add_argument("--t2s-temperature", type=float, help="record in sampling.json the T2S temperature that measured best")
+    ap.add_argument("--s2a-temperature", type=float, help="the same for S2A (a stage not given keeps the default, 0.7)")
+    ap.add_argument("--sampling-note", help="how the temperatures were chosen (kept in sampling.json)")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
-    from whisperspeech.bundle import save_voices
+    from whisperspeech.bundle import save_sampling, save_voices
+    from whisperspeech.sampling import DEFAULT_TEMPERATURE
     from whisperspeech.checkpoints import load_model, save_model
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -49,6 +54,10 @@ def main(argv=None):
     order = [args.first_voice] + [v for v in voices if v != args.first_voice] if args.first_voice in voices else list(voices)
     save_voices(out / "voices.pt", {v: voices[v] for v in order})
     for v in order: print(f"{v:20s} {counts[v]:5d} utterances")
+    if args.t2s_temperature is not None or args.s2a_temperature is not None:
+        pick = lambda t: DEFAULT_TEMPERATURE if t is None else t
+        notes = dict(chosen_on=args.sampling_note) if args.sampling_note else {}
+        save_sampling(out / "sampling.json", pick(args.t2s_temperature), pick(args.s2a_temperature), **notes)
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
     print(f"bundle {out}: {size / 2**20:.1f} MB")
     return 0

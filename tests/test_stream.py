@@ -39,6 +39,22 @@ def test_the_voice_reaches_t2s(pipe, tiny_bundle, tmp_path):
         Pipeline(model=tmp_path, quiet=True)
 
 
+def test_a_bundle_records_its_own_temperatures(pipe, tiny_bundle, tmp_path):
+    "sampling.json sets each stage's default temperature; a caller's temperature overrides both."
+    from whisperspeech.bundle import save_sampling
+    from whisperspeech.pipeline import _temperatures
+    for f in ("t2s.model", "s2a.model", "codec.model", "voices.pt"): (tmp_path / f).symlink_to(tiny_bundle / f)
+    save_sampling(tmp_path / "sampling.json", t2s=0, s2a=0)
+    greedy = Pipeline(model=tmp_path, quiet=True)
+    assert greedy.temperature == {"t2s": 0, "s2a": 0} and pipe.temperature == {"t2s": 0.7, "s2a": 0.7}
+    assert _temperatures(greedy, None) == (0, 0) and _temperatures(greedy, 0.5) == (0.5, 0.5)
+    a, b = (greedy.generate_atoks("Hello there.", seed=s)[0] for s in (1, 2))
+    assert torch.equal(a, b) and torch.equal(a, pipe.generate_atoks("Hello there.", seed=3, temperature=0)[0])
+    assert not torch.equal(*(greedy.generate_atoks("Hello there.", seed=s, temperature=1.0)[0] for s in (1, 2)))
+    with pytest.raises(WhisperSpeechError, match="between 0"):
+        pipe.generate("Hello.", temperature=-1)
+
+
 def test_stream_adds_up_to_generate(pipe):
     pieces = list(pipe.generate_stream(TEXT, speaker="flite:rms", seed=7, frames=12))
     whole = pipe.generate(TEXT, speaker="flite:rms", seed=7)

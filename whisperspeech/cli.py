@@ -241,9 +241,9 @@ def cmd_ui(args):
     launch(load_pipeline(args.model, int8=args.int8), host=args.host, port=args.port)
 
 def _temperature(value: str) -> float:
-    t = float(value)
-    if not 0 <= t <= 5: raise argparse.ArgumentTypeError(f"{value} is not between 0 (greedy) and 5")
-    return t
+    from whisperspeech.sampling import check_temperature
+    try: return check_temperature(value)
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
 
 def _top_k(value: str) -> int:
     k = int(value)
@@ -251,8 +251,9 @@ def _top_k(value: str) -> int:
     return k
 
 def _add_sampling(p):
-    p.add_argument("--temperature", type=_temperature, default=0.7,
-                   help="sampling temperature of T2S and S2A, 0 for greedy (default: 0.7)")
+    p.add_argument("--temperature", type=_temperature,
+                   help="sampling temperature of T2S and S2A, 0 for greedy (default: the model's own per stage, "
+                        "as its bundle's sampling.json records, else 0.7)")
     p.add_argument("--top-k", type=_top_k, help="sample among the k most likely tokens only (default: all)")
 
 INT8_HELP = "int8 weights for the T2S/S2A models (CPU): 1.5-1.8x faster decoding where weight reads limit it; speech not bit-identical"

@@ -44,7 +44,7 @@ def _cos(a, b) -> float: return float(torch.nn.functional.cosine_similarity(a, b
 
 # %% ../nbs/25_evaluate.ipynb #c1ca0cc3
 def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=15.0, seed=0, bar=None,
-                   temperature: float = 0.7, top_k: int | None = None) -> dict:
+                   temperature: float | None = None, top_k: int | None = None) -> dict:
     "Scores of `pipe` speaking `sentences` with `voice` (see the table above)."
     candidates = {v: voice_reference(v) for v in pipe.voices if _is_system_voice(v)}
     target = voice_reference(voice)
@@ -85,7 +85,7 @@ def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=1
 
 # %% ../nbs/25_evaluate.ipynb #9757ef48
 def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny.en", lang="en", cps=15.0, seed=0,
-             limit: int | None = None, progress=False, temperature: float = 0.7, top_k: int | None = None) -> dict:
+             limit: int | None = None, progress=False, temperature: float | None = None, top_k: int | None = None) -> dict:
     "The evaluation report of `pipe` over a sentence file and voices."
     from tqdm.auto import tqdm
     from whisperspeech.whisper_models import load_whisper
@@ -103,12 +103,14 @@ def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny
     summary = dict(mean_wer=sum(r["wer"] for r in rows) / len(rows), mean_similarity=sum(r["similarity"] for r in rows) / len(rows))
     if system: summary["mean_teacher_wer"] = sum(r["teacher_wer"] for r in system) / len(system)
     return dict(model=pipe.description, whisper=whisper, sentences=str(sentences_file), lang=lang, cps=cps, seed=seed,
-                temperature=temperature, top_k=top_k, voices=rows, summary=summary)
+                temperature=dict(pipe.temperature) if temperature is None else temperature, top_k=top_k, voices=rows, summary=summary)
 
 def format_table(report: dict) -> str:
     "The report as a plain-text table (one row per voice, then the means)."
     head = f"{'voice':24s} {'n':>3s} {'WER':>6s} {'teacher':>7s} {'sim':>6s} {'nearest':>7s} {'dur ratio':>10s} {'RTF':>5s}"
-    sampling = f"temperature {report.get('temperature', 0.7)}" + (f", top-k {report['top_k']}" if report.get("top_k") else "")
+    t = report.get("temperature", 0.7)  # older reports: one temperature for both stages
+    t = f"T2S {t['t2s']}, S2A {t['s2a']}" if isinstance(t, dict) else t
+    sampling = f"temperature {t}" + (f", top-k {report['top_k']}" if report.get("top_k") else "")
     lines = [f"model: {report['model']}; judge: Whisper {report['whisper']}; sampling: {sampling}", head, "-" * len(head)]
     for r in report["voices"]:
         teacher = f"{r['teacher_wer']:7.3f}" if "teacher_wer" in r else f"{'-':>7s}"

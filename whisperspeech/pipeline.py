@@ -23,6 +23,7 @@ from .core import WhisperSpeechError
 from .languages import clean_text, lang_id, text_tokens
 from .layers import quantize_int8
 from .s2a import s2a_columns, s2a_frames, s2a_generate
+from .sampling import DEFAULT_TEMPERATURE, check_temperature
 from .speaker import speaker_embedding
 from .t2s import t2s_generate
 from .vocoder import SAMPLE_RATE, Vocoder
@@ -40,6 +41,7 @@ class Pipeline:
                  speaker_backend=None, batch_size=8, random_vocoder_ok=False, kv_dtype=torch.float32, quiet=False,
                  int8=False):
         self.device, self.voices, self.description, fallback = device, {}, None, None
+        self.temperature = {"t2s": DEFAULT_TEMPERATURE, "s2a": DEFAULT_TEMPERATURE}  # per stage, unless a call gives one
         if model is None and t2s_ref is None and s2a_ref is None:
             try:
                 self._load(DEFAULT_T2S, DEFAULT_S2A, vocoder_ref or DEFAULT_VOCODER, random_vocoder_ok)
@@ -53,7 +55,7 @@ class Pipeline:
             bundle = load_bundle(model)
             vocoder = vocoder_ref or (CodecVocoder(load_model(bundle.codec, kind="codec"), device) if bundle.codec else None)
             self._load(bundle.t2s, bundle.s2a, vocoder or DEFAULT_VOCODER, random_vocoder_ok)
-            self.voices = bundle.voices
+            self.voices, self.temperature = bundle.voices, dict(bundle.temperature)
             self.description = (f"the embedded offline voice ({EMBEDDED})" if bundle.name == "embedded"
                                 else f"the model bundle {bundle.folder}")
             if fallback: self.description += f" ({fallback})"
@@ -141,19 +143,26 @@ def _semantic(self, batch, temperature, top_k, step_callback=None):
     stoks = [s if len(s) else torch.zeros(1, dtype=torch.long, device=self.device) for s in stoks]
     return stoks, col("lang") if self.s2a.config.conditioned else None
 
+def _temperatures(self, temperature) -> tuple[float, float]:
+    "T2S and S2A temperatures: the caller's for both, or the model's own per stage when it gives None."
+    if temperature is None: return self.temperature["t2s"], self.temperature["s2a"]
+    try: t = check_temperature(temperature)
+    except ValueError as e: raise WhisperSpeechError(str(e)) from None
+    return t, t
+
 def _decode_jobs(self, jobs, temperature, top_k, step_callback=None) -> list[torch.Tensor]:
     "Acoustic codes for decoding jobs (any texts, speakers, languages, rates), `batch_size` at a time."
-    out = []
+    out, (t2s_t, s2a_t) = [], _temperatures(self, temperature)
     for i in range(0, len(jobs), self.batch_size):
         batch = jobs[i:i + self.batch_size]
-        stoks, langs = _semantic(self, batch, temperature, top_k, step_callback)
-        out += s2a_generate(self.s2a, stoks, torch.stack([j["speaker"] for j in batch]), langs, temperature, top_k,
+        stoks, langs = _semantic(self, batch, t2s_t, top_k, step_callback)
+        out += s2a_generate(self.s2a, stoks, torch.stack([j["speaker"] for j in batch]), langs, s2a_t, top_k,
                             [j["s2a_gen"] for j in batch], step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype)
     return out
 
 @torch.inference_mode()
 def generate_atoks(self, text: str, speaker=None, lang="en", cps: float = 15, seed: int | None = None,
-                   temperature: float = 0.7, top_k: int | None = None, step_callback=None) -> list[torch.Tensor]:
+                   temperature: float | None = None, top_k: int | None = None, step_callback=None) -> list[torch.Tensor]:
     "Acoustic codes (Q, frames) for each chunk of `text`."
     return _decode_jobs(self, _jobs(self, text, speaker, lang, cps, seed), temperature, top_k, step_callback)
 
@@ -173,12 +182,12 @@ def _join(self, codes, pause: float) -> torch.Tensor:
 
 @torch.inference_mode()
 def generate(self, text: str, speaker=None, lang="en", cps: float = 15, seed: int | None = None,
-             temperature: float = 0.7, top_k: int | None = None, pause: float = 0.25, step_callback=None) -> torch.Tensor:
+             temperature: float | None = None, top_k: int | None = None, pause: float = 0.25, step_callback=None) -> torch.Tensor:
     "Speech for `text` as a 1-D float tensor at 24 kHz."
     return _join(self, self.generate_atoks(text, speaker, lang, cps, seed, temperature, top_k, step_callback), pause)
 
 @torch.inference_mode()
-def generate_many(self, requests: list[dict], temperature: float = 0.7, top_k: int | None = None,
+def generate_many(self, requests: list[dict], temperature: float | None = None, top_k: int | None = None,
                   pause: float = 0.25) -> list[torch.Tensor]:
     """Speech for several requests (dicts of `generate`'s text, speaker, lang, cps, seed) decoded in
     shared batches; each result equals what `generate` returns for that request alone."""
@@ -221,16 +230,17 @@ def _window(vocoder, codes: torch.Tensor, a: int, b: int) -> torch.Tensor:
 
 @torch.inference_mode()
 def generate_stream(self, text: str, speaker=None, lang="en", cps: float = 15, seed: int | None = None,
-                    temperature: float = 0.7, top_k: int | None = None, pause: float = 0.25, frames: int = 25,
+                    temperature: float | None = None, top_k: int | None = None, pause: float = 0.25, frames: int = 25,
                     first_frames: int = 8, step_callback=None):
     """Yield speech for `text` in pieces (1-D float tensors at 24 kHz) as soon as each is ready: the
     first piece after `first_frames` acoustic frames (sound starts early), then every `frames`."""
     streamable = getattr(self.vocoder, "context_frames", None) is not None
+    t2s_t, s2a_t = _temperatures(self, temperature)
     for i, job in enumerate(self._jobs(text, speaker, lang, cps, seed)):
         if i: yield torch.zeros(int(pause * SAMPLE_RATE))
-        stoks, langs = _semantic(self, [job], temperature, top_k, step_callback)
+        stoks, langs = _semantic(self, [job], t2s_t, top_k, step_callback)
         done, q = 0, self.s2a.config.quantizers
-        for grid, col in s2a_columns(self.s2a, stoks, job["speaker"][None], langs, temperature, top_k, [job["s2a_gen"]],
+        for grid, col in s2a_columns(self.s2a, stoks, job["speaker"][None], langs, s2a_t, top_k, [job["s2a_gen"]],
                                      self.compile, self.kv_dtype):
             if col and step_callback is not None: step_callback()
             ready = s2a_frames(self.s2a, stoks[0], col)

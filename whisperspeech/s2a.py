@@ -18,7 +18,7 @@ from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
 from .layers import (Block, LayerNorm, TransformerShape, compiled_step, derived, fast_path,
                                   frozen_weights, set_kv_caches, sinusoids)
-from .sampling import sample
+from .sampling import DEFAULT_TEMPERATURE, sample
 
 # %% ../nbs/16_s2a.ipynb #3c045d97
 @dataclass
@@ -205,7 +205,7 @@ class S2A(nn.Module):
 
 # %% ../nbs/16_s2a.ipynb #345b8d47
 @torch.inference_mode()
-def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=0.7, top_k=None, generator=None,
+def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAULT_TEMPERATURE, top_k=None, generator=None,
                 compile=False, kv_dtype=torch.float32):
     """Decode step by step: yields `(grid, column)` with the delay grid (batch, Q, n) each time a
     column has been sampled (column 0 first, before any), so callers can stream finished frames.
@@ -248,7 +248,7 @@ def s2a_frames(model: S2A, stoks, column: int | None = None) -> int:
     return max(0, column - model.config.quantizers + 1)
 
 @torch.inference_mode()
-def s2a_generate(model: S2A, stoks_list, speakers, langs=None, temperature=0.7, top_k=None, generator=None,
+def s2a_generate(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAULT_TEMPERATURE, top_k=None, generator=None,
                  step_callback=None, compile=False, kv_dtype=torch.float32) -> list[torch.Tensor]:
     "EnCodec codes (Q, 3 x len - Q) for each semantic token sequence, decoded together (options as in `s2a_columns`)."
     for grid, col in s2a_columns(model, stoks_list, speakers, langs, temperature, top_k, generator, compile, kv_dtype):

@@ -16,7 +16,7 @@ from torch import nn
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
 from .layers import Block, LayerNorm, TransformerShape, compiled_step, frozen_weights, set_kv_caches, sinusoids
-from .sampling import sample
+from .sampling import DEFAULT_TEMPERATURE, sample
 
 # %% ../nbs/14_t2s.ipynb #3004bf8f
 @dataclass
@@ -133,7 +133,7 @@ class T2S(nn.Module):
 
 # %% ../nbs/14_t2s.ipynb #eb260d5e
 @torch.inference_mode()
-def t2s_generate(model: T2S, token_lists, langs, cps, temperature=0.7, top_k=None, generator=None,
+def t2s_generate(model: T2S, token_lists, langs, cps, temperature=DEFAULT_TEMPERATURE, top_k=None, generator=None,
                  max_tokens=None, step_callback=None, compile=False, kv_dtype=torch.float32,
                  speakers=None) -> list[torch.Tensor]:
     """Semantic tokens for each text (byte token lists), decoded together; each cut at its end token.
