@@ -81,7 +81,9 @@ $py scripts/voice_tokens.py write "$TOKENS"
 fi
 
 # 6. T2S and S2A (compact presets: 8.4M + 9.3M parameters) on the tokens; on a machine without the runs, each
-#    continues from its committed partial export (and that export's place in the schedule, when it records one)
+#    continues from its committed partial export (and that export's place in the schedule, when it records one).
+#    T2S trained without speaker input up to step 6,800; from there it continued with one (the export grows it:
+#    `train --init` starts the new input at zero)
 for kind in $KINDS; do
   init=(); warmup=200
   if [ -f "$VOICE/partial/$kind.model" ] && [ ! -f "$RUNS/$kind/checkpoints/last.ckpt" ]; then
