@@ -9,7 +9,9 @@ export, with only its new versions here) extends the committed history instead o
         -o whisperspeech/voice/logs/t2s-metrics.csv
 
 `--until` takes an exported model and keeps the steps before the one it records (the steps that
-model has trained).
+model has trained). A run that continued a committed export's schedule (`train --init
+--continue-schedule`) logs its steps from 0: they are shifted by the step it started at, which its
+checkpoint records.
 """
 import argparse
 import csv
@@ -17,18 +19,29 @@ import sys
 from pathlib import Path
 
 
+def run_start(run_dir: Path) -> int:
+    "The schedule step a run started at: 0, or the export's step for a run continued from one."
+    import torch
+    from whisperspeech.training import last_checkpoint
+    ckpt = last_checkpoint(run_dir)
+    if ckpt is None: return 0
+    return (torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True).get("whisperspeech") or {}).get("start_step", 0)
+
+
 def merged_rows(run_dir: Path, until: int | None = None, earlier: Path | None = None) -> list[dict]:
-    """Rows with a loss, one per step, from every `logs/version_*/metrics.csv` under `run_dir`, after
-    those of `earlier` (a CSV merged before) when it exists."""
+    """Rows with a loss, one per step of the schedule, from every `logs/version_*/metrics.csv` under
+    `run_dir` (shifted by `run_start`), after those of `earlier` (a CSV merged before) when it exists."""
     versions = sorted((run_dir / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
     if not versions: raise SystemExit(f"no logs/version_*/metrics.csv under {run_dir}: is it a training output folder?")
-    if earlier is not None and earlier.exists(): versions.insert(0, earlier)
+    start = run_start(run_dir)
+    sources = [(earlier, 0)] if earlier is not None and earlier.exists() else []
     by_step = {}
-    for path in versions:  # later versions overwrite earlier rows of the same step
+    for path, shift in sources + [(v, start) for v in versions]:  # later versions overwrite earlier rows of the same step
         with open(path, newline="") as f:
             for row in csv.DictReader(f):
-                if row.get("loss") and (until is None or int(row["step"]) < until):
-                    by_step[int(row["step"])] = row
+                step = int(row["step"]) + shift
+                if row.get("loss") and (until is None or step < until):
+                    by_step[step] = dict(row, step=str(step))
     return [by_step[s] for s in sorted(by_step)]
 
 

@@ -72,3 +72,14 @@ def test_loss_logs_of_a_resumed_run_merge_without_duplicates(tmp_path):
     assert [int(x["step"]) for x in rows] == [0, *range(19, 300, 20)]
     loss = {int(x["step"]): float(x["loss"]) for x in rows}
     assert loss[0] == 9.0 and loss[19] == 0.019 and loss[99] == 0.099 and loss[119] == 1.119 and loss[179] == 1.179
+    # a run continued from a committed export's schedule logs from 0: its rows go after the export's step
+    import torch
+    cont = tmp_path / "continued"
+    (cont / "logs" / "version_0").mkdir(parents=True)
+    (cont / "logs" / "version_0" / "metrics.csv").write_text("epoch,loss,step\n0,5.0,19\n0,5.1,39\n")
+    (cont / "checkpoints").mkdir()
+    torch.save({"whisperspeech": {"start_step": 300}, "global_step": 40}, cont / "checkpoints" / "last.ckpt")
+    r = subprocess.run([sys.executable, str(script), str(cont), "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [int(x["step"]) for x in rows] == [0, *range(19, 300, 20), 319, 339] and rows[-1]["loss"] == "5.1"
