@@ -134,3 +134,4 @@ def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):
     assert 0 <= slt["nearest_own"] <= 1 and slt["duration_ratio_min"] > 0 and slt["rtf"] > 0
     assert -1 <= cloned["similarity"] <= 1 and cloned["nearest_model_voice"] in ("flite:slt", "flite:rms")
     assert "mean_teacher_wer" in report["summary"]
+    assert report["summary"]["mean_wer_model_voices"] == slt["wer"]  # the cloned voice left out of it

@@ -102,6 +102,9 @@ def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny
     system = [r for r in rows if "teacher_wer" in r]
     summary = dict(mean_wer=sum(r["wer"] for r in rows) / len(rows), mean_similarity=sum(r["similarity"] for r in rows) / len(rows))
     if system: summary["mean_teacher_wer"] = sum(r["teacher_wer"] for r in system) / len(system)
+    if system and len(system) < len(rows):  # cloned voices too: the model's own voices on their own
+        summary["mean_wer_model_voices"] = sum(r["wer"] for r in system) / len(system)
+        summary["mean_similarity_model_voices"] = sum(r["similarity"] for r in system) / len(system)
     return dict(model=pipe.description, whisper=whisper, sentences=str(sentences_file), lang=lang, cps=cps, seed=seed,
                 temperature=dict(pipe.temperature) if temperature is None else temperature, top_k=top_k, voices=rows, summary=summary)
 
@@ -124,4 +127,6 @@ def format_table(report: dict) -> str:
     s = report["summary"]
     teacher = f"{s['mean_teacher_wer']:7.3f}" if "mean_teacher_wer" in s else f"{'-':>7s}"
     lines += ["-" * len(head), f"{'mean':24s} {'':3s} {s['mean_wer']:6.3f} {teacher} {s['mean_similarity']:6.3f}"]
+    if "mean_wer_model_voices" in s:
+        lines.append(f"{'mean, model voices':24s} {'':3s} {s['mean_wer_model_voices']:6.3f} {teacher} {s['mean_similarity_model_voices']:6.3f}")
     return "\n".join(lines)
