@@ -23,6 +23,12 @@ def test_bundle_voices_and_codec(pipe):
         pipe.speaker("flite:nobody")
 
 
+def linked_bundle(bundle, folder, files=("t2s.model", "s2a.model", "codec.model", "voices.pt")):
+    "A bundle in `folder` whose `files` are links to those of `bundle` (the test then adds what differs)."
+    for f in files: (folder / f).symlink_to(bundle / f)
+    return folder
+
+
 def test_the_voice_reaches_t2s(pipe, tiny_bundle, tmp_path):
     "The bundle's T2S hears the speaker: same text and seed, other voice, other semantic tokens."
     from whisperspeech.pipeline import _jobs, _semantic
@@ -33,7 +39,7 @@ def test_the_voice_reaches_t2s(pipe, tiny_bundle, tmp_path):
     from whisperspeech.checkpoints import load_model, save_model
     from whisperspeech.t2s import T2S
     from dataclasses import replace
-    for f in ("s2a.model", "codec.model", "voices.pt"): (tmp_path / f).symlink_to(tiny_bundle / f)
+    linked_bundle(tiny_bundle, tmp_path, ("s2a.model", "codec.model", "voices.pt"))
     save_model(T2S(replace(load_model(tiny_bundle / "t2s.model", kind="t2s").config, spk_width=192)), tmp_path / "t2s.model")
     with pytest.raises(WhisperSpeechError, match="192-wide speaker embeddings.*256-wide"):
         Pipeline(model=tmp_path, quiet=True)
@@ -43,7 +49,7 @@ def test_a_bundle_records_its_own_temperatures(pipe, tiny_bundle, tmp_path):
     "sampling.json sets each stage's default temperature; a caller's temperature overrides both."
     from whisperspeech.bundle import save_sampling
     from whisperspeech.pipeline import _temperatures
-    for f in ("t2s.model", "s2a.model", "codec.model", "voices.pt"): (tmp_path / f).symlink_to(tiny_bundle / f)
+    linked_bundle(tiny_bundle, tmp_path)
     save_sampling(tmp_path / "sampling.json", t2s=0, s2a=0)
     greedy = Pipeline(model=tmp_path, quiet=True)
     assert greedy.temperature == {"t2s": 0, "s2a": 0} and pipe.temperature == {"t2s": 0.7, "s2a": 0.7}

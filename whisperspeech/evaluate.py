@@ -100,11 +100,11 @@ def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny
     rows = [evaluate_voice(pipe, sentences, v, asr, lang, cps, seed, bar, temperature, top_k) for v in voices]
     bar.close()
     system = [r for r in rows if "teacher_wer" in r]
-    summary = dict(mean_wer=sum(r["wer"] for r in rows) / len(rows), mean_similarity=sum(r["similarity"] for r in rows) / len(rows))
-    if system: summary["mean_teacher_wer"] = sum(r["teacher_wer"] for r in system) / len(system)
+    mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)
+    summary = dict(mean_wer=mean(rows, "wer"), mean_similarity=mean(rows, "similarity"))
+    if system: summary["mean_teacher_wer"] = mean(system, "teacher_wer")
     if system and len(system) < len(rows):  # cloned voices too: the model's own voices on their own
-        summary["mean_wer_model_voices"] = sum(r["wer"] for r in system) / len(system)
-        summary["mean_similarity_model_voices"] = sum(r["similarity"] for r in system) / len(system)
+        summary.update(mean_wer_model_voices=mean(system, "wer"), mean_similarity_model_voices=mean(system, "similarity"))
     return dict(model=pipe.description, whisper=whisper, sentences=str(sentences_file), lang=lang, cps=cps, seed=seed,
                 temperature=dict(pipe.temperature) if temperature is None else temperature, top_k=top_k, voices=rows, summary=summary)
 
