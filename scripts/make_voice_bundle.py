@@ -38,12 +38,11 @@ def main(argv=None):
     ap.add_argument("--spk", required=True, help="shards with spk.npy and the voice name in json")
     ap.add_argument("--first-voice", default="flite:slt", help="the default voice (listed first)")
     ap.add_argument("--t2s-temperature", type=float, help="record in sampling.json the T2S temperature that measured best")
-    ap.add_argument("--s2a-temperature", type=float, help="the same for S2A (a stage not given keeps the default, 0.7)")
+    ap.add_argument("--s2a-temperature", type=float, help="the same for S2A (a stage not given follows the package default)")
     ap.add_argument("--sampling-note", help="how the temperatures were chosen (kept in sampling.json)")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     from whisperspeech.bundle import save_sampling, save_voices
-    from whisperspeech.sampling import DEFAULT_TEMPERATURE
     from whisperspeech.checkpoints import load_model, save_model
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -55,9 +54,8 @@ def main(argv=None):
     save_voices(out / "voices.pt", {v: voices[v] for v in order})
     for v in order: print(f"{v:20s} {counts[v]:5d} utterances")
     if args.t2s_temperature is not None or args.s2a_temperature is not None:
-        pick = lambda t: DEFAULT_TEMPERATURE if t is None else t
         notes = dict(chosen_on=args.sampling_note) if args.sampling_note else {}
-        save_sampling(out / "sampling.json", pick(args.t2s_temperature), pick(args.s2a_temperature), **notes)
+        save_sampling(out / "sampling.json", args.t2s_temperature, args.s2a_temperature, **notes)
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
     print(f"bundle {out}: {size / 2**20:.1f} MB")
     return 0

@@ -83,3 +83,43 @@ def test_loss_logs_of_a_resumed_run_merge_without_duplicates(tmp_path):
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open()))
     assert [int(x["step"]) for x in rows] == [0, *range(19, 300, 20), 319, 339] and rows[-1]["loss"] == "5.1"
+
+
+def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(tmp_path):
+    "scripts/make_voice_bundle.py: float16 models, one normalized mean embedding per voice, sampling.json as asked."
+    import io
+    import json
+    import subprocess
+    import sys
+    import numpy as np
+    import webdataset as wds
+    from whisperspeech.bundle import load_bundle, load_voices
+    from whisperspeech.checkpoints import save_model
+    from whisperspeech.codec import Codec
+    from whisperspeech.s2a import S2A
+    from whisperspeech.t2s import T2S
+    from whisperspeech.training import preset
+    torch.manual_seed(0)
+    models = {k: tmp_path / f"src-{k}.model" for k in ("t2s", "s2a", "codec")}
+    for kind, cls in (("t2s", T2S), ("s2a", S2A), ("codec", Codec)):
+        save_model(cls(preset(kind, "micro")), models[kind])
+    embs = {"flite:slt": [torch.randn(256) for _ in range(3)], "piper:joe": [torch.randn(256) for _ in range(2)]}
+    with wds.TarWriter(str(tmp_path / "spk-000000.tar")) as w:
+        for i, (voice, e) in enumerate((v, e) for v, es in embs.items() for e in es):
+            buf = io.BytesIO()
+            np.save(buf, e.numpy().astype(np.float16))
+            w.write({"__key__": f"u{i:03d}", "json": json.dumps({"voice": voice}).encode(), "spk.npy": buf.getvalue()})
+    out = tmp_path / "bundle"
+    script = TOKENS.parent.parent / "scripts" / "make_voice_bundle.py"
+    r = subprocess.run([sys.executable, str(script), *(a for k, p in models.items() for a in (f"--{k}", str(p))),
+                        "--spk", str(tmp_path / "spk-*.tar"), "--s2a-temperature", "0.5", "-o", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "flite:slt                3 utterances" in r.stdout
+    assert (out / "t2s.model").stat().st_size < models["t2s"].stat().st_size  # stored in float16
+    voices = load_voices(out / "voices.pt")
+    for v, es in embs.items():
+        mean = torch.nn.functional.normalize(torch.stack([e.half().float() for e in es]).mean(0), dim=0)
+        assert torch.allclose(voices[v], mean, atol=1e-3)
+    assert json.loads((out / "sampling.json").read_text())["temperature"] == {"s2a": 0.5}
+    assert load_bundle(out).temperature == {"t2s": 0.7, "s2a": 0.5}  # T2S follows the package default

@@ -78,10 +78,13 @@ def load_sampling(path) -> dict:
         raise WhisperSpeechError(f"{path} is not a valid sampling file ({e}); expected "
                                  '{"temperature": {"t2s": 0.7, "s2a": 0.7}}: fix or delete it') from None
 
-def save_sampling(path, t2s: float, s2a: float, **notes) -> Path:
-    "Write the per-stage temperatures (and notes on how they were chosen) atomically."
+def save_sampling(path, t2s: float | None = None, s2a: float | None = None, **notes) -> Path:
+    """Write the temperatures of the stages given (and notes on how they were chosen) atomically; a
+    stage left out follows the package default when loaded."""
     import json
-    text = json.dumps(dict(temperature=dict(t2s=check_temperature(t2s), s2a=check_temperature(s2a)), **notes), indent=1)
+    temps = {k: check_temperature(v) for k, v in dict(t2s=t2s, s2a=s2a).items() if v is not None}
+    if not temps: raise WhisperSpeechError("save_sampling needs a temperature for t2s, s2a or both")
+    text = json.dumps(dict(temperature=temps, **notes), indent=1)
     with atomic_write(path) as tmp: Path(tmp).write_text(text + "\n")
     return Path(path)
 
