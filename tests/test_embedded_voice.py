@@ -32,6 +32,7 @@ def test_embedded_codec_keeps_words_and_voice(tiny_en):
 
 
 TOKENS = EMBEDDED.parent.parent / "datasets" / "voice-tokens"
+SCRIPTS = EMBEDDED.parent.parent / "scripts"
 
 
 @pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists(), reason="no committed training tokens in this checkout")
@@ -42,7 +43,7 @@ def test_committed_training_tokens_match_the_shipped_models():
     import webdataset as wds
     from whisperspeech.stages import expand_shards
     from whisperspeech.training import batch_maker, preset
-    r = subprocess.run([sys.executable, str(TOKENS.parent.parent / "scripts" / "voice_tokens.py"), "check", str(TOKENS)],
+    r = subprocess.run([sys.executable, str(SCRIPTS / "voice_tokens.py"), "check", str(TOKENS)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     samples = [s for _, s in zip(range(8), wds.WebDataset(str(expand_shards(str(TOKENS / "*/*.tar.gz"))[0]),
@@ -65,7 +66,7 @@ def test_loss_logs_of_a_resumed_run_merge_without_duplicates(tmp_path):
         (run / "logs" / f"version_{v}" / "metrics.csv").write_text("epoch,loss,step\n" + rows + "0,,299\n")
     out = tmp_path / "metrics.csv"
     out.write_text("epoch,loss,step\n0,9.0,0\n0,9.9,19\n")  # committed before: step 0 stays, step 19 is replaced
-    script = TOKENS.parent.parent / "scripts" / "merge_metrics.py"
+    script = SCRIPTS / "merge_metrics.py"
     r = subprocess.run([sys.executable, str(script), str(run), "-o", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open()))
@@ -87,16 +88,15 @@ def test_loss_logs_of_a_resumed_run_merge_without_duplicates(tmp_path):
 
 def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(tmp_path):
     "scripts/make_voice_bundle.py: float16 models, one normalized mean embedding per voice, sampling.json as asked."
-    import io
     import json
     import subprocess
     import sys
-    import numpy as np
     import webdataset as wds
     from whisperspeech.bundle import load_bundle, load_voices
     from whisperspeech.checkpoints import save_model
     from whisperspeech.codec import Codec
     from whisperspeech.s2a import S2A
+    from whisperspeech.stages import npy_bytes
     from whisperspeech.t2s import T2S
     from whisperspeech.training import preset
     torch.manual_seed(0)
@@ -106,11 +106,10 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
     embs = {"flite:slt": [torch.randn(256) for _ in range(3)], "piper:joe": [torch.randn(256) for _ in range(2)]}
     with wds.TarWriter(str(tmp_path / "spk-000000.tar")) as w:
         for i, (voice, e) in enumerate((v, e) for v, es in embs.items() for e in es):
-            buf = io.BytesIO()
-            np.save(buf, e.numpy().astype(np.float16))
-            w.write({"__key__": f"u{i:03d}", "json": json.dumps({"voice": voice}).encode(), "spk.npy": buf.getvalue()})
+            w.write({"__key__": f"u{i:03d}", "json": json.dumps({"voice": voice}).encode(),
+                     "spk.npy": npy_bytes(e.numpy().astype("float16"))})
     out = tmp_path / "bundle"
-    script = TOKENS.parent.parent / "scripts" / "make_voice_bundle.py"
+    script = SCRIPTS / "make_voice_bundle.py"
     r = subprocess.run([sys.executable, str(script), *(a for k, p in models.items() for a in (f"--{k}", str(p))),
                         "--spk", str(tmp_path / "spk-*.tar"), "--s2a-temperature", "0.5", "-o", str(out)],
                        capture_output=True, text=True)
