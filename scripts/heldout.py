@@ -35,12 +35,7 @@ def heldout_utterances(args, sr: int):
 
 def unused_sentences(data: str, n: int, lang: str = "en") -> list[str]:
     "`n` sentences of the corpus text pool that no shard of `data` speaks, spread over the pool."
-    import tarfile
-    from whisperspeech.corpus import sentences
-    from whisperspeech.stages import expand_shards
-    used = set()
-    for path in expand_shards(data):
-        with tarfile.open(path) as tar:
-            used.update(tar.extractfile(m).read().decode().strip() for m in tar if m.name.endswith(".txt"))
+    from whisperspeech.corpus import sentences, spoken_sentences
+    used = spoken_sentences(data)
     pool = [s for s in sentences(lang) if s not in used]
     return pool[::max(1, len(pool) // n)][:n]

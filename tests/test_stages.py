@@ -60,6 +60,21 @@ def test_killed_stage_resumes_without_losing_or_duplicating(prepared, tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
 
 
+def test_a_new_corpus_can_exclude_the_text_of_earlier_ones(prepared, tmp_path):
+    "prepare corpus --exclude-text: with the earlier corpus's own seed, not one of its sentences comes back."
+    from whisperspeech.corpus import spoken_sentences
+    out = tmp_path / "more"
+    corpus = [WS, "prepare", "corpus", "-o", str(out), "--utterances", "5", "--shard-size", "5", "--seed", "5",
+              "--languages", "en:0.7,de:0.15,pl:0.15", "--quiet", "--exclude-text"]
+    r = subprocess.run(corpus + [str(prepared["corpus"])], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    earlier = spoken_sentences(prepared["corpus"])
+    assert len(earlier) >= 15 and len(spoken_sentences(out)) == 5 and not earlier & spoken_sentences(out)
+    assert json.loads((out / "spec.json").read_text())["excluded_sentences"] == len(earlier)
+    r = subprocess.run(corpus + [str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert r.returncode != 0 and "no shards match" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_corrupt_audio_is_reported_and_skipped(prepared, tmp_path):
     import webdataset as wds
     src = tmp_path / "in"

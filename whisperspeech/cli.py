@@ -130,8 +130,9 @@ def _languages(spec: str) -> dict:
 def cmd_prepare(args):
     import json as _json
     if args.stage == "corpus":
-        from whisperspeech.corpus import CorpusSpec, build_corpus
-        spec = CorpusSpec(_languages(args.languages), seed=args.seed, shard_size=args.shard_size)
+        from whisperspeech.corpus import CorpusSpec, build_corpus, spoken_sentences
+        exclude = spoken_sentences(args.exclude_text) if args.exclude_text else frozenset()
+        spec = CorpusSpec(_languages(args.languages), seed=args.seed, shard_size=args.shard_size, exclude=exclude)
         summary = build_corpus(args.output, spec, hours=args.hours, utterances=args.utterances if args.hours is None else None,
                                workers=args.workers, progress=not args.quiet and sys.stderr.isatty())
         summary["failed"] = len(summary["failed"])
@@ -179,6 +180,8 @@ def _add_prepare(sub):
     pr.add_argument("--languages", default="en:0.8,de:0.1,pl:0.1", help="corpus: languages and shares")
     pr.add_argument("--seed", type=int, default=0, help="corpus: random seed (default: 0)")
     pr.add_argument("--shard-size", type=int, default=100, help="corpus: utterances per shard (default: 100)")
+    pr.add_argument("--exclude-text", metavar="DATA", help="corpus: draw no sentence that the shards of DATA (earlier "
+                    "corpora or their token shards) speak, so the new corpus adds text, not only hours")
     pr.add_argument("--max-seconds", type=float, default=30.0, help="segment: longest chunk (default: 30)")
     pr.add_argument("--whisper", default="tiny.en", help="transcribe, wenc: Whisper model name or path (default: tiny.en)")
     pr.add_argument("--codec", default="encodec_24khz", help="atoks: encodec_24khz, or a codec we trained (its .model path)")
