@@ -97,19 +97,13 @@ def _pool(lang: str, exclude: frozenset) -> tuple[str, ...]:
     if not pool: raise WhisperSpeechError(f"every {lang} sentence is excluded; exclude fewer corpora or drop {lang} from --languages")
     return pool
 
-def _field(member: str) -> str:
-    "The webdataset field of a tar member: `txt` for `dir/0000012.txt`, `asr.txt` for `0000012.asr.txt`."
-    return member.rsplit("/", 1)[-1].partition(".")[2]
-
 def spoken_sentences(data) -> frozenset:
     "The texts (`txt`) that the shards of `data` (a folder, glob or brace pattern; .tar or .tar.gz) speak."
     import tarfile
-    from whisperspeech.stages import expand_shards
+    from whisperspeech.stages import expand_shards, read_samples
     out = set()
     for path in expand_shards(data):
-        try:
-            with tarfile.open(path) as tar:
-                out.update(tar.extractfile(m).read().decode("utf-8").strip() for m in tar if _field(m.name) == "txt")
+        try: out.update(s["txt"].decode("utf-8").strip() for s in read_samples(path) if "txt" in s)
         except (OSError, tarfile.TarError, UnicodeDecodeError) as e:
             raise WhisperSpeechError(f"cannot read the texts of {path} ({e}); is it a webdataset shard?") from None
     return frozenset(out)
