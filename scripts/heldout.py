@@ -1,6 +1,7 @@
 """Held-out utterances for the evaluation scripts: the sentences of datasets/eval_sentences_en.txt
 (written for evaluation, in no training text) spoken by the corpus voices, different sentences per voice;
-with --unused-by, corpus sentences no training shard speaks instead (validation)."""
+with --unused-by, corpus sentences no training shard speaks instead (validation; the embedded voice's validation
+sentences are fixed in datasets/validation_sentences_en.txt, for --sentences with --per-voice 4)."""
 import argparse
 from pathlib import Path
 

@@ -54,6 +54,17 @@ def test_committed_training_tokens_match_the_shipped_models():
     assert t2s["out_stoks"].shape[0] == 8 and s2a["speakers"].shape == (8, 256) and (s2a["out_atoks"] >= 0).any()
 
 
+@pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists(), reason="no committed training tokens in this checkout")
+def test_validation_and_evaluation_sentences_are_in_no_training_text():
+    "The fixed validation sentences and the evaluation sentences: distinct, and spoken by no training shard."
+    from whisperspeech.corpus import spoken_sentences
+    lines = lambda name: [l.strip() for l in (TOKENS.parent / name).read_text().splitlines() if l.strip()]
+    validation, evaluation = lines("validation_sentences_en.txt"), lines("eval_sentences_en.txt")
+    spoken = spoken_sentences(str(TOKENS / "*/*.tar.gz"))
+    assert len(spoken) > 20000 and len(set(validation)) == len(validation) == 32
+    assert not (set(validation) | set(evaluation)) & spoken and not set(validation) & set(evaluation)
+
+
 def test_loss_logs_of_a_resumed_run_merge_without_duplicates(tmp_path):
     "scripts/merge_metrics.py: a resumed version's repeated steps replace the stopped one's; committed rows stay."
     import csv
