@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from whisperspeech.corpus import VOICES
+from whisperspeech.evaluate import read_sentences
 from whisperspeech.system_voices import speak_system
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,7 @@ def heldout_utterances(args, sr: int):
     "Yields `(voice, [(text, waveform at sr), ...])` per voice of `args.voices`."
     voices = args.voices.split(",")
     if args.unused_by: lines = unused_sentences(args.unused_by, len(voices) * args.per_voice)
-    else: lines = [l.strip() for l in Path(args.sentences).read_text().splitlines() if l.strip()]
+    else: lines = read_sentences(args.sentences)
     for v, voice in enumerate(voices):
         texts = [lines[(v * args.per_voice + i) % len(lines)] for i in range(args.per_voice)]
         yield voice, [(text, speak_system(text, voice, sr=sr)) for text in texts]

@@ -58,8 +58,8 @@ def test_committed_training_tokens_match_the_shipped_models():
 def test_validation_and_evaluation_sentences_are_in_no_training_text():
     "The fixed validation sentences and the evaluation sentences: distinct, and spoken by no training shard."
     from whisperspeech.corpus import spoken_sentences
-    lines = lambda name: [l.strip() for l in (TOKENS.parent / name).read_text().splitlines() if l.strip()]
-    validation, evaluation = lines("validation_sentences_en.txt"), lines("eval_sentences_en.txt")
+    from whisperspeech.evaluate import read_sentences
+    validation, evaluation = (read_sentences(TOKENS.parent / name) for name in ("validation_sentences_en.txt", "eval_sentences_en.txt"))
     spoken = spoken_sentences(str(TOKENS / "*/*.tar.gz"))
     assert len(spoken) > 20000 and len(set(validation)) == len(validation) == 32
     assert not (set(validation) | set(evaluation)) & spoken and not set(validation) & set(evaluation)
