@@ -6,6 +6,10 @@ codec tokens from them and the codec decodes those. Reports per voice Whisper's 
 the original and of the resynthesis, the resemblyzer similarity between the two, and the duration
 ratio. What T2S can reach is bounded by this.
 
+Also S2A's teacher-forced cross-entropy on the codec tokens of the same sentences spoken at 24 kHz
+(what it trains on): a steadier way to compare checkpoints than the word error rate of one sampled
+resynthesis per utterance. `--ce-only` measures that alone (no sampling, no ASR: a minute).
+
     .venv/bin/python scripts/eval_s2a.py runs/s2a/s2a.model --per-voice 2
 """
 import json
@@ -21,9 +25,26 @@ from whisperspeech.checkpoints import load_model
 from whisperspeech.codec import CodecVocoder
 from whisperspeech.s2a import s2a_generate
 from whisperspeech.speaker import speaker_embedding
+from whisperspeech.system_voices import speak_system
+from whisperspeech.training import _loss, s2a_batch
 from whisperspeech.vq import encode_audio
 
 VOICE = ROOT / "whisperspeech" / "voice"
+
+
+def training_sample(tok, codec, text: str, voice: str) -> dict:
+    "A held-out utterance as the token shards hold it: codes of 24 kHz speech, semantic tokens and speaker of 16 kHz."
+    wav = speak_system(text, voice, sr=24000)
+    wav16 = resample(wav, 24000, 16000)
+    return {"stoks.npy": encode_audio(tok, wav16)[0].numpy(), "atoks.npy": codec.encode(wav[None])[0].numpy(),
+            "spk.npy": speaker_embedding(wav16, "resemblyzer").numpy(), "json": {"lang": "en"}, "__key__": voice}
+
+
+def cross_entropy(s2a, samples, batch=8) -> float:
+    "Mean teacher-forced cross-entropy of S2A's codec-token predictions over batches of `samples`."
+    with torch.no_grad():
+        losses = [float(_loss("s2a", s2a, s2a_batch(samples[i:i + batch], s2a.config))) for i in range(0, len(samples), batch)]
+    return sum(losses) / len(losses)
 
 
 def main(argv=None):
@@ -31,10 +52,18 @@ def main(argv=None):
     ap.add_argument("--tokenizer", default=str(VOICE / "vq.model"))
     ap.add_argument("--codec", default=str(VOICE / "codec.model"))
     ap.add_argument("--temperature", type=float, default=0.7)
+    ap.add_argument("--ce-only", action="store_true", help="only the teacher-forced cross-entropy (no resynthesis)")
     args = ap.parse_args(argv)
     tok = load_model(args.tokenizer, kind="vq")
-    s2a = load_model(args.s2a, kind="s2a")
+    s2a = load_model(args.s2a, kind="s2a").eval()
     vocoder = CodecVocoder(load_model(args.codec, kind="codec"))
+    held = [training_sample(tok, vocoder.codec, text, voice) for voice, utterances in heldout_utterances(args, sr=16000)
+            for text, _ in utterances]
+    ce = cross_entropy(s2a, held)
+    print(f"S2A cross-entropy on {len(held)} held-out utterances: {ce:.3f}", flush=True)
+    if args.ce_only:
+        if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, heldout_utterances=len(held), heldout_ce=ce), indent=1))
+        return 0
     rows = []
     for voice, utterances in heldout_utterances(args, sr=16000):
         refs, orig, resynth, sims, ratios = [], [], [], [], []
@@ -57,6 +86,7 @@ def main(argv=None):
               f"similarity {r['similarity']:.3f}  duration x{r['duration_ratio']:.2f}   {resynth[-1]!r}", flush=True)
     mean = lambda k: sum(r[k] for r in rows) / len(rows)
     summary = {k: mean(k) for k in ("wer_original", "wer_resynthesis", "similarity", "duration_ratio")}
+    summary["heldout_ce"] = ce
     print(f"{'mean':18s} WER original {summary['wer_original']:.3f}  resynthesis {summary['wer_resynthesis']:.3f}  "
           f"similarity {summary['similarity']:.3f}  duration x{summary['duration_ratio']:.2f}")
     if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, summary=summary, voices=rows), indent=1))

@@ -99,6 +99,9 @@ fi
 #    T2S trained without speaker input up to step 6,800; from there it continued with one (the export grows it:
 #    `train --init` starts the new input at zero)
 for kind in $KINDS; do
+  if [ -f "$VOICE/$kind.model" ] && [ ! -f "$RUNS/$kind/checkpoints/last.ckpt" ]; then
+    echo "$VOICE/$kind.model is the shipped model: skipping $kind (delete it to train it again)" >&2; continue
+  fi
   init=(); warmup=200
   if [ -f "$VOICE/partial/$kind.model" ] && [ ! -f "$RUNS/$kind/checkpoints/last.ckpt" ]; then
     init=(--init "$VOICE/partial/$kind.model")
@@ -112,6 +115,7 @@ for kind in $KINDS; do
 done
 [ "$KINDS" = "t2s s2a" ] || exit 0
 
-# 7. the bundle: models in float16 and one speaker embedding per corpus voice
+# 7. the bundle: models in float16 and one speaker embedding per corpus voice (once both are trained here)
+[ -f "$RUNS/t2s/t2s.model" ] && [ -f "$RUNS/s2a/s2a.model" ] || exit 0
 $py scripts/make_voice_bundle.py --t2s "$RUNS/t2s/t2s.model" --s2a "$RUNS/s2a/s2a.model" \
-    --codec "$VOICE/codec.model" --spk "$TOKENS/*/*.tar.gz" -o "$VOICE"
+    --codec "$VOICE/codec.model" --spk "$TOKENS/*/*.tar.gz" --first-voice festival:slt-hts -o "$VOICE"

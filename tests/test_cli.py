@@ -72,6 +72,8 @@ def test_say_with_a_bundle_from_argument_file_and_stdin(tiny_bundle, tmp_path):
         assert "real-time factor" in r.stderr and "voice flite:rms" in r.stderr
         outs.append(sf.read(out)[0])
     assert len(outs[0]) > 24000 and all(np.array_equal(outs[0], o) for o in outs[1:])  # same text, same seed
+    r = run_cli("say", "Hello.", "--model", str(tiny_bundle), "-o", str(tmp_path / "default.wav"))
+    assert r.returncode == 0 and "voice flite:slt (default)" in r.stderr, r.stderr  # the bundle's first voice, named
 
 
 def test_say_with_int8_weights(tiny_bundle, tmp_path):

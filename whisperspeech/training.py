@@ -393,6 +393,8 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
                         log_every_n_steps=log_every, gradient_clip_val=1.0, enable_progress_bar=progress,
                         enable_model_summary=False, use_distributed_sampler=False, limit_val_batches=0)
     trainer.fit(task, train_dataloaders=loader, ckpt_path=str(last) if last else None)
+    # the steps after the last --save-every checkpoint: without this, resuming or --export-only would lose them
+    if trainer.global_step % save_every: trainer.save_checkpoint(ckpt_dir / "last.ckpt")
     target = out_dir / f"{kind}.model"
     if trainer.is_global_zero: save_model(model.eval(), target, step=start_step + trainer.global_step)
     return target
