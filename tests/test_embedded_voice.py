@@ -4,7 +4,7 @@ import torch
 
 from whisperspeech.asr import transcribe, word_error_rate
 from whisperspeech.audio import resample
-from whisperspeech.bundle import EMBEDDED
+from whisperspeech.bundle import EMBEDDED, embedded_available
 from whisperspeech.checkpoints import load_model
 from whisperspeech.speaker import speaker_embedding
 from whisperspeech.system_voices import speak_system
@@ -104,7 +104,7 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
     import sys
     import webdataset as wds
     from whisperspeech.bundle import load_bundle, load_voices
-    from whisperspeech.checkpoints import save_model
+    from whisperspeech.checkpoints import save_model, trained_steps
     from whisperspeech.codec import Codec
     from whisperspeech.s2a import S2A
     from whisperspeech.stages import npy_bytes
@@ -113,7 +113,7 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
     torch.manual_seed(0)
     models = {k: tmp_path / f"src-{k}.model" for k in ("t2s", "s2a", "codec")}
     for kind, cls in (("t2s", T2S), ("s2a", S2A), ("codec", Codec)):
-        save_model(cls(preset(kind, "micro")), models[kind])
+        save_model(cls(preset(kind, "micro")), models[kind], step=123 if kind == "t2s" else None)
     embs = {"flite:slt": [torch.randn(256) for _ in range(3)], "piper:joe": [torch.randn(256) for _ in range(2)]}
     with wds.TarWriter(str(tmp_path / "spk-000000.tar")) as w:
         for i, (voice, e) in enumerate((v, e) for v, es in embs.items() for e in es):
@@ -127,9 +127,52 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
     assert r.returncode == 0, r.stderr
     assert "flite:slt                3 utterances" in r.stdout
     assert (out / "t2s.model").stat().st_size < models["t2s"].stat().st_size  # stored in float16
+    assert trained_steps(out / "t2s.model") == 123 and trained_steps(out / "s2a.model") is None  # steps kept
     voices = load_voices(out / "voices.pt")
     for v, es in embs.items():
         mean = torch.nn.functional.normalize(torch.stack([e.half().float() for e in es]).mean(0), dim=0)
         assert torch.allclose(voices[v], mean, atol=1e-3)
     assert json.loads((out / "sampling.json").read_text())["temperature"] == {"s2a": 0.5}
     assert load_bundle(out).temperature == {"t2s": 0.7, "s2a": 0.5}  # T2S follows the package default
+
+
+@pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists(), reason="no committed training tokens in this checkout")
+def test_s2a_evaluation_remakes_training_samples_as_the_shards_hold_them(monkeypatch):
+    """scripts/eval_s2a.py's cross-entropy samples come out of the pipeline the committed shards came out of:
+    remade for a training sentence and voice, the semantic tokens and speaker embedding are the shard's, and
+    the first codebook nearly so (the corpus keeps 16-bit audio, which moves some residual codes)."""
+    import webdataset as wds
+    from whisperspeech.stages import expand_shards
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    from eval_s2a import VOICE, training_sample
+    shard = str(expand_shards(str(TOKENS / "new-text/*.tar.gz"))[0])
+    s = next(s for s in wds.WebDataset(shard, shardshuffle=False).decode() if s["json"]["voice"] == "flite:slt")
+    made = training_sample(load_model(VOICE / "vq.model", kind="vq"), load_model(VOICE / "codec.model", kind="codec"),
+                           s["txt"], "flite:slt")
+    assert (made["stoks.npy"] == s["stoks.npy"]).all()
+    spk = torch.nn.functional.cosine_similarity(*(torch.as_tensor(x["spk.npy"]).float() for x in (made, s)), dim=0)
+    assert spk > 0.999 and made["atoks.npy"].shape == s["atoks.npy"].shape
+    assert (made["atoks.npy"][0] == s["atoks.npy"][0]).mean() > 0.85
+
+
+@pytest.mark.skipif(not embedded_available(), reason="no embedded voice in this checkout")
+def test_embedded_voice_speaks_held_out_sentences_in_the_voice_asked_for(tiny_en):
+    """The shipped bundle end to end, on evaluation sentences (in no training text): Whisper hears most of
+    the words (the model card's `whisperspeech eval` measures 0.35-0.5 word error rate by voice), each
+    utterance sounds like its voice's teacher and lasts about as long."""
+    from whisperspeech.evaluate import read_sentences
+    from whisperspeech.pipeline import Pipeline
+    pipe = Pipeline(model="embedded", quiet=True)
+    texts = read_sentences(TOKENS.parent / "eval_sentences_en.txt")[:3]
+    refs, heard = [], []
+    for voice in ("festival:slt-hts", "flite:awb"):
+        for text in texts:
+            wav = resample(pipe.generate(text, speaker=voice, seed=0), 24000, 16000)
+            teacher = speak_system(text, voice, sr=16000)
+            refs.append(text)
+            heard.append(transcribe(tiny_en, wav))
+            sim = torch.nn.functional.cosine_similarity(*(speaker_embedding(x, "resemblyzer") for x in (wav, teacher)), dim=0)
+            assert sim > 0.7 and 0.6 < wav.shape[0] / teacher.shape[0] < 1.6, (voice, text, float(sim))
+    wer = word_error_rate(refs, heard)
+    print("embedded voice:", list(zip(refs, heard)), f"WER {wer:.3f}")
+    assert wer < 0.7
