@@ -17,7 +17,8 @@ cd /tmp/runs
 for k in t2s s2a; do
   [ -d $k ] || continue
   if [ ! -f $k/$k-half.model ] && [ -f $k/checkpoints/last.ckpt ]; then  # killed: its last checkpoint
-    python3 -m whisperspeech.cli train $k -o $k --export-only --half && mv $k/$k.model $k/$k-half.model; fi
+    python3 -c "import sys; from whisperspeech.cli import main; sys.exit(main(sys.argv[1:]))" train $k -o $k --export-only --half \
+      && mv $k/$k.model $k/$k-half.model; fi
   [ -f $k/$k-half.model ] || continue
   split -b 15000000 -d $k/$k-half.model "$OUT/$k.model.part"
   cp /tmp/g/common/$k-metrics.csv $k-metrics.csv
