@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from heldout import ROOT, heldout_parser, heldout_utterances
+from heldout import ROOT, cross_entropy, heldout_parser, heldout_texts, heldout_utterances
 from whisperspeech.asr import transcribe, word_error_rate
 from whisperspeech.audio import resample
 from whisperspeech.checkpoints import load_model
@@ -26,7 +26,6 @@ from whisperspeech.codec import CodecVocoder
 from whisperspeech.s2a import s2a_generate
 from whisperspeech.speaker import speaker_embedding
 from whisperspeech.system_voices import speak_system
-from whisperspeech.training import _loss, s2a_batch
 from whisperspeech.vq import encode_audio
 
 VOICE = ROOT / "whisperspeech" / "voice"
@@ -40,13 +39,6 @@ def training_sample(tok, codec, text: str, voice: str) -> dict:
             "spk.npy": speaker_embedding(wav16, "resemblyzer").numpy(), "json": {"lang": "en"}, "__key__": voice}
 
 
-def cross_entropy(s2a, samples, batch=8) -> float:
-    "Mean teacher-forced cross-entropy of S2A's codec-token predictions over batches of `samples`."
-    with torch.no_grad():
-        losses = [float(_loss("s2a", s2a, s2a_batch(samples[i:i + batch], s2a.config))) for i in range(0, len(samples), batch)]
-    return sum(losses) / len(losses)
-
-
 def main(argv=None):
     ap = heldout_parser(__doc__, "s2a", "S2A checkpoint (.model)", per_voice=2)
     ap.add_argument("--tokenizer", default=str(VOICE / "vq.model"))
@@ -57,9 +49,8 @@ def main(argv=None):
     tok = load_model(args.tokenizer, kind="vq")
     s2a = load_model(args.s2a, kind="s2a").eval()
     vocoder = CodecVocoder(load_model(args.codec, kind="codec"))
-    held = [training_sample(tok, vocoder.codec, text, voice) for voice, utterances in heldout_utterances(args, sr=16000)
-            for text, _ in utterances]
-    ce = cross_entropy(s2a, held)
+    held = [training_sample(tok, vocoder.codec, text, voice) for voice, texts in heldout_texts(args) for text in texts]
+    ce = cross_entropy("s2a", s2a, held, batch=8)
     print(f"S2A cross-entropy on {len(held)} held-out utterances: {ce:.3f}", flush=True)
     if args.ce_only:
         if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, heldout_utterances=len(held), heldout_ce=ce), indent=1))

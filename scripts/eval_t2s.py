@@ -15,18 +15,11 @@ from pathlib import Path
 
 import torch
 
-from heldout import ROOT, heldout_parser, heldout_utterances
+from heldout import ROOT, cross_entropy, heldout_parser, heldout_utterances
 from whisperspeech.checkpoints import load_model
 from whisperspeech.speaker import speaker_embedding
 from whisperspeech.stages import expand_shards
-from whisperspeech.training import _loss, t2s_batch
 from whisperspeech.vq import encode_audio
-
-
-def cross_entropy(t2s, samples, batch=16) -> float:
-    with torch.no_grad():
-        losses = [float(_loss("t2s", t2s, t2s_batch(samples[i:i + batch], t2s.config))) for i in range(0, len(samples), batch)]
-    return sum(losses) / len(losses)
 
 
 def main(argv=None):
@@ -41,16 +34,16 @@ def main(argv=None):
     held = [{"txt": text, "stoks.npy": encode_audio(tok, wav)[0].numpy(), "json": {"lang": "en"}, "__key__": voice,
              "spk.npy": speaker_embedding(wav, "resemblyzer").numpy()}
             for voice, utterances in heldout_utterances(args, sr=16000) for text, wav in utterances]
-    result = dict(t2s=args.t2s, heldout_utterances=len(held), heldout_ce=cross_entropy(t2s, held),
+    result = dict(t2s=args.t2s, heldout_utterances=len(held), heldout_ce=cross_entropy("t2s", t2s, held, batch=16),
                   uniform_ce=math.log(t2s.config.stoks_codes))
     if args.int8:
         from whisperspeech.layers import quantize_int8
-        result["heldout_ce_int8"] = cross_entropy(quantize_int8(copy.deepcopy(t2s)), held)
+        result["heldout_ce_int8"] = cross_entropy("t2s", quantize_int8(copy.deepcopy(t2s)), held, batch=16)
     if args.train_data:
         import webdataset as wds
         urls = [str(p) for p in expand_shards(args.train_data)]
         samples = [s for _, s in zip(range(args.train_samples), wds.WebDataset(urls, shardshuffle=False).decode())]
-        result.update(train_samples=len(samples), train_ce=cross_entropy(t2s, samples))
+        result.update(train_samples=len(samples), train_ce=cross_entropy("t2s", t2s, samples, batch=16))
     print(f"T2S cross-entropy: held-out {result['heldout_ce']:.3f} ({len(held)} utterances)"
           + (f", training {result['train_ce']:.3f} ({result['train_samples']} samples)" if args.train_data else "")
           + f"; uniform {result['uniform_ce']:.3f}"

@@ -25,14 +25,29 @@ def heldout_parser(doc: str, model: str, model_help: str, per_voice: int) -> arg
     return ap
 
 
-def heldout_utterances(args, sr: int):
-    "Yields `(voice, [(text, waveform at sr), ...])` per voice of `args.voices`."
+def heldout_texts(args):
+    "Yields `(voice, [text, ...])` per voice of `args.voices`: different sentences per voice."
     voices = args.voices.split(",")
     if args.unused_by: lines = unused_sentences(args.unused_by, len(voices) * args.per_voice)
     else: lines = read_sentences(args.sentences)
     for v, voice in enumerate(voices):
-        texts = [lines[(v * args.per_voice + i) % len(lines)] for i in range(args.per_voice)]
+        yield voice, [lines[(v * args.per_voice + i) % len(lines)] for i in range(args.per_voice)]
+
+
+def heldout_utterances(args, sr: int):
+    "Yields `(voice, [(text, waveform at sr), ...])` per voice of `args.voices`."
+    for voice, texts in heldout_texts(args):
         yield voice, [(text, speak_system(text, voice, sr=sr)) for text in texts]
+
+
+def cross_entropy(kind: str, model, samples, batch: int) -> float:
+    "Mean teacher-forced cross-entropy of a T2S or S2A `model` over batches of `samples` (shard-style dicts)."
+    import torch
+    from whisperspeech.training import _loss, batch_maker
+    make = batch_maker(kind, model.config)
+    with torch.no_grad():
+        losses = [float(_loss(kind, model, make(samples[i:i + batch]))) for i in range(0, len(samples), batch)]
+    return sum(losses) / len(losses)
 
 
 def unused_sentences(data: str, n: int, lang: str = "en") -> list[str]:

@@ -75,7 +75,7 @@ def cmd_say(args):
                        top_k=args.top_k, step_callback=lambda: bar.update())
         raw = pipe.generate_stream(text, **options) if args.output == "-" else iter([pipe.generate(text, **options)])
         pieces = (resample(p, SAMPLE_RATE, args.sr) if args.sr != SAMPLE_RATE else p for p in raw)
-        default = f"{next(iter(pipe.voices))} (default)" if pipe.voices else "default"  # a bundle's first voice
+        default = f"{pipe.default_voice} (default)" if pipe.default_voice else "default"
         who = f"{pipe.description}, voice {args.voice or default}"
     if args.output == "-":
         seconds, path = _write_stream(pieces, args.sr), "stdout"

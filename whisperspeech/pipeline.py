@@ -82,11 +82,16 @@ class Pipeline:
                                      f"takes {self.s2a.config.spk_width}-wide ones: use a T2S and an S2A trained on the same speaker encoder")
         self.vocoder = vocoder_ref if hasattr(vocoder_ref, "decode") else Vocoder(vocoder_ref, self.device, random_vocoder_ok)
 
+    @property
+    def default_voice(self) -> str | None:
+        "The name of the voice spoken when none is given: the bundle's first (None for models without named voices)."
+        return next(iter(self.voices), None)
+
     def speaker(self, speaker=None) -> torch.Tensor:
         "The embedding for `speaker`: a voice name, recording path, 16 kHz waveform, embedding, or None for the default."
         c = self.s2a.config
         if speaker is None:
-            if self.voices: return next(iter(self.voices.values()))
+            if self.voices: return self.voices[self.default_voice]
             if c.default_speaker is not None: return torch.tensor(c.default_speaker)
             return torch.randn(c.spk_width, generator=torch.Generator().manual_seed(0))
         if isinstance(speaker, str) and speaker in self.voices: return self.voices[speaker]
