@@ -39,16 +39,26 @@ def training_sample(tok, codec, text: str, voice: str) -> dict:
             "spk.npy": speaker_embedding(wav16, "resemblyzer").numpy(), "json": {"lang": "en"}, "__key__": voice}
 
 
-def main(argv=None):
-    ap = heldout_parser(__doc__, "s2a", "S2A checkpoint (.model)", per_voice=2)
+def s2a_parser(doc: str, per_voice: int):
+    "The held-out options with the S2A checkpoint, the tokenizer and codec under it, and the sampling temperature."
+    ap = heldout_parser(doc, "s2a", "S2A checkpoint (.model)", per_voice=per_voice)
     ap.add_argument("--tokenizer", default=str(VOICE / "vq.model"))
     ap.add_argument("--codec", default=str(VOICE / "codec.model"))
     ap.add_argument("--temperature", type=float, default=0.7)
+    return ap
+
+
+def load_stack(args):
+    "The semantic tokenizer, S2A and codec vocoder that `args` name."
+    return (load_model(args.tokenizer, kind="vq"), load_model(args.s2a, kind="s2a").eval(),
+            CodecVocoder(load_model(args.codec, kind="codec")))
+
+
+def main(argv=None):
+    ap = s2a_parser(__doc__, per_voice=2)
     ap.add_argument("--ce-only", action="store_true", help="only the teacher-forced cross-entropy (no resynthesis)")
     args = ap.parse_args(argv)
-    tok = load_model(args.tokenizer, kind="vq")
-    s2a = load_model(args.s2a, kind="s2a").eval()
-    vocoder = CodecVocoder(load_model(args.codec, kind="codec"))
+    tok, s2a, vocoder = load_stack(args)
     held = [training_sample(tok, vocoder.codec, text, voice) for voice, texts in heldout_texts(args) for text in texts]
     ce = cross_entropy("s2a", s2a, held, batch=8)
     print(f"S2A cross-entropy on {len(held)} held-out utterances: {ce:.3f}", flush=True)

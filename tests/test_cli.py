@@ -21,7 +21,7 @@ def run_cli(*args, stdin=None):
 
 def test_help_and_usage_errors():
     assert run_cli("--help").returncode == 0
-    for cmd in ["say", "voices", "eval", "serve", "ui", "whisper", "transcribe", "prepare", "train"]:
+    for cmd in ["say", "voices", "eval", "serve", "ui", "whisper", "transcribe", "prepare", "train", "average"]:
         r = run_cli(cmd, "--help")
         assert r.returncode == 0 and "usage: whisperspeech" in r.stdout
     assert run_cli().returncode == 2
@@ -55,10 +55,28 @@ def test_failures_are_one_line_with_status_1(tmp_path):
                  ["say", "hello", "--model", "system", "--int8", "-o", str(tmp_path / "x.wav")],
                  ["say", "hello", "--model", str(tmp_path), "-o", str(tmp_path / "x.wav")],
                  ["transcribe", str(tmp_path / "missing.wav")],
-                 ["whisper", "no-such-model"]):
+                 ["whisper", "no-such-model"],
+                 ["average", str(tmp_path / "missing.model"), str(tmp_path / "missing.model"), "-o", str(tmp_path / "a.model")]):
         r = run_cli(*args)
         assert r.returncode == 1, (args, r.stderr)
         assert r.stderr.startswith("whisperspeech: error: ") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_average_writes_the_mean_of_one_model_s_exports(tiny_bundle, tmp_path):
+    from whisperspeech.checkpoints import load_model, save_model, trained_steps
+    import torch
+    t2s = load_model(tiny_bundle / "t2s.model")
+    save_model(t2s, tmp_path / "a.model", step=100)
+    with torch.no_grad():
+        for p in t2s.parameters(): p.add_(1.0)
+    save_model(t2s, tmp_path / "b.model", step=200)
+    out = tmp_path / "avg.model"
+    assert main(["average", str(tmp_path / "a.model"), str(tmp_path / "b.model"), "-o", str(out), "--half"]) == 0
+    avg, first = load_model(out), load_model(tmp_path / "a.model")
+    assert all(torch.allclose(p, q + 0.5, atol=2e-3, rtol=2e-3) for p, q in zip(avg.parameters(), first.parameters()))
+    assert trained_steps(out) == 200
+    r = run_cli("average", str(tmp_path / "a.model"), str(tiny_bundle / "s2a.model"), "-o", str(tmp_path / "bad.model"))
+    assert r.returncode == 1 and "average exports of one model" in r.stderr and not (tmp_path / "bad.model").exists()
 
 
 def test_say_with_a_bundle_from_argument_file_and_stdin(tiny_bundle, tmp_path):

@@ -72,6 +72,13 @@ def test_a_new_corpus_can_exclude_the_text_of_earlier_ones(prepared, tmp_path):
     assert spoken_sentences(prepared["transcribe"]) == earlier  # Whisper's asr.txt is not what the corpus speaks
     assert len(earlier) >= 15 and len(spoken_sentences(out)) == 5 and not earlier & spoken_sentences(out)
     assert json.loads((out / "spec.json").read_text())["excluded_sentences"] == len(earlier)
+    # a sentence file too (held-out sentences): the same seed and corpus, its 5 sentences listed, draws 5 others
+    held = tmp_path / "held_out.txt"
+    held.write_text("\n".join(sorted(spoken_sentences(out))) + "\n", encoding="utf-8")
+    again = [str(tmp_path / "again") if a == str(out) else a for a in corpus]
+    r = subprocess.run(again + [str(prepared["corpus"]), "--exclude-text", str(held)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(spoken_sentences(tmp_path / "again")) == 5 and not spoken_sentences(tmp_path / "again") & spoken_sentences(out)
     r = subprocess.run(corpus + [str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert r.returncode != 0 and "no shards match" in r.stderr and "Traceback" not in r.stderr
 

@@ -33,7 +33,8 @@ def test_the_voice_reaches_t2s(pipe, tiny_bundle, tmp_path):
     "The bundle's T2S hears the speaker: same text and seed, other voice, other semantic tokens."
     from whisperspeech.pipeline import _jobs, _semantic
     assert pipe.t2s.config.spk_width == pipe.s2a.config.spk_width == 256
-    stoks = {v: _semantic(pipe, _jobs(pipe, "Hello there.", v, "en", 15.0, 1), 0.7, None)[0][0] for v in pipe.voices}
+    jobs = {v: _jobs(pipe, "Hello there.", v, "en", 15.0, 1) for v in pipe.voices}
+    stoks = {v: _semantic(pipe, j, torch.stack([x["speaker"] for x in j]), 0.7, None)[0][0] for v, j in jobs.items()}
     assert not torch.equal(*stoks.values())
     # a T2S that hears other speaker embeddings than its S2A takes is refused at load
     from whisperspeech.checkpoints import load_model, save_model

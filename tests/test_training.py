@@ -91,11 +91,15 @@ def test_a_continued_run_picks_up_the_schedule(prepared, tmp_path):
     first = train("t2s", prepared["spk"], tmp_path / "a", steps=4, batch_size=2, log_every=1, progress=False)
     assert trained_steps(first) == 4
     more = train("t2s", prepared["spk"], tmp_path / "b", steps=7, batch_size=2, save_every=1, log_every=1, progress=False,
-                 init=str(first), continue_schedule=True)
+                 init=str(first), continue_schedule=True, keep_every=2)
+    kept = sorted((tmp_path / "b" / "kept").iterdir())  # exports at multiples of 2 of the whole schedule's steps
+    assert [p.name for p in kept] == ["t2s-step6.model"] and trained_steps(kept[0]) == 6
     assert trained_steps(more) == 7 and max(int(r["step"]) for f in (tmp_path / "b").glob("logs/*/metrics.csv")
                                              for r in csv.DictReader(open(f))) == 2  # 3 steps left of 7
     # resumed from its last checkpoint, the continued run still counts from step 4
     assert trained_steps(train("t2s", prepared["spk"], tmp_path / "b", steps=9, batch_size=2, progress=False)) == 9
+    with pytest.raises(WhisperSpeechError, match="positive"):
+        train("t2s", prepared["spk"], tmp_path / "d", steps=4, keep_every=0, progress=False)
     with pytest.raises(WhisperSpeechError, match="raise --steps"):
         train("t2s", prepared["spk"], tmp_path / "c", steps=4, init=str(first), continue_schedule=True, progress=False)
 

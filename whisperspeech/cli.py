@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['INT8_HELP', 'load_pipeline', 'cmd_say', 'cmd_voices', 'cmd_whisper', 'cmd_transcribe', 'cmd_prepare', 'cmd_train',
-           'cmd_eval', 'cmd_serve', 'cmd_ui', 'build_parser', 'main']
+           'cmd_average', 'cmd_eval', 'cmd_serve', 'cmd_ui', 'build_parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #2f9a55c1
 import argparse
@@ -132,7 +132,7 @@ def cmd_prepare(args):
     import json as _json
     if args.stage == "corpus":
         from whisperspeech.corpus import CorpusSpec, build_corpus, spoken_sentences
-        exclude = spoken_sentences(args.exclude_text) if args.exclude_text else frozenset()
+        exclude = frozenset().union(*(spoken_sentences(d) for d in args.exclude_text or []))
         spec = CorpusSpec(_languages(args.languages), seed=args.seed, shard_size=args.shard_size, exclude=exclude)
         summary = build_corpus(args.output, spec, hours=args.hours, utterances=args.utterances if args.hours is None else None,
                                workers=args.workers, progress=not args.quiet and sys.stderr.isatty())
@@ -164,7 +164,7 @@ def cmd_train(args):
                  num_nodes=args.num_nodes, strategy=args.strategy,
                  precision=args.precision, workers=args.workers, save_every=args.save_every, log_every=args.log_every,
                  seed=args.seed, keys_log=args.keys_log, progress=not args.quiet and sys.stderr.isatty(), init=args.init,
-                 continue_schedule=args.continue_schedule)
+                 continue_schedule=args.continue_schedule, keep_every=args.keep_every)
     print(f"trained {args.kind}: {path}", file=sys.stderr)
 
 # %% ../nbs/08_cli.ipynb #f3a84ef3
@@ -181,8 +181,9 @@ def _add_prepare(sub):
     pr.add_argument("--languages", default="en:0.8,de:0.1,pl:0.1", help="corpus: languages and shares")
     pr.add_argument("--seed", type=int, default=0, help="corpus: random seed (default: 0)")
     pr.add_argument("--shard-size", type=int, default=100, help="corpus: utterances per shard (default: 100)")
-    pr.add_argument("--exclude-text", metavar="DATA", help="corpus: draw no sentence that the shards of DATA (earlier "
-                    "corpora or their token shards) speak, so the new corpus adds text, not only hours")
+    pr.add_argument("--exclude-text", metavar="DATA", action="append", help="corpus: draw no sentence that the shards of DATA "
+                    "(earlier corpora or their token shards) speak, or that a sentence file DATA.txt holds (held-out "
+                    "sentences), so the new corpus adds text, not only hours (repeatable)")
     pr.add_argument("--max-seconds", type=float, default=30.0, help="segment: longest chunk (default: 30)")
     pr.add_argument("--whisper", default="tiny.en", help="transcribe, wenc: Whisper model name or path (default: tiny.en)")
     pr.add_argument("--codec", default="encodec_24khz", help="atoks: encodec_24khz, or a codec we trained (its .model path)")
@@ -216,11 +217,25 @@ def _add_train(sub):
     tr.add_argument("--init", help="start from the weights of an exported .model (same kind and preset); ignored when resuming")
     tr.add_argument("--continue-schedule", action="store_true",
                     help="with --init: continue the --steps schedule from the step the export records, training the steps left")
+    tr.add_argument("--keep-every", type=int, metavar="N", help="also export the model every N steps to RUN/kept/<kind>-step<S>.model "
+                    "(float16), e.g. to average the last ones: whisperspeech average")
     tr.add_argument("--export-only", action="store_true", help="export the run's last checkpoint to RUN/<kind>.model and stop")
     tr.add_argument("--half", action="store_true", help="with --export-only: store the weights in float16")
     tr.add_argument("--keys-log", help=argparse.SUPPRESS)  # tests: write the sample keys each rank trained on
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(run=cmd_train)
+
+def cmd_average(args):
+    from whisperspeech.checkpoints import average_models
+    path = average_models(args.models, args.output, half=args.half)
+    print(f"averaged {len(args.models)} models into {path}", file=sys.stderr)
+
+def _add_average(sub):
+    av = sub.add_parser("average", help="average the weights of several exports of one model (e.g. a run's last checkpoints)")
+    av.add_argument("models", nargs="+", help="exported .model files of one kind and preset")
+    av.add_argument("-o", "--output", required=True, help="the averaged .model to write")
+    av.add_argument("--half", action="store_true", help="store the weights in float16")
+    av.set_defaults(run=cmd_average)
 
 # %% ../nbs/08_cli.ipynb #5e9b9584
 def cmd_eval(args):
@@ -333,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(run=cmd_transcribe)
     _add_prepare(sub)
     _add_train(sub)
+    _add_average(sub)
     return p
 
 # %% ../nbs/08_cli.ipynb #d09fa88b

@@ -138,13 +138,14 @@ def _jobs(self, text, speaker, lang, cps, seed) -> list[dict]:
     return [dict(tokens=text_tokens(c), lang=lang, cps=cps, speaker=spk, limit=_token_limit(c, cps), t2s_gen=g1, s2a_gen=g2)
             for c, (g1, g2) in zip(chunks, gens)]
 
-def _semantic(self, batch, temperature, top_k, step_callback=None):
-    "T2S for a batch of jobs: semantic tokens (never empty) and the S2A language input (None if unconditioned)."
+def _semantic(self, batch, speakers, temperature, top_k, step_callback=None):
+    """T2S for a batch of jobs with their `speakers` (batch, width): semantic tokens (never empty) and the S2A
+    language input (None if unconditioned)."""
     col = lambda k, **kw: torch.tensor([j[k] for j in batch], device=self.device, **kw)
     stoks = t2s_generate(self.t2s, [j["tokens"] for j in batch], col("lang"), col("cps", dtype=torch.float32),
                          temperature, top_k, [j["t2s_gen"] for j in batch], max_tokens=[j["limit"] for j in batch],
                          step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype,
-                         speakers=torch.stack([j["speaker"] for j in batch]) if self.t2s.config.spk_width else None)
+                         speakers=speakers if self.t2s.config.spk_width else None)
     stoks = [s if len(s) else torch.zeros(1, dtype=torch.long, device=self.device) for s in stoks]
     return stoks, col("lang") if self.s2a.config.conditioned else None
 
@@ -160,8 +161,9 @@ def _decode_jobs(self, jobs, temperature, top_k, step_callback=None) -> list[tor
     out, (t2s_t, s2a_t) = [], _temperatures(self, temperature)
     for i in range(0, len(jobs), self.batch_size):
         batch = jobs[i:i + self.batch_size]
-        stoks, langs = _semantic(self, batch, t2s_t, top_k, step_callback)
-        out += s2a_generate(self.s2a, stoks, torch.stack([j["speaker"] for j in batch]), langs, s2a_t, top_k,
+        speakers = torch.stack([j["speaker"] for j in batch])
+        stoks, langs = _semantic(self, batch, speakers, t2s_t, top_k, step_callback)
+        out += s2a_generate(self.s2a, stoks, speakers, langs, s2a_t, top_k,
                             [j["s2a_gen"] for j in batch], step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype)
     return out
 
@@ -243,7 +245,7 @@ def generate_stream(self, text: str, speaker=None, lang="en", cps: float = 15, s
     t2s_t, s2a_t = _temperatures(self, temperature)
     for i, job in enumerate(self._jobs(text, speaker, lang, cps, seed)):
         if i: yield torch.zeros(int(pause * SAMPLE_RATE))
-        stoks, langs = _semantic(self, [job], t2s_t, top_k, step_callback)
+        stoks, langs = _semantic(self, [job], job["speaker"][None], t2s_t, top_k, step_callback)
         done, q = 0, self.s2a.config.quantizers
         for grid, col in s2a_columns(self.s2a, stoks, job["speaker"][None], langs, s2a_t, top_k, [job["s2a_gen"]],
                                      self.compile, self.kv_dtype):

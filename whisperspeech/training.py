@@ -343,11 +343,23 @@ def load_grown(model, start, what: str):
     if keys.unexpected_keys or any(not k.startswith(tuple(grown.values())) for k in keys.missing_keys):
         raise WhisperSpeechError(f"{what}: its weights do not fit (missing {keys.missing_keys}, unexpected {keys.unexpected_keys})")
 
+def _keep_exports(kind: str, model, folder: Path, every: int, start_step: int):
+    "A Lightning callback exporting `folder/<kind>-step<N>.model` (float16) at every multiple `N` of `every` steps."
+    L = _lightning()
+    class KeepExports(L.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            step = start_step + trainer.global_step
+            if trainer.is_global_zero and step % every == 0:
+                from whisperspeech.checkpoints import save_model
+                folder.mkdir(parents=True, exist_ok=True)
+                save_model(model, folder / f"{kind}-step{step}.model", half=True, step=step)
+    return KeepExports()
+
 def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 1000, batch_size: int = 16,
           lr: float = 1e-3, warmup: int = 50, devices=1, num_nodes: int = 1, strategy: str = "auto",
           precision: str | None = None, workers: int = 0, save_every: int = 200, log_every: int = 10,
           seed: int = 0, overrides: dict | None = None, keys_log: str | None = None, progress: bool = True,
-          init: str | None = None, continue_schedule: bool = False):
+          init: str | None = None, continue_schedule: bool = False, keep_every: int | None = None):
     """Train a `kind` model on shards `data`; resume from `out_dir/checkpoints/last.ckpt` if present;
     export `out_dir/<kind>.model` at the end. Returns the export path.
 
@@ -355,7 +367,10 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
     fresh optimizer): how a run continues from a committed `.model` on another machine; the config
     may add a zero-started input (`GROWN_INPUTS`: a T2S learns to hear the speaker). With
     `continue_schedule`, the learning-rate schedule of `steps` picks up at the step the export
-    records (after a short warmup of the fresh optimizer) and the run trains the steps left."""
+    records (after a short warmup of the fresh optimizer) and the run trains the steps left.
+    `keep_every`: also export the model every so many steps to `out_dir/kept/` (to average the last
+    ones with `checkpoints.average_models`, or to evaluate them while the run goes on)."""
+    if keep_every is not None and keep_every < 1: raise WhisperSpeechError(f"keep every {keep_every} steps? Give a positive number")
     L = _lightning()
     if not torch.cuda.is_available(): keep_freed_memory()
     from lightning.pytorch.callbacks import ModelCheckpoint
@@ -389,7 +404,8 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
                         accelerator="auto", precision=precision or ("16-mixed" if torch.cuda.is_available() else "32-true"),
                         default_root_dir=str(out_dir), logger=CSVLogger(str(out_dir), name="logs"),
                         callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, every_n_train_steps=save_every,
-                                                   save_top_k=0, enable_version_counter=False)],  # always last.ckpt
+                                                   save_top_k=0, enable_version_counter=False)]  # always last.ckpt
+                                  + ([_keep_exports(kind, model, out_dir / "kept", keep_every, start_step)] if keep_every else []),
                         log_every_n_steps=log_every, gradient_clip_val=1.0, enable_progress_bar=progress,
                         enable_model_summary=False, use_distributed_sampler=False, limit_val_batches=0)
     trainer.fit(task, train_dataloaders=loader, ckpt_path=str(last) if last else None)
