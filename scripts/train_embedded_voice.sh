@@ -77,7 +77,7 @@ if [ ! -f "$VOICE/vq.model" ]; then
 fi
 
 # 5. what T2S and S2A train on, kept as slim shards in $TOKENS (3h/, 12h/, new-text/) with a manifest
-rm -rf "$TOKENS/new-text"
+rm -rf "$TOKENS/new-text" "$TOKENS/more-text"
 tokens "" 3h
 tokens -12h 12h
 cp -r "$DATA/corpus/LICENSES" "$TOKENS/"  # the text sources' licences travel with their tokens
@@ -91,6 +91,17 @@ $ws prepare corpus -o "$DATA/corpus-new" --hours 12 --workers 2 --seed 2 --langu
 $ws prepare wenc -i "$DATA/corpus-new" -o "$DATA/wenc-new" --workers 2 --quiet
 tokens -new new-text
 touch "$TOKENS/new-text/done"
+$py scripts/voice_tokens.py write "$TOKENS"
+fi
+if [ "$KINDS" = "t2s s2a" ] && [ ! -f "$TOKENS/more-text/done" ]; then
+# 5c. 6 hours more of new sentences, none of the 27 hours' nor the validation or evaluation sentences
+#     (~45 min on 2 cores); the shipped T2S and S2A have not trained on them yet
+$ws prepare corpus -o "$DATA/corpus-more" --hours 6 --workers 2 --seed 3 --languages en:0.8,de:0.1,pl:0.1 \
+    --exclude-text "$TOKENS/{3h,12h,new-text}/*.tar.gz" --exclude-text datasets/validation_sentences_en.txt \
+    --exclude-text datasets/eval_sentences_en.txt --quiet
+$ws prepare wenc -i "$DATA/corpus-more" -o "$DATA/wenc-more" --workers 2 --quiet
+tokens -more more-text
+touch "$TOKENS/more-text/done"
 $py scripts/voice_tokens.py write "$TOKENS"
 fi
 
