@@ -27,7 +27,7 @@ def forced_resynthesis(s2a, sample, k: int, temperature: float, seed: int) -> to
     spk = torch.from_numpy(sample["spk.npy"]).float()[None]
     with torch.inference_mode():
         for grid, col in s2a_columns(s2a, [stoks], spk, None, temperature, None, [torch.Generator().manual_seed(seed)]):
-            for q in range(k):  # the grid's column `col` holds frame col - 1 - q of codebook q (the delay pattern)
+            for q in range(min(k, s2a.config.quantizers)):  # the grid's column `col` holds frame col - 1 - q of codebook q (the delay pattern)
                 frame = col - 1 - q
                 if 0 <= frame < true.shape[-1]: grid[0, q, col] = true[q, frame]
         return s2a.pattern.revert(grid[:, :, :s2a_frames(s2a, stoks) + s2a.config.quantizers])[0]
