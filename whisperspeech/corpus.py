@@ -101,8 +101,8 @@ def spoken_sentences(data) -> frozenset:
     """The texts (`txt`) that the shards of `data` (a folder, glob or brace pattern; .tar or .tar.gz) speak,
     or the lines of `data` when it is a sentence file (.txt, one per line: e.g. held-out evaluation sentences)."""
     if str(data).endswith(".txt"):
-        try: return frozenset(l.strip() for l in Path(data).read_text(encoding="utf-8").splitlines() if l.strip())
-        except (OSError, UnicodeDecodeError) as e: raise WhisperSpeechError(f"cannot read the sentence file {data}: {e}") from None
+        from whisperspeech.evaluate import read_sentences
+        return frozenset(read_sentences(data))
     import tarfile
     from whisperspeech.stages import expand_shards, read_samples
     out = set()

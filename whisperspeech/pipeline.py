@@ -245,9 +245,10 @@ def generate_stream(self, text: str, speaker=None, lang="en", cps: float = 15, s
     t2s_t, s2a_t = _temperatures(self, temperature)
     for i, job in enumerate(self._jobs(text, speaker, lang, cps, seed)):
         if i: yield torch.zeros(int(pause * SAMPLE_RATE))
-        stoks, langs = _semantic(self, [job], job["speaker"][None], t2s_t, top_k, step_callback)
+        speakers = job["speaker"][None]
+        stoks, langs = _semantic(self, [job], speakers, t2s_t, top_k, step_callback)
         done, q = 0, self.s2a.config.quantizers
-        for grid, col in s2a_columns(self.s2a, stoks, job["speaker"][None], langs, s2a_t, top_k, [job["s2a_gen"]],
+        for grid, col in s2a_columns(self.s2a, stoks, speakers, langs, s2a_t, top_k, [job["s2a_gen"]],
                                      self.compile, self.kv_dtype):
             if col and step_callback is not None: step_callback()
             ready = s2a_frames(self.s2a, stoks[0], col)
