@@ -56,7 +56,9 @@ def test_failures_are_one_line_with_status_1(tmp_path):
                  ["say", "hello", "--model", str(tmp_path), "-o", str(tmp_path / "x.wav")],
                  ["transcribe", str(tmp_path / "missing.wav")],
                  ["whisper", "no-such-model"],
-                 ["average", str(tmp_path / "missing.model"), str(tmp_path / "missing.model"), "-o", str(tmp_path / "a.model")]):
+                 ["average", str(tmp_path / "missing.model"), str(tmp_path / "missing.model"), "-o", str(tmp_path / "a.model")],
+                 ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--dropout", "1.5"],
+                 ["train", "codec", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--dropout", "0.1"]):
         r = run_cli(*args)
         assert r.returncode == 1, (args, r.stderr)
         assert r.stderr.startswith("whisperspeech: error: ") and r.stderr.count("\n") == 1, r.stderr

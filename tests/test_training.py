@@ -124,6 +124,22 @@ def test_a_t2s_grows_a_speaker_input(prepared, tmp_path):
         train("t2s", prepared["spk"], tmp_path / "other", steps=1, progress=False, init=str(plain), overrides=dict(ffn_mult=4))
 
 
+def test_a_run_continues_with_another_dropout(prepared, tmp_path):
+    "--init accepts an export trained with another dropout (a training-only field); the run trains and exports with its own."
+    from whisperspeech.training import _loss
+    plain = train("s2a", prepared["spk"], tmp_path / "plain", steps=2, batch_size=2, progress=False)
+    start = load_model(plain, kind="s2a")
+    assert start.config.dropout == 0.0
+    more = load_model(train("s2a", prepared["spk"], tmp_path / "drop", steps=1, batch_size=2, lr=1e-12, warmup=1,
+                            progress=False, init=str(plain), overrides=dict(dropout=0.2)), kind="s2a")
+    assert more.config.dropout == 0.2
+    batch = fixed_batch(prepared["spk"], "s2a", more.config, 2)
+    with torch.no_grad():  # the same weights: equal in inference, not while dropping
+        assert float(_loss("s2a", more.eval(), batch)) == pytest.approx(float(_loss("s2a", start.eval(), batch)), abs=1e-4)
+        torch.manual_seed(0)
+        assert abs(float(_loss("s2a", more.train(), batch)) - float(_loss("s2a", start, batch))) > 1e-4
+
+
 def _keys(prefix: Path):
     return [set(Path(f"{prefix}.rank{r}").read_text().split()) for r in (0, 1)]
 
