@@ -8,7 +8,9 @@ ratio. What T2S can reach is bounded by this.
 
 Also S2A's teacher-forced cross-entropy on the codec tokens of the same sentences spoken at 24 kHz
 (what it trains on): a steadier way to compare checkpoints than the word error rate of one sampled
-resynthesis per utterance. `--ce-only` measures that alone (no sampling, no ASR: a minute).
+resynthesis per utterance, also given per codebook with next-code accuracy and the entropy of the predictions (a
+lower cross-entropy from less confident predictions is not a sharper model). `--ce-only` measures that alone (no
+sampling, no ASR: a minute).
 
     .venv/bin/python scripts/eval_s2a.py runs/s2a/s2a.model --per-voice 2
 """
@@ -54,6 +56,25 @@ def load_stack(args):
             CodecVocoder(load_model(args.codec, kind="codec")))
 
 
+def per_codebook(s2a, samples, batch: int = 8) -> dict:
+    "Teacher-forced cross-entropy, next-code accuracy and predictive entropy per codebook (where S2A is sure, and right)."
+    import torch.nn.functional as F
+    from whisperspeech.training import batch_maker
+    make, Q = batch_maker("s2a", s2a.config), s2a.config.quantizers
+    ce, acc, ent, n = torch.zeros(Q), torch.zeros(Q), torch.zeros(Q), torch.zeros(Q)
+    with torch.no_grad():
+        for i in range(0, len(samples), batch):
+            b = make(samples[i:i + batch])
+            logits = s2a(b["stoks"], b["speakers"], b["in_atoks"], b["langs"], b["lengths"]).float()  # (B, Q, T, V)
+            target, valid = b["out_atoks"], b["out_atoks"] != -100
+            logp = logits.log_softmax(-1)
+            nll = -logp.gather(-1, target.clamp(min=0)[..., None])[..., 0]
+            for name, value in (("ce", nll), ("acc", (logits.argmax(-1) == target).float()), ("ent", -(logp.exp() * logp).sum(-1))):
+                {"ce": ce, "acc": acc, "ent": ent}[name].add_((value * valid).sum((0, 2)))
+            n.add_(valid.sum((0, 2)))
+    return {k: [round(float(x), 4) for x in v / n] for k, v in (("cross_entropy", ce), ("accuracy", acc), ("entropy", ent))}
+
+
 def main(argv=None):
     ap = s2a_parser(__doc__, per_voice=2)
     ap.add_argument("--ce-only", action="store_true", help="only the teacher-forced cross-entropy (no resynthesis)")
@@ -62,8 +83,11 @@ def main(argv=None):
     held = [training_sample(tok, vocoder.codec, text, voice) for voice, texts in heldout_texts(args) for text in texts]
     ce = cross_entropy("s2a", s2a, held, batch=8)
     print(f"S2A cross-entropy on {len(held)} held-out utterances: {ce:.3f}", flush=True)
+    codebooks = per_codebook(s2a, held)
+    print("per codebook: " + "; ".join(f"{k} " + " ".join(f"{x:.3f}" for x in v) for k, v in codebooks.items()), flush=True)
     if args.ce_only:
-        if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, heldout_utterances=len(held), heldout_ce=ce), indent=1))
+        if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, heldout_utterances=len(held), heldout_ce=ce,
+                                                                 codebooks=codebooks), indent=1))
         return 0
     rows = []
     for voice, utterances in heldout_utterances(args, sr=16000):

@@ -173,6 +173,26 @@ def test_codebook_oracle_conditions_s2a_on_the_true_codes(monkeypatch):
     assert one[1] > free[1]  # a training sample: given its first codebook, S2A recalls the second far better
 
 
+@pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists() or not embedded_available(), reason="no tokens or voice here")
+def test_s2a_per_codebook_measures_add_up_to_its_loss(monkeypatch):
+    """scripts/eval_s2a.py's per-codebook cross-entropy averages to the training loss (every codebook has as many
+    targets), and on training samples S2A is surest and most often right on the first codebook."""
+    import webdataset as wds
+    from whisperspeech.stages import expand_shards
+    from whisperspeech.training import _loss, batch_maker
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    from eval_s2a import per_codebook
+    s2a = load_model(EMBEDDED / "s2a.model", kind="s2a")
+    shard = str(expand_shards(str(TOKENS / "12h/*.tar.gz"))[0])
+    samples = [s for _, s in zip(range(3), wds.WebDataset(shard, shardshuffle=False).decode())]
+    m = per_codebook(s2a, samples)
+    with torch.no_grad():
+        loss = float(_loss("s2a", s2a, batch_maker("s2a", s2a.config)(samples)))
+    assert sum(m["cross_entropy"]) / len(m["cross_entropy"]) == pytest.approx(loss, abs=1e-3)
+    assert m["accuracy"][0] > m["accuracy"][-1] and m["entropy"][0] < m["entropy"][-1]
+    assert all(0 <= a <= 1 for a in m["accuracy"])
+
+
 @pytest.mark.skipif(not embedded_available(), reason="no embedded voice in this checkout")
 def test_embedded_voice_speaks_held_out_sentences_in_the_voice_asked_for(tiny_en):
     """The shipped bundle end to end, on evaluation sentences (in no training text): Whisper hears most of
