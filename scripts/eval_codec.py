@@ -4,7 +4,9 @@ it still sound like the same speaker?
 Speaks held-out sentences (datasets/eval_sentences_en.txt: written for evaluation, in no training
 text) with the corpus voices, encodes and decodes them with the codec, and reports per voice the
 Whisper word error rate of the original and of the reconstruction, and the resemblyzer cosine
-similarity between the two.
+similarity between the two. Also how stable its codes are: the share of frames, per codebook, whose code
+stays the same when the audio is stored as 16-bit PCM (as the corpus keeps it), a change no one can hear.
+Codes that move under it are noise S2A is asked to predict. `--codes-only` measures that alone (seconds).
 
     .venv/bin/python scripts/eval_codec.py runs/codec/codec.model --per-voice 6 --json codec-eval.json
 """
@@ -23,12 +25,37 @@ from whisperspeech.speaker import speaker_embedding
 from whisperspeech.whisper_models import load_whisper
 
 
+def code_stability(codec, wav: torch.Tensor) -> list[float]:
+    "Per codebook, the share of frames coded alike from `wav` and from `wav` rounded to 16-bit PCM."
+    pcm16 = torch.round(wav.clamp(-1, 1) * 32767) / 32767
+    with torch.no_grad():
+        a, b = codec.encode(wav[None])[0], codec.encode(pcm16[None])[0]
+    return (a == b).float().mean(-1).tolist()
+
+
+def stability_report(codec, args) -> list[float]:
+    "Mean code stability per codebook over the held-out utterances, printed per voice."
+    per_voice = []
+    for voice, utterances in heldout_utterances(args, sr=24000):
+        runs = torch.tensor([code_stability(codec, wav) for _, wav in utterances])
+        per_voice.append(runs.mean(0))
+        print(f"{voice:18s} codes kept under 16-bit PCM: " + " ".join(f"{x:.3f}" for x in per_voice[-1]), flush=True)
+    mean = torch.stack(per_voice).mean(0).tolist()
+    print(f"{'mean':18s} codes kept under 16-bit PCM: " + " ".join(f"{x:.3f}" for x in mean), flush=True)
+    return mean
+
+
 def main(argv=None):
     ap = heldout_parser(__doc__, "codec", "codec checkpoint (.model)", per_voice=5)
     ap.add_argument("--whisper", default="tiny.en")
+    ap.add_argument("--codes-only", action="store_true", help="only the code stability (no decoding, no ASR)")
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     codec = load_model(args.codec, kind="codec")
+    stability = stability_report(codec, args)
+    if args.codes_only:
+        if args.json: Path(args.json).write_text(json.dumps(dict(codec=args.codec, code_stability=stability), indent=1))
+        return stability
     asr = load_whisper(args.whisper)
     rows, t_codec, seconds = [], 0.0, 0.0
     for voice, utterances in heldout_utterances(args, sr=24000):
@@ -51,7 +78,7 @@ def main(argv=None):
               flush=True)
     mean = lambda k: sum(r[k] for r in rows) / len(rows)
     summary = dict(wer_original=mean("wer_original"), wer_codec=mean("wer_codec"), similarity=mean("similarity"),
-                   min_similarity=min(r["similarity"] for r in rows), codec_rtf=t_codec / seconds)
+                   min_similarity=min(r["similarity"] for r in rows), codec_rtf=t_codec / seconds, code_stability=stability)
     print(f"{'mean':18s} WER original {summary['wer_original']:.3f}  codec {summary['wer_codec']:.3f}  "
           f"similarity {summary['similarity']:.3f} (min {summary['min_similarity']:.3f}); codec RTF {summary['codec_rtf']:.3f}")
     if args.json:

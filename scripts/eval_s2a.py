@@ -33,9 +33,18 @@ from whisperspeech.vq import encode_audio
 VOICE = ROOT / "whisperspeech" / "voice"
 
 
+def as_corpus_keeps(wav: torch.Tensor, sr: int = 24000) -> torch.Tensor:
+    """`wav` after the corpus's 16-bit FLAC round trip: the codes of near-silent frames move under it (see
+    eval_codec.py --codes-only), so held-out codes from float audio would not be what S2A trains on."""
+    import io
+    import soundfile as sf
+    from whisperspeech.corpus import _flac_bytes
+    return torch.from_numpy(sf.read(io.BytesIO(_flac_bytes(wav, sr)), dtype="float32")[0])
+
+
 def training_sample(tok, codec, text: str, voice: str) -> dict:
     "A held-out utterance as the token shards hold it: codes of 24 kHz speech, semantic tokens and speaker of 16 kHz."
-    wav = speak_system(text, voice, sr=24000)
+    wav = as_corpus_keeps(speak_system(text, voice, sr=24000))
     wav16 = resample(wav, 24000, 16000)
     return {"stoks.npy": encode_audio(tok, wav16)[0].numpy(), "atoks.npy": codec.encode(wav[None])[0].numpy(),
             "spk.npy": speaker_embedding(wav16, "resemblyzer").numpy(), "json": {"lang": "en"}, "__key__": voice}
