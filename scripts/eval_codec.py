@@ -33,15 +33,18 @@ def code_stability(codec, wav: torch.Tensor) -> list[float]:
     return (a == b).float().mean(-1).tolist()
 
 
+def print_stability(name: str, kept) -> None:
+    print(f"{name:18s} codes kept under 16-bit PCM: " + " ".join(f"{x:.3f}" for x in kept), flush=True)
+
+
 def stability_report(codec, args) -> list[float]:
     "Mean code stability per codebook over the held-out utterances, printed per voice."
     per_voice = []
     for voice, utterances in heldout_utterances(args, sr=24000):
-        runs = torch.tensor([code_stability(codec, wav) for _, wav in utterances])
-        per_voice.append(runs.mean(0))
-        print(f"{voice:18s} codes kept under 16-bit PCM: " + " ".join(f"{x:.3f}" for x in per_voice[-1]), flush=True)
+        per_voice.append(torch.tensor([code_stability(codec, wav) for _, wav in utterances]).mean(0))
+        print_stability(voice, per_voice[-1])
     mean = torch.stack(per_voice).mean(0).tolist()
-    print(f"{'mean':18s} codes kept under 16-bit PCM: " + " ".join(f"{x:.3f}" for x in mean), flush=True)
+    print_stability("mean", mean)
     return mean
 
 
@@ -52,15 +55,16 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     codec = load_model(args.codec, kind="codec")
-    stability = stability_report(codec, args)
     if args.codes_only:
+        stability = stability_report(codec, args)
         if args.json: Path(args.json).write_text(json.dumps(dict(codec=args.codec, code_stability=stability), indent=1))
         return stability
     asr = load_whisper(args.whisper)
     rows, t_codec, seconds = [], 0.0, 0.0
     for voice, utterances in heldout_utterances(args, sr=24000):
-        refs, orig, recon, sims = [], [], [], []
+        refs, orig, recon, sims, kept = [], [], [], [], []
         for text, wav in utterances:
+            kept.append(code_stability(codec, wav))
             t0 = time.perf_counter()
             with torch.no_grad():
                 rec = codec.decode(codec.encode(wav[None]))[0, : wav.shape[0]]
@@ -72,10 +76,13 @@ def main(argv=None):
             a, b = (speaker_embedding(resample(x, 24000, 16000), "resemblyzer") for x in (wav, rec))
             sims.append(float(torch.nn.functional.cosine_similarity(a, b, dim=0)))
         rows.append(dict(voice=voice, wer_original=word_error_rate(refs, orig), wer_codec=word_error_rate(refs, recon),
-                         similarity=sum(sims) / len(sims), examples=list(zip(refs, recon))[:2]))
+                         similarity=sum(sims) / len(sims), code_stability=torch.tensor(kept).mean(0).tolist(),
+                         examples=list(zip(refs, recon))[:2]))
         r = rows[-1]
         print(f"{voice:18s} WER original {r['wer_original']:.3f}  codec {r['wer_codec']:.3f}  similarity {r['similarity']:.3f}",
               flush=True)
+        print_stability(voice, r["code_stability"])
+    stability = torch.tensor([r["code_stability"] for r in rows]).mean(0).tolist()
     mean = lambda k: sum(r[k] for r in rows) / len(rows)
     summary = dict(wer_original=mean("wer_original"), wer_codec=mean("wer_codec"), similarity=mean("similarity"),
                    min_similarity=min(r["similarity"] for r in rows), codec_rtf=t_codec / seconds, code_stability=stability)

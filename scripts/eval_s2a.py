@@ -67,7 +67,6 @@ def load_stack(args):
 
 def per_codebook(s2a, samples, batch: int = 8) -> dict:
     "Teacher-forced cross-entropy, next-code accuracy and predictive entropy per codebook (where S2A is sure, and right)."
-    import torch.nn.functional as F
     from whisperspeech.training import batch_maker
     make, Q = batch_maker("s2a", s2a.config), s2a.config.quantizers
     ce, acc, ent, n = torch.zeros(Q), torch.zeros(Q), torch.zeros(Q), torch.zeros(Q)

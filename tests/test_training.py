@@ -130,9 +130,12 @@ def test_a_run_continues_with_another_dropout(prepared, tmp_path):
     plain = train("s2a", prepared["spk"], tmp_path / "plain", steps=2, batch_size=2, progress=False)
     start = load_model(plain, kind="s2a")
     assert start.config.dropout == 0.0
-    more = load_model(train("s2a", prepared["spk"], tmp_path / "drop", steps=1, batch_size=2, lr=1e-12, warmup=1,
-                            progress=False, init=str(plain), overrides=dict(dropout=0.2)), kind="s2a")
+    dropped = train("s2a", prepared["spk"], tmp_path / "drop", steps=1, batch_size=2, lr=1e-12, warmup=1,
+                    progress=False, init=str(plain), overrides=dict(dropout=0.2))
+    more = load_model(dropped, kind="s2a")
     assert more.config.dropout == 0.2
+    from whisperspeech.checkpoints import average_models  # exports of one model, whatever dropout each trained with
+    assert load_model(average_models([plain, dropped], tmp_path / "avg.model"), kind="s2a").config.dropout == 0.2
     batch = fixed_batch(prepared["spk"], "s2a", more.config, 2)
     with torch.no_grad():  # the same weights: equal in inference, not while dropping
         assert float(_loss("s2a", more.eval(), batch)) == pytest.approx(float(_loss("s2a", start.eval(), batch)), abs=1e-4)
