@@ -22,7 +22,7 @@ import torch
 
 from heldout import ROOT, cross_entropy, heldout_parser, heldout_texts, heldout_utterances
 from whisperspeech.asr import transcribe, word_error_rate
-from whisperspeech.audio import resample
+from whisperspeech.audio import load_audio, resample
 from whisperspeech.checkpoints import load_model
 from whisperspeech.codec import CodecVocoder
 from whisperspeech.s2a import s2a_generate
@@ -36,10 +36,8 @@ VOICE = ROOT / "whisperspeech" / "voice"
 def as_corpus_keeps(wav: torch.Tensor, sr: int = 24000) -> torch.Tensor:
     """`wav` after the corpus's 16-bit FLAC round trip: the codes of near-silent frames move under it (see
     eval_codec.py --codes-only), so held-out codes from float audio would not be what S2A trains on."""
-    import io
-    import soundfile as sf
     from whisperspeech.corpus import _flac_bytes
-    return torch.from_numpy(sf.read(io.BytesIO(_flac_bytes(wav, sr)), dtype="float32")[0])
+    return load_audio(_flac_bytes(wav, sr), sr)  # as the atoks stage reads the corpus
 
 
 def training_sample(tok, codec, text: str, voice: str) -> dict:

@@ -43,13 +43,13 @@ def main(argv=None):
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     from whisperspeech.bundle import save_sampling, save_voices
-    from whisperspeech.checkpoints import averaged_steps, load_model, save_model, trained_steps
+    from whisperspeech.checkpoints import load_export, save_model
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     for kind, src in (("t2s", args.t2s), ("s2a", args.s2a), ("codec", args.codec)):
         if Path(src).resolve() != (out / f"{kind}.model").resolve():
-            save_model(load_model(src, kind=kind), out / f"{kind}.model", half=True, step=trained_steps(src),
-                       averaged_steps=averaged_steps(src))  # keeps its record
+            model, record = load_export(src, kind=kind)
+            save_model(model, out / f"{kind}.model", half=True, **record)  # keeps its record
     voices, counts = voice_embeddings(args.spk)
     order = [args.first_voice] + [v for v in voices if v != args.first_voice] if args.first_voice in voices else list(voices)
     save_voices(out / "voices.pt", {v: voices[v] for v in order})

@@ -77,6 +77,8 @@ def test_average_writes_the_mean_of_one_model_s_exports(tiny_bundle, tmp_path):
     avg, first = load_model(out), load_model(tmp_path / "a.model")
     assert all(torch.allclose(p, q + 0.5, atol=2e-3, rtol=2e-3) for p, q in zip(avg.parameters(), first.parameters()))
     assert trained_steps(out) == 200
+    from whisperspeech.checkpoints import load_export  # the model and its record from one read
+    assert load_export(out)[1] == {"step": 200, "averaged_steps": [100, 200]}
     r = run_cli("average", str(tmp_path / "a.model"), str(tiny_bundle / "s2a.model"), "-o", str(tmp_path / "bad.model"))
     assert r.returncode == 1 and "average exports of one model" in r.stderr and not (tmp_path / "bad.model").exists()
 
