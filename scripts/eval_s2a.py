@@ -4,7 +4,8 @@ Each held-out utterance (a corpus voice speaking a sentence of datasets/eval_sen
 turned into semantic tokens by the tokenizer and a resemblyzer embedding of the recording; S2A makes
 codec tokens from them and the codec decodes those. Reports per voice Whisper's word error rate of
 the original and of the resynthesis, the resemblyzer similarity between the two, and the duration
-ratio. What T2S can reach is bounded by this.
+ratio. What T2S can reach is bounded by this. `--trained-on DATA` measures the same on S2A's own training
+samples instead (no original speech there): about as good as held out means a model too small for its data.
 
 Also S2A's teacher-forced cross-entropy on the codec tokens of the same sentences spoken at 24 kHz
 (what it trains on): a steadier way to compare checkpoints than the word error rate of one sampled
@@ -18,9 +19,10 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from heldout import ROOT, cross_entropy, heldout_parser, heldout_texts, heldout_utterances
+from heldout import ROOT, cross_entropy, heldout_parser, heldout_texts
 from whisperspeech.asr import transcribe, word_error_rate
 from whisperspeech.audio import load_audio, resample
 from whisperspeech.checkpoints import load_model
@@ -41,11 +43,25 @@ def as_corpus_keeps(wav: torch.Tensor, sr: int = 24000) -> torch.Tensor:
 
 
 def training_sample(tok, codec, text: str, voice: str) -> dict:
-    "A held-out utterance as the token shards hold it: codes of 24 kHz speech, semantic tokens and speaker of 16 kHz."
+    """A held-out utterance as the token shards hold it: codes of 24 kHz speech, semantic tokens and speaker of
+    16 kHz; with the 16 kHz speech itself (`wav16`) for the original's word error rate."""
     wav = as_corpus_keeps(speak_system(text, voice, sr=24000))
     wav16 = resample(wav, 24000, 16000)
     return {"stoks.npy": encode_audio(tok, wav16)[0].numpy(), "atoks.npy": codec.encode(wav[None])[0].numpy(),
-            "spk.npy": speaker_embedding(wav16, "resemblyzer").numpy(), "json": {"lang": "en"}, "__key__": voice}
+            "spk.npy": speaker_embedding(wav16, "resemblyzer").numpy(), "json": {"lang": "en", "voice": voice},
+            "txt": text, "wav16": wav16, "__key__": voice}
+
+
+def shard_samples(data: str, voices: list[str], per_voice: int) -> list[dict]:
+    "The first `per_voice` English samples of each of `voices` in the token shards `data`, in shard order."
+    import webdataset as wds
+    from whisperspeech.stages import expand_shards
+    found = {v: [] for v in voices}
+    for s in wds.WebDataset([str(p) for p in expand_shards(data)], shardshuffle=False).decode():
+        got = found.get(s["json"].get("voice"))
+        if got is not None and len(got) < per_voice and s["json"].get("lang") == "en": got.append(s)
+        if all(len(g) == per_voice for g in found.values()): break
+    return [s for g in found.values() for s in g]
 
 
 def s2a_parser(doc: str, per_voice: int):
@@ -81,46 +97,62 @@ def per_codebook(s2a, samples, batch: int = 8) -> dict:
     return {k: [round(float(x), 4) for x in v / n] for k, v in (("cross_entropy", ce), ("accuracy", acc), ("entropy", ent))}
 
 
+def _measures(r: dict) -> str:
+    original = "-" if r["wer_original"] is None else f"{r['wer_original']:.3f}"
+    return (f"WER original {original}  resynthesis {r['wer_resynthesis']:.3f}  similarity {r['similarity']:.3f}  "
+            f"duration x{r['duration_ratio']:.2f}")
+
+
+def resynthesis(tok, s2a, vocoder, samples, temperature: float) -> list[dict]:
+    """Per voice: Whisper's word error rate of what S2A and the codec make of each sample's semantic tokens and
+    speaker (and of the original speech, where the sample holds it), the speaker similarity of the two, and
+    the length ratio of the sampled codes to the sample's."""
+    voices, rows = {}, []
+    for s in samples: voices.setdefault(s["json"]["voice"], []).append(s)
+    for voice, group in voices.items():
+        refs, orig, resynth, sims, ratios = [], [], [], [], []
+        for i, s in enumerate(group):
+            spk = torch.as_tensor(s["spk.npy"]).float()
+            stoks = torch.as_tensor(np.asarray(s["stoks.npy"], dtype=np.int64))
+            codes = s2a_generate(s2a, [stoks], spk[None], temperature=temperature, generator=torch.Generator().manual_seed(i))[0]
+            out = resample(vocoder.decode(codes)[0], 24000, 16000)
+            refs.append(s["txt"])
+            if "wav16" in s: orig.append(transcribe(tok.whisper, s["wav16"]))
+            resynth.append(transcribe(tok.whisper, out))
+            sims.append(float(torch.nn.functional.cosine_similarity(spk, speaker_embedding(out, "resemblyzer"), dim=0)))
+            ratios.append(codes.shape[-1] / s["atoks.npy"].shape[-1])
+        rows.append(dict(voice=voice, wer_original=word_error_rate(refs, orig) if orig else None,
+                         wer_resynthesis=word_error_rate(refs, resynth), similarity=sum(sims) / len(sims),
+                         duration_ratio=sum(ratios) / len(ratios), examples=list(zip(refs, resynth))))
+        print(f"{voice:18s} {_measures(rows[-1])}   {resynth[-1]!r}", flush=True)
+    return rows
+
+
 def main(argv=None):
     ap = s2a_parser(__doc__, per_voice=2)
     ap.add_argument("--ce-only", action="store_true", help="only the teacher-forced cross-entropy (no resynthesis)")
+    ap.add_argument("--trained-on", metavar="DATA", help="instead of held-out speech: the first --per-voice samples of each "
+                    "voice in the token shards DATA (S2A's own training samples, if they are its data: a model that does no "
+                    "better on them than held out is too small rather than short of data)")
     args = ap.parse_args(argv)
     tok, s2a, vocoder = load_stack(args)
-    held = [training_sample(tok, vocoder.codec, text, voice) for voice, texts in heldout_texts(args) for text in texts]
+    if args.trained_on: held = shard_samples(args.trained_on, args.voices.split(","), args.per_voice)
+    else: held = [training_sample(tok, vocoder.codec, text, voice) for voice, texts in heldout_texts(args) for text in texts]
+    if not held: raise SystemExit(f"no English samples of {args.voices} in {args.trained_on}")
     ce = cross_entropy("s2a", s2a, held, batch=8)
-    print(f"S2A cross-entropy on {len(held)} held-out utterances: {ce:.3f}", flush=True)
+    print(f"S2A cross-entropy on {len(held)} {'training samples' if args.trained_on else 'held-out utterances'}: {ce:.3f}", flush=True)
     codebooks = per_codebook(s2a, held)
     print("per codebook: " + "; ".join(f"{k} " + " ".join(f"{x:.3f}" for x in v) for k, v in codebooks.items()), flush=True)
     if args.ce_only:
-        if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, heldout_utterances=len(held), heldout_ce=ce,
-                                                                 codebooks=codebooks), indent=1))
+        if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, trained_on=args.trained_on, heldout_utterances=len(held),
+                                                                 heldout_ce=ce, codebooks=codebooks), indent=1))
         return 0
-    rows = []
-    for voice, utterances in heldout_utterances(args, sr=16000):
-        refs, orig, resynth, sims, ratios = [], [], [], [], []
-        for i, (text, wav) in enumerate(utterances):
-            stoks = encode_audio(tok, wav)[0]
-            spk = speaker_embedding(wav, "resemblyzer")
-            codes = s2a_generate(s2a, [stoks], spk[None], temperature=args.temperature,
-                                 generator=torch.Generator().manual_seed(i))[0]
-            out = resample(vocoder.decode(codes)[0], 24000, 16000)
-            refs.append(text)
-            orig.append(transcribe(tok.whisper, wav))
-            resynth.append(transcribe(tok.whisper, out))
-            sims.append(float(torch.nn.functional.cosine_similarity(spk, speaker_embedding(out, "resemblyzer"), dim=0)))
-            ratios.append(out.shape[0] / wav.shape[0])
-        rows.append(dict(voice=voice, wer_original=word_error_rate(refs, orig), wer_resynthesis=word_error_rate(refs, resynth),
-                         similarity=sum(sims) / len(sims), duration_ratio=sum(ratios) / len(ratios),
-                         examples=list(zip(refs, resynth))))
-        r = rows[-1]
-        print(f"{voice:18s} WER original {r['wer_original']:.3f}  resynthesis {r['wer_resynthesis']:.3f}  "
-              f"similarity {r['similarity']:.3f}  duration x{r['duration_ratio']:.2f}   {resynth[-1]!r}", flush=True)
-    mean = lambda k: sum(r[k] for r in rows) / len(rows)
+    rows = resynthesis(tok, s2a, vocoder, held, args.temperature)
+    mean = lambda k: None if any(r[k] is None for r in rows) else sum(r[k] for r in rows) / len(rows)
     summary = {k: mean(k) for k in ("wer_original", "wer_resynthesis", "similarity", "duration_ratio")}
     summary["heldout_ce"] = ce
-    print(f"{'mean':18s} WER original {summary['wer_original']:.3f}  resynthesis {summary['wer_resynthesis']:.3f}  "
-          f"similarity {summary['similarity']:.3f}  duration x{summary['duration_ratio']:.2f}")
-    if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, summary=summary, voices=rows), indent=1))
+    print(f"{'mean':18s} {_measures(summary)}")
+    if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, trained_on=args.trained_on, summary=summary, voices=rows), indent=1))
     return 0
 
 

@@ -58,7 +58,9 @@ def test_failures_are_one_line_with_status_1(tmp_path):
                  ["whisper", "no-such-model"],
                  ["average", str(tmp_path / "missing.model"), str(tmp_path / "missing.model"), "-o", str(tmp_path / "a.model")],
                  ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--dropout", "1.5"],
-                 ["train", "codec", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--dropout", "0.1"]):
+                 ["train", "codec", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--dropout", "0.1"],
+                 ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--depth", "0"],
+                 ["train", "vq", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--depth", "2"]):
         r = run_cli(*args)
         assert r.returncode == 1, (args, r.stderr)
         assert r.stderr.startswith("whisperspeech: error: ") and r.stderr.count("\n") == 1, r.stderr

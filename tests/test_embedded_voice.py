@@ -156,6 +156,21 @@ def test_s2a_evaluation_remakes_training_samples_as_the_shards_hold_them(monkeyp
 
 
 @pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists() or not embedded_available(), reason="no tokens or voice here")
+def test_s2a_evaluation_on_its_own_training_samples(monkeypatch):
+    """scripts/eval_s2a.py --trained-on: the first samples of each voice asked for, English only, and their
+    resynthesis judged like held-out speech's (no original speech in the shards: no original WER)."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    from eval_s2a import load_stack, resynthesis, s2a_parser, shard_samples
+    samples = shard_samples(str(TOKENS / "12h/*.tar.gz"), ["flite:slt", "piper:joe"], 2)
+    assert [s["json"]["voice"] for s in samples] == ["flite:slt"] * 2 + ["piper:joe"] * 2
+    assert all(s["json"]["lang"] == "en" and s["txt"] for s in samples)
+    tok, s2a, vocoder = load_stack(s2a_parser("", 1).parse_args([str(EMBEDDED / "s2a.model")]))
+    (row,) = resynthesis(tok, s2a, vocoder, samples[:1], 0.7)
+    assert row["voice"] == "flite:slt" and row["wer_original"] is None and 0 <= row["wer_resynthesis"] < 1
+    assert row["similarity"] > 0.6 and 0.9 < row["duration_ratio"] <= 1.0
+
+
+@pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists() or not embedded_available(), reason="no tokens or voice here")
 def test_codebook_oracle_conditions_s2a_on_the_true_codes(monkeypatch):
     """scripts/s2a_codebook_oracle.py: with K codebooks forced, those come out as the true codes, frame for
     frame through the delay pattern, and the first free codebook follows them more closely than unforced."""

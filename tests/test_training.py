@@ -143,6 +143,28 @@ def test_a_run_continues_with_another_dropout(prepared, tmp_path):
         assert abs(float(_loss("s2a", more.train(), batch)) - float(_loss("s2a", start, batch))) > 1e-4
 
 
+@pytest.mark.parametrize("kind", ["t2s", "s2a"])
+def test_a_model_grows_deeper(prepared, tmp_path, kind):
+    "--init from a shallower export with a greater depth: its blocks are kept, the new ones start as identities."
+    from whisperspeech.core import WhisperSpeechError
+    from whisperspeech.training import _block_stacks, _loss
+    plain = train(kind, prepared["spk"], tmp_path / "plain", steps=3, batch_size=2, progress=False)
+    start = load_model(plain, kind=kind).eval()
+    deep = train(kind, prepared["spk"], tmp_path / "deep", steps=1, batch_size=2, lr=1e-12, warmup=1, progress=False,
+                 init=str(plain), overrides=dict(depth=2))
+    grown = load_model(deep, kind=kind).eval()
+    assert grown.config.depth == 2 and start.config.depth == 1
+    before, after = _block_stacks(start), _block_stacks(grown)
+    assert sum(map(len, after.values())) > sum(map(len, before.values()))
+    batch = fixed_batch(prepared["spk"], kind, grown.config, 2)
+    with torch.no_grad():  # computes what it started from...
+        assert float(_loss(kind, grown, batch)) == pytest.approx(float(_loss(kind, start, batch)), abs=1e-4)
+        after["decoder"][-1].mlp[-1].weight.normal_()  # ...until a new block has learned something
+        assert abs(float(_loss(kind, grown, batch)) - float(_loss(kind, start, batch))) > 1e-3
+    with pytest.raises(WhisperSpeechError, match="grow, not shrink"):
+        train(kind, prepared["spk"], tmp_path / "shallow", steps=1, progress=False, init=str(deep), overrides=dict(depth=1))
+
+
 def _keys(prefix: Path):
     return [set(Path(f"{prefix}.rank{r}").read_text().split()) for r in (0, 1)]
 

@@ -162,13 +162,16 @@ def cmd_train(args):
     if args.dropout is not None and not 0 <= args.dropout < 1:
         raise WhisperSpeechError(f"dropout {args.dropout}? Give a probability from 0 up to (not including) 1")
     if args.dropout is not None and args.kind not in ("t2s", "s2a"): raise WhisperSpeechError("--dropout is for t2s and s2a")
+    if args.depth is not None and args.kind not in ("t2s", "s2a"): raise WhisperSpeechError("--depth is for t2s and s2a")
+    if args.depth is not None and args.depth < 1: raise WhisperSpeechError(f"depth {args.depth}? Give 1 or more")
+    overrides = {k: v for k, v in (("dropout", args.dropout), ("depth", args.depth)) if v is not None}
     path = train(args.kind, args.data, args.output, args.config, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                  warmup=args.warmup, devices=int(args.devices) if args.devices.isdigit() else args.devices,
                  num_nodes=args.num_nodes, strategy=args.strategy,
                  precision=args.precision, workers=args.workers, save_every=args.save_every, log_every=args.log_every,
                  seed=args.seed, keys_log=args.keys_log, progress=not args.quiet and sys.stderr.isatty(), init=args.init,
                  continue_schedule=args.continue_schedule, keep_every=args.keep_every,
-                 overrides=None if args.dropout is None else {"dropout": args.dropout})
+                 overrides=overrides or None)
     print(f"trained {args.kind}: {path}", file=sys.stderr)
 
 # %% ../nbs/08_cli.ipynb #f3a84ef3
@@ -225,6 +228,8 @@ def _add_train(sub):
                     "(float16), e.g. to average the last ones: whisperspeech average")
     tr.add_argument("--dropout", type=float, metavar="P", help="t2s/s2a: residual dropout while training, instead of the "
                     "preset's (e.g. against learning a small corpus by heart; --init may continue with another)")
+    tr.add_argument("--depth", type=int, metavar="N", help="t2s/s2a: the preset's shape with N instead of its depth; with "
+                    "--init from a shallower export, its blocks are kept and the new ones start as identities")
     tr.add_argument("--export-only", action="store_true", help="export the run's last checkpoint to RUN/<kind>.model and stop")
     tr.add_argument("--half", action="store_true", help="with --export-only: store the weights in float16")
     tr.add_argument("--keys-log", help=argparse.SUPPRESS)  # tests: write the sample keys each rank trained on

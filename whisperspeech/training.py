@@ -333,17 +333,41 @@ def export_checkpoint(ckpt, target, kind: str | None = None, preset_name: str | 
 # project it, zero at first, so the grown model computes what the checkpoint did
 GROWN_INPUTS = {"t2s": {"spk_width": "spk_to_hidden."}}
 
+def _block_stacks(model) -> dict:
+    "The model's stacks of residual blocks by name (`encoder`, `decoder`, ...)."
+    from whisperspeech.layers import Block
+    return {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.ModuleList) and len(m) and isinstance(m[0], Block)}
+
+def _identity_block(block):
+    "Zero the last layer of each residual branch: a pre-norm block then passes its input through unchanged."
+    for layer in (block.attn.out, getattr(block.cross_attn, "out", None), block.mlp[-1]):
+        if layer is None: continue
+        torch.nn.init.zeros_(layer.weight)
+        torch.nn.init.zeros_(layer.bias)
+
 def load_grown(model, start, what: str):
     """Load model `start`'s weights into `model`: the same config (up to `checkpoints.TRAINING_ONLY` fields, so a
-    run may continue with another dropout), or the same plus inputs of `GROWN_INPUTS`."""
+    run may continue with another dropout), or the same plus inputs of `GROWN_INPUTS`, or a greater `depth`:
+    then each block stack gains blocks after `start`'s, initialized to pass their input through, so the deeper
+    model computes what `start` did and trains on from there."""
     from whisperspeech.checkpoints import same_weights_config
     grown = {f: p for f, p in GROWN_INPUTS.get(model.kind, {}).items()
              if not getattr(start.config, f) and getattr(model.config, f)}
-    if not same_weights_config(replace(start.config, **{f: getattr(model.config, f) for f in grown}), model.config):
+    fields = {f: getattr(model.config, f) for f in grown}
+    if hasattr(model.config, "depth") and hasattr(start.config, "depth"):
+        if model.config.depth < start.config.depth:
+            raise WhisperSpeechError(f"{what}: it is {start.config.depth} deep, more than depth {model.config.depth}; "
+                                     "a model can grow, not shrink")
+        fields["depth"] = model.config.depth
+    if not same_weights_config(replace(start.config, **fields), model.config):
         raise WhisperSpeechError(f"{what}: {start.config}")
+    old = {n: len(m) for n, m in _block_stacks(start).items()}
+    added = {f"{n}.{i}": m[i] for n, m in _block_stacks(model).items() for i in range(old.get(n, 0), len(m))}
     keys = model.load_state_dict(start.state_dict(), strict=False)
-    if keys.unexpected_keys or any(not k.startswith(tuple(grown.values())) for k in keys.missing_keys):
+    new = tuple(grown.values()) + tuple(f"{name}." for name in added)
+    if keys.unexpected_keys or any(not k.startswith(new) for k in keys.missing_keys):
         raise WhisperSpeechError(f"{what}: its weights do not fit (missing {keys.missing_keys}, unexpected {keys.unexpected_keys})")
+    for block in added.values(): _identity_block(block)
 
 def _keep_exports(kind: str, model, folder: Path, every: int, start_step: int):
     "A Lightning callback exporting `folder/<kind>-step<N>.model` (float16) at every multiple `N` of `every` steps."
