@@ -5,7 +5,8 @@ turned into semantic tokens by the tokenizer and a resemblyzer embedding of the 
 codec tokens from them and the codec decodes those. Reports per voice Whisper's word error rate of
 the original and of the resynthesis, the resemblyzer similarity between the two, and the duration
 ratio. What T2S can reach is bounded by this. `--trained-on DATA` measures the same on S2A's own training
-samples instead (no original speech there): about as good as held out means a model too small for its data.
+samples instead (no original speech there): far better on them than held out means data learned by heart, about
+the same means more data is not what it lacks.
 
 Also S2A's teacher-forced cross-entropy on the codec tokens of the same sentences spoken at 24 kHz
 (what it trains on): a steadier way to compare checkpoints than the word error rate of one sampled
@@ -133,7 +134,7 @@ def main(argv=None):
     ap.add_argument("--ce-only", action="store_true", help="only the teacher-forced cross-entropy (no resynthesis)")
     ap.add_argument("--trained-on", metavar="DATA", help="instead of held-out speech: the first --per-voice samples of each "
                     "voice in the token shards DATA (S2A's own training samples, if they are its data: a model that does no "
-                    "better on them than held out is too small rather than short of data)")
+                    "better on them than held out lacks something other than data)")
     args = ap.parse_args(argv)
     tok, s2a, vocoder = load_stack(args)
     if args.trained_on: held = shard_samples(args.trained_on, args.voices.split(","), args.per_voice)
