@@ -410,10 +410,11 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
     state = torch.load(last, map_location="cpu", weights_only=False) if last else None
     start_step = (state.get("whisperspeech") or {}).get("start_step", 0) if state else 0
     if init is not None and last is None:
-        from whisperspeech.checkpoints import load_model, trained_steps
-        load_grown(model, load_model(init, kind=kind), f"{init} has another config than preset {preset_name}")
+        from whisperspeech.checkpoints import load_export
+        start, record = load_export(init, kind=kind)  # one read for the weights and the step they reached
+        load_grown(model, start, f"{init} has another config than preset {preset_name}")
         if continue_schedule:
-            start_step = trained_steps(init)
+            start_step = record.get("step")
             if start_step is None: raise WhisperSpeechError(f"{init} records no training step; start a new schedule without continuing")
             if start_step >= steps:
                 raise WhisperSpeechError(f"{init} was trained {start_step} steps, the whole {steps}-step schedule; raise --steps to train on")
