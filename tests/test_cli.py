@@ -161,3 +161,7 @@ def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):
     assert -1 <= cloned["similarity"] <= 1 and cloned["nearest_model_voice"] in ("flite:slt", "flite:rms")
     assert "mean_teacher_wer" in report["summary"]
     assert report["summary"]["mean_wer_model_voices"] == slt["wer"]  # the cloned voice left out of it
+    lo, hi = slt["wer_ci95"]  # the interval holds its WER; per-utterance edits add up to it
+    assert lo <= slt["wer"] <= hi and sum(c["edits"] for c in slt["clips"]) / sum(c["words"] for c in slt["clips"]) == slt["wer"]
+    lo, hi = report["summary"]["mean_wer_ci95"]
+    assert lo <= report["summary"]["mean_wer"] <= hi
