@@ -144,14 +144,15 @@ def main(argv=None):
     print(f"S2A cross-entropy on {len(held)} {'training samples' if args.trained_on else 'held-out utterances'}: {ce:.3f}", flush=True)
     codebooks = per_codebook(s2a, held)
     print("per codebook: " + "; ".join(f"{k} " + " ".join(f"{x:.3f}" for x in v) for k, v in codebooks.items()), flush=True)
+    measured = "trained_on" if args.trained_on else "heldout"  # the JSON keys say which samples were measured
     if args.ce_only:
-        if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, trained_on=args.trained_on, heldout_utterances=len(held),
-                                                                 heldout_ce=ce, codebooks=codebooks), indent=1))
+        if args.json: Path(args.json).write_text(json.dumps({"s2a": args.s2a, "trained_on": args.trained_on, f"{measured}_utterances": len(held),
+                                                             f"{measured}_ce": ce, "codebooks": codebooks}, indent=1))
         return 0
     rows = resynthesis(tok, s2a, vocoder, held, args.temperature)
     mean = lambda k: None if any(r[k] is None for r in rows) else sum(r[k] for r in rows) / len(rows)
     summary = {k: mean(k) for k in ("wer_original", "wer_resynthesis", "similarity", "duration_ratio")}
-    summary["heldout_ce"] = ce
+    summary[f"{measured}_ce"] = ce
     print(f"{'mean':18s} {_measures(summary)}")
     if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, trained_on=args.trained_on, summary=summary, voices=rows), indent=1))
     return 0

