@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .asr import transcribe, word_errors, word_error_rate
+from .asr import corpus_wer, transcribe, word_errors, word_error_rate
 from .audio import resample
 from .core import WhisperSpeechError
 from .speaker import speaker_embedding
@@ -74,7 +74,7 @@ def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=1
         if bar is not None: bar.update()
     errors = word_errors(sentences, hyps)
     for clip, (edits, words) in zip(clips, errors): clip.update(edits=edits, words=words)
-    row = dict(voice=voice, utterances=len(sentences), wer=sum(e for e, _ in errors) / sum(w for _, w in errors),
+    row = dict(voice=voice, utterances=len(sentences), wer=corpus_wer(errors),
                wer_ci95=wer_interval([errors], seed=seed), similarity=sum(sims) / len(sims), rtf=synth / seconds,
                clips=clips)
     if system:
