@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from whisperspeech.bundle import load_bundle
 from whisperspeech.cli import main
 from whisperspeech.system_voices import speak_system
 
@@ -97,7 +98,9 @@ def test_say_with_a_bundle_from_argument_file_and_stdin(tiny_bundle, tmp_path):
         outs.append(sf.read(out)[0])
     assert len(outs[0]) > 24000 and all(np.array_equal(outs[0], o) for o in outs[1:])  # same text, same seed
     r = run_cli("say", "Hello.", "--model", str(tiny_bundle), "-o", str(tmp_path / "default.wav"))
-    assert r.returncode == 0 and "voice flite:slt (default)" in r.stderr, r.stderr  # the bundle's first voice, named
+    assert r.returncode == 0 and "voice flite:slt (default) at" in r.stderr, r.stderr  # the bundle's first voice, named
+    rate = load_bundle(tiny_bundle).rates["flite:slt"]
+    assert f"at {rate:g} characters per second" in r.stderr  # and its own rate
 
 
 def test_say_with_int8_weights(tiny_bundle, tmp_path):
@@ -159,6 +162,7 @@ def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):
     assert slt["utterances"] == 2 and 0 <= slt["teacher_wer"] < 0.5 and slt["wer"] >= 0  # random weights: noise
     assert 0 <= slt["nearest_own"] <= 1 and slt["duration_ratio_min"] > 0 and slt["rtf"] > 0
     assert -1 <= cloned["similarity"] <= 1 and cloned["nearest_model_voice"] in ("flite:slt", "flite:rms")
+    assert report["cps"] is None and slt["cps"] == load_bundle(tiny_bundle).rates["flite:slt"] != 15 and cloned["cps"] == 15
     assert "mean_teacher_wer" in report["summary"]
     assert report["summary"]["mean_wer_model_voices"] == slt["wer"]  # the cloned voice left out of it
     lo, hi = slt["wer_ci95"]  # the interval holds its WER; per-utterance edits add up to it

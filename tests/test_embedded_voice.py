@@ -102,6 +102,7 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
     import json
     import subprocess
     import sys
+    import numpy as np
     import webdataset as wds
     from whisperspeech.bundle import load_bundle, load_voices
     from whisperspeech.checkpoints import save_model, trained_steps
@@ -117,7 +118,8 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
     embs = {"flite:slt": [torch.randn(256) for _ in range(3)], "piper:joe": [torch.randn(256) for _ in range(2)]}
     with wds.TarWriter(str(tmp_path / "spk-000000.tar")) as w:
         for i, (voice, e) in enumerate((v, e) for v, es in embs.items() for e in es):
-            w.write({"__key__": f"u{i:03d}", "json": json.dumps({"voice": voice}).encode(),
+            w.write({"__key__": f"u{i:03d}", "json": json.dumps({"voice": voice}).encode(), "txt": b"x" * 20,
+                     "stoks.npy": npy_bytes(np.zeros(25 * (i + 1), dtype="int16")),  # 20, 10, 6.7 | 5, 4 characters a second
                      "spk.npy": npy_bytes(e.numpy().astype("float16"))})
     out = tmp_path / "bundle"
     script = SCRIPTS / "make_voice_bundle.py"
@@ -134,6 +136,13 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
         assert torch.allclose(voices[v], mean, atol=1e-3)
     assert json.loads((out / "sampling.json").read_text())["temperature"] == {"s2a": 0.5}
     assert load_bundle(out).temperature == {"t2s": 0.7, "s2a": 0.5}  # T2S follows the package default
+    assert load_bundle(out).rates == {"flite:slt": 10.0, "piper:joe": 4.5}  # the median of each voice's utterances
+    (out / "rates.json").unlink()
+    voices_before = (out / "voices.pt").read_bytes()
+    r = subprocess.run([sys.executable, str(script), "--only-rates", "--spk", str(tmp_path / "spk-*.tar"), "-o", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert load_bundle(out).rates == {"flite:slt": 10.0, "piper:joe": 4.5} and (out / "voices.pt").read_bytes() == voices_before
 
 
 @pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists(), reason="no committed training tokens in this checkout")

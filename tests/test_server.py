@@ -62,6 +62,17 @@ def test_openai_client_gets_playable_audio(server):
     assert len(pcm.content) % 2 == 0 and len(pcm.content) > 24000
 
 
+def test_speed_scales_the_voice_s_own_rate(server, pipe):
+    url, _, _ = server
+    text, own = "The rate follows the voice.", pipe.rates["flite:rms"]
+    assert own != 15  # else this would not tell the voice's rate from the default
+    for speed in (1.0, 2.0):
+        body = dict(model="tts-1", voice="flite:rms", input=text, response_format="wav", seed=4, speed=speed)
+        audio, _ = sf.read(io.BytesIO(httpx.post(f"{url}/v1/audio/speech", json=body, timeout=300).content))
+        want = pipe.generate(text, speaker="flite:rms", seed=4, cps=own * speed).numpy()
+        assert len(audio) == len(want) and np.abs(audio - want).max() < 1e-3, speed
+
+
 def test_streamed_speech_arrives_in_pieces(server):
     url, _, _ = server
     body = dict(model="tts-1", voice="flite:slt", input="One sentence here. And another one there.", response_format="wav",

@@ -70,13 +70,13 @@ def cmd_say(args):
         from whisperspeech.vocoder import SAMPLE_RATE
         clean_text(text)  # bad text fails before any model loads
         pipe = load_pipeline(args.model, args.t2s, args.s2a, args.vocoder, quiet=args.quiet, int8=args.int8)
-        bar = _progress(args, int(len(text.encode()) / args.cps * 25 * 4) + 1, "speaking")
+        bar = _progress(args, int(len(text.encode()) / (args.cps or pipe.rate(args.voice)) * 25 * 4) + 1, "speaking")
         options = dict(speaker=args.voice, lang=args.lang, cps=args.cps, seed=args.seed, temperature=args.temperature,
                        top_k=args.top_k, step_callback=lambda: bar.update())
         raw = pipe.generate_stream(text, **options) if args.output == "-" else iter([pipe.generate(text, **options)])
         pieces = (resample(p, SAMPLE_RATE, args.sr) if args.sr != SAMPLE_RATE else p for p in raw)
         default = f"{pipe.default_voice} (default)" if pipe.default_voice else "default"
-        who = f"{pipe.description}, voice {args.voice or default}"
+        who = f"{pipe.description}, voice {args.voice or default} at {args.cps or pipe.rate(args.voice):g} characters per second"
     if args.output == "-":
         seconds, path = _write_stream(pieces, args.sr), "stdout"
     else:
@@ -295,7 +295,7 @@ def _add_eval(sub):
     ev.add_argument("--model", default="auto", help="auto, embedded, published, or a model bundle folder (default: auto)")
     ev.add_argument("--whisper", default="tiny.en", help="the Whisper judge: model name or checkpoint (default: tiny.en)")
     ev.add_argument("--lang", default="en")
-    ev.add_argument("--cps", type=float, default=15)
+    ev.add_argument("--cps", type=float, help="speaking rate in characters per second (default: each voice's own, else 15)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--limit", type=int, help="use only the first N sentences")
     ev.add_argument("--json", help="also write the report to this JSON file")
@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--s2a", help="S2A model: a path or owner/repo:file")
     say.add_argument("--vocoder", help="vocoder: a Vocos model on the Hugging Face Hub or a local folder")
     say.add_argument("--lang", default="en", help="language code (default: en)")
-    say.add_argument("--cps", type=float, default=15, help="speaking rate in characters per second (default: 15)")
+    say.add_argument("--cps", type=float, help="speaking rate in characters per second (default: the voice's own, else 15)")
     say.add_argument("--seed", type=int, help="random seed for reproducible speech")
     say.add_argument("--int8", action="store_true", help=INT8_HELP)
     _add_sampling(say)

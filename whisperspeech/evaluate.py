@@ -44,9 +44,10 @@ def voice_reference(voice: str) -> torch.Tensor:
 def _cos(a, b) -> float: return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
 
 # %% ../nbs/25_evaluate.ipynb #c1ca0cc3
-def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=15.0, seed=0, bar=None,
+def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=None, seed=0, bar=None,
                    temperature: float | None = None, top_k: int | None = None) -> dict:
-    "Scores of `pipe` speaking `sentences` with `voice` (see the table above)."
+    "Scores of `pipe` speaking `sentences` with `voice` (see the table above), at rate `cps` (None: the voice's own)."
+    cps = pipe.rate(voice) if cps is None else cps
     candidates = {v: voice_reference(v) for v in pipe.voices if _is_system_voice(v)}
     target = voice_reference(voice)
     system = _is_system_voice(voice)
@@ -74,7 +75,7 @@ def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=1
         if bar is not None: bar.update()
     errors = word_errors(sentences, hyps)
     for clip, (edits, words) in zip(clips, errors): clip.update(edits=edits, words=words)
-    row = dict(voice=voice, utterances=len(sentences), wer=corpus_wer(errors),
+    row = dict(voice=voice, cps=cps, utterances=len(sentences), wer=corpus_wer(errors),
                wer_ci95=wer_interval([errors], seed=seed), similarity=sum(sims) / len(sims), rtf=synth / seconds,
                clips=clips)
     if system:
@@ -111,7 +112,7 @@ def read_sentences(path) -> list[str]:
     return sentences
 
 
-def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny.en", lang="en", cps=15.0, seed=0,
+def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny.en", lang="en", cps=None, seed=0,
              limit: int | None = None, progress=False, temperature: float | None = None, top_k: int | None = None) -> dict:
     "The evaluation report of `pipe` over a sentence file and voices."
     from tqdm.auto import tqdm
@@ -135,7 +136,7 @@ def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny
 
 def format_table(report: dict) -> str:
     "The report as a plain-text table (one row per voice, then the means)."
-    head = (f"{'voice':24s} {'n':>3s} {'WER':>6s} {'95% CI':>11s} {'teacher':>7s} {'sim':>6s} {'nearest':>7s} "
+    head = (f"{'voice':24s} {'n':>3s} {'cps':>4s} {'WER':>6s} {'95% CI':>11s} {'teacher':>7s} {'sim':>6s} {'nearest':>7s} "
             f"{'dur ratio':>10s} {'RTF':>5s}")
     ci = lambda x: f"{x[0]:5.3f}-{x[1]:5.3f}" if x else f"{'-':>11s}"  # older reports have none
     t = report.get("temperature", 0.7)  # older reports: one temperature for both stages
@@ -146,7 +147,8 @@ def format_table(report: dict) -> str:
         teacher = f"{r['teacher_wer']:7.3f}" if "teacher_wer" in r else f"{'-':>7s}"
         nearest = f"{r['nearest_own']:7.0%}" if "nearest_own" in r else f"{'-':>7s}"
         dur = f"{r['duration_ratio_min']:4.2f}-{r['duration_ratio_max']:4.2f}" if "duration_ratio_min" in r else "-"
-        lines.append(f"{r['voice'][:24]:24s} {r['utterances']:3d} {r['wer']:6.3f} {ci(r.get('wer_ci95'))} {teacher} "
+        rate = f"{r['cps']:4.1f}" if "cps" in r else f"{report.get('cps', 15):4.1f}"  # older reports: one rate for all
+        lines.append(f"{r['voice'][:24]:24s} {r['utterances']:3d} {rate} {r['wer']:6.3f} {ci(r.get('wer_ci95'))} {teacher} "
                      f"{r['similarity']:6.3f} {nearest} {dur:>10s} {r['rtf']:5.2f}")
         if "nearest_model_voice" in r:
             lines.append(f"{'':24s} cloned: similarity to the recording {r['similarity']:.3f}, to the nearest model voice "
@@ -154,8 +156,8 @@ def format_table(report: dict) -> str:
                          f"from {r['nearest_model_voice']})")
     s = report["summary"]
     teacher = f"{s['mean_teacher_wer']:7.3f}" if "mean_teacher_wer" in s else f"{'-':>7s}"
-    lines += ["-" * len(head), f"{'mean':24s} {'':3s} {s['mean_wer']:6.3f} {ci(s.get('mean_wer_ci95'))} {teacher} {s['mean_similarity']:6.3f}"]
+    lines += ["-" * len(head), f"{'mean':24s} {'':8s} {s['mean_wer']:6.3f} {ci(s.get('mean_wer_ci95'))} {teacher} {s['mean_similarity']:6.3f}"]
     if "mean_wer_model_voices" in s:
-        lines.append(f"{'mean, model voices':24s} {'':3s} {s['mean_wer_model_voices']:6.3f} {ci(s.get('mean_wer_model_voices_ci95'))} "
+        lines.append(f"{'mean, model voices':24s} {'':8s} {s['mean_wer_model_voices']:6.3f} {ci(s.get('mean_wer_model_voices_ci95'))} "
                      f"{teacher} {s['mean_similarity_model_voices']:6.3f}")
     return "\n".join(lines)

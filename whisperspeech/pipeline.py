@@ -19,7 +19,7 @@ from .bundle import EMBEDDED, embedded_available, load_bundle
 from .checkpoints import load_model
 from .chunking import split_text
 from .codec import CodecVocoder
-from .core import WhisperSpeechError
+from .core import DEFAULT_CPS, WhisperSpeechError
 from .languages import clean_text, lang_id, text_tokens
 from .layers import quantize_int8
 from .s2a import s2a_columns, s2a_frames, s2a_generate
@@ -40,7 +40,7 @@ class Pipeline:
     def __init__(self, t2s_ref=None, s2a_ref=None, vocoder_ref=None, model=None, device="cpu", compile=False,
                  speaker_backend=None, batch_size=8, random_vocoder_ok=False, kv_dtype=torch.float32, quiet=False,
                  int8=False):
-        self.device, self.voices, self.description, fallback = device, {}, None, None
+        self.device, self.voices, self.rates, self.description, fallback = device, {}, {}, None, None
         self.temperature = {"t2s": DEFAULT_TEMPERATURE, "s2a": DEFAULT_TEMPERATURE}  # per stage, unless a call gives one
         if model is None and t2s_ref is None and s2a_ref is None:
             try:
@@ -55,7 +55,7 @@ class Pipeline:
             bundle = load_bundle(model)
             vocoder = vocoder_ref or (CodecVocoder(load_model(bundle.codec, kind="codec"), device) if bundle.codec else None)
             self._load(bundle.t2s, bundle.s2a, vocoder or DEFAULT_VOCODER, random_vocoder_ok)
-            self.voices, self.temperature = bundle.voices, dict(bundle.temperature)
+            self.voices, self.rates, self.temperature = bundle.voices, bundle.rates, dict(bundle.temperature)
             self.description = (f"the embedded offline voice ({EMBEDDED})" if bundle.name == "embedded"
                                 else f"the model bundle {bundle.folder}")
             if fallback: self.description += f" ({fallback})"
@@ -86,6 +86,12 @@ class Pipeline:
     def default_voice(self) -> str | None:
         "The name of the voice spoken when none is given: the bundle's first (None for models without named voices)."
         return next(iter(self.voices), None)
+
+    def rate(self, speaker=None) -> float:
+        """The speaking rate (characters per second) `speaker` talks at when a call gives no `cps`: a named
+        voice's own (its bundle's `rates.json`), else 15 (recordings, embeddings, models without rates)."""
+        name = self.default_voice if speaker is None else speaker if isinstance(speaker, str) else None
+        return self.rates.get(name, DEFAULT_CPS)
 
     def speaker(self, speaker=None) -> torch.Tensor:
         "The embedding for `speaker`: a voice name, recording path, 16 kHz waveform, embedding, or None for the default."
@@ -130,8 +136,8 @@ def _token_limit(chunk: str, cps: float) -> int:
     return int(len(chunk.encode()) / cps * 25 * 2) + 50
 
 def _jobs(self, text, speaker, lang, cps, seed) -> list[dict]:
-    "One decoding job per sentence chunk: its tokens, conditioning, limit and generators."
-    text, lang, cps = _check(self, text, lang, cps)
+    "One decoding job per sentence chunk: its tokens, conditioning, limit and generators (`cps` None: the voice's own rate)."
+    text, lang, cps = _check(self, text, lang, self.rate(speaker) if cps is None else cps)
     spk = self.speaker(speaker).to(self.device)
     chunks = _chunks(self, text, cps)
     gens = zip(_generators(self, seed, len(chunks), "t2s"), _generators(self, seed, len(chunks), "s2a"))
@@ -168,7 +174,7 @@ def _decode_jobs(self, jobs, temperature, top_k, step_callback=None) -> list[tor
     return out
 
 @torch.inference_mode()
-def generate_atoks(self, text: str, speaker=None, lang="en", cps: float = 15, seed: int | None = None,
+def generate_atoks(self, text: str, speaker=None, lang="en", cps: float | None = None, seed: int | None = None,
                    temperature: float | None = None, top_k: int | None = None, step_callback=None) -> list[torch.Tensor]:
     "Acoustic codes (Q, frames) for each chunk of `text`."
     return _decode_jobs(self, _jobs(self, text, speaker, lang, cps, seed), temperature, top_k, step_callback)
@@ -188,7 +194,7 @@ def _join(self, codes, pause: float) -> torch.Tensor:
     return torch.cat(parts).clamp(-1, 1)
 
 @torch.inference_mode()
-def generate(self, text: str, speaker=None, lang="en", cps: float = 15, seed: int | None = None,
+def generate(self, text: str, speaker=None, lang="en", cps: float | None = None, seed: int | None = None,
              temperature: float | None = None, top_k: int | None = None, pause: float = 0.25, step_callback=None) -> torch.Tensor:
     "Speech for `text` as a 1-D float tensor at 24 kHz."
     return _join(self, self.generate_atoks(text, speaker, lang, cps, seed, temperature, top_k, step_callback), pause)
@@ -198,7 +204,7 @@ def generate_many(self, requests: list[dict], temperature: float | None = None, 
                   pause: float = 0.25) -> list[torch.Tensor]:
     """Speech for several requests (dicts of `generate`'s text, speaker, lang, cps, seed) decoded in
     shared batches; each result equals what `generate` returns for that request alone."""
-    jobs = [self._jobs(r["text"], r.get("speaker"), r.get("lang", "en"), r.get("cps", 15), r.get("seed")) for r in requests]
+    jobs = [self._jobs(r["text"], r.get("speaker"), r.get("lang", "en"), r.get("cps"), r.get("seed")) for r in requests]
     codes = _decode_jobs(self, [j for js in jobs for j in js], temperature, top_k)
     out, k = [], 0
     for js in jobs:
@@ -236,7 +242,7 @@ def _window(vocoder, codes: torch.Tensor, a: int, b: int) -> torch.Tensor:
     return wav[(a - lo) * hop:(b - lo) * hop]
 
 @torch.inference_mode()
-def generate_stream(self, text: str, speaker=None, lang="en", cps: float = 15, seed: int | None = None,
+def generate_stream(self, text: str, speaker=None, lang="en", cps: float | None = None, seed: int | None = None,
                     temperature: float | None = None, top_k: int | None = None, pause: float = 0.25, frames: int = 25,
                     first_frames: int = 8, step_callback=None):
     """Yield speech for `text` in pieces (1-D float tensors at 24 kHz) as soon as each is ready: the

@@ -32,7 +32,7 @@ class ServerConfig:
     max_upload_bytes: int = 10 * 1024 * 1024
     min_upload_seconds: float = 1.0
     max_upload_seconds: float = 60.0
-    base_cps: float = 15.0
+    base_cps: float | None = None  # the rate at speed 1.0; None: each voice's own (`Pipeline.rate`)
     int8: bool = False  # int8 weights for T2S/S2A (CPU decoding)
 
 OPENAI_VOICES = ["alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar"]
@@ -107,7 +107,7 @@ class Engine:
         try:
             r = job.request
             for piece in self.pipe.generate_stream(r["text"], speaker=r.get("speaker"), lang=r.get("lang", "en"),
-                                                   cps=r.get("cps", 15), seed=r.get("seed")):
+                                                   cps=r.get("cps"), seed=r.get("seed")):
                 if job.cancelled.is_set(): break
                 job.pieces.put(piece)
         except Exception as e:
@@ -226,9 +226,9 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
             text, _ = clean_text(req.input), lang_id(req.lang)
         except WhisperSpeechError as e:
             raise ApiError(422, str(e)) from None
-        cps = min(max(config.base_cps * req.speed, 2.0), 40.0)
-        job_request = dict(text=text, speaker=speaker_for(_voice_name(req.voice if isinstance(req.voice, str) else req.voice.id)),
-                           lang=req.lang, cps=cps, seed=req.seed)
+        speaker = speaker_for(_voice_name(req.voice if isinstance(req.voice, str) else req.voice.id))
+        base = config.base_cps if config.base_cps is not None else pipe.rate(speaker)
+        job_request = dict(text=text, speaker=speaker, lang=req.lang, cps=min(max(base * req.speed, 2.0), 40.0), seed=req.seed)
         fmt = req.response_format
         loop = asyncio.get_running_loop()
         if req.stream or req.stream_format == "audio":

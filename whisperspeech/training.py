@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .codec import Codec, CodecConfig, codec_loss
-from .core import STOKS_PER_SECOND, WhisperSpeechError
+from .core import WhisperSpeechError, speaking_rate
 from .delay import DelayPattern
 from .languages import lang_id
 from .s2a import S2A, S2AConfig
@@ -65,7 +65,7 @@ def t2s_batch(samples, config: T2SConfig):
     out_stoks = torch.full((len(samples), n), -100, dtype=torch.long)
     for i, x in enumerate(stoks):
         in_stoks[i, 1:len(x) + 1], out_stoks[i, :len(x)], out_stoks[i, len(x)] = x, x, eot
-    cps = torch.tensor([len(s["txt"]) / max(len(x) / STOKS_PER_SECOND, 0.04) for s, x in zip(samples, stoks)], dtype=torch.float32)
+    cps = torch.tensor([speaking_rate(s["txt"], len(x)) for s, x in zip(samples, stoks)], dtype=torch.float32)
     langs = torch.tensor([lang_id(_meta(s).get("lang", "en")) for s in samples])
     speakers = None
     if config.spk_width:

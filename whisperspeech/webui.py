@@ -29,7 +29,7 @@ def build_ui(pipe):
         start = time.monotonic()
         try:
             with lock:
-                wav = pipe.generate(text, speaker=speaker, lang=lang, cps=cps, seed=int(seed) if seed is not None else None)
+                wav = pipe.generate(text, speaker=speaker, lang=lang, cps=cps or None, seed=int(seed) if seed is not None else None)
         except WhisperSpeechError as e:
             raise gr.Error(str(e))
         seconds = wav.shape[0] / SAMPLE_RATE
@@ -47,7 +47,7 @@ def build_ui(pipe):
                                      label="Or clone a voice: upload or record a few seconds")
                 with gr.Row():
                     lang = gr.Dropdown(list(LANGUAGES), value="en", label="Language")
-                    cps = gr.Slider(5, 25, value=15, step=0.5, label="Speaking rate (characters per second)")
+                    cps = gr.Slider(0, 25, value=0, step=0.5, label="Speaking rate (characters per second; 0: the voice's own)")
                     seed = gr.Number(value=0, precision=0, label="Seed")
                 button = gr.Button("Generate", variant="primary", elem_id="generate")
             with gr.Column():
