@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 import whisperspeech
-from .core import WhisperSpeechError, atomic_write
+from .core import CPS_RANGE, WhisperSpeechError, atomic_write
 from .sampling import DEFAULT_TEMPERATURE, check_temperature
 
 # %% ../nbs/24_bundle.ipynb #3eff111f
@@ -76,8 +76,9 @@ def load_rates(path) -> dict:
         rates = json.loads(Path(path).read_text(encoding="utf-8"))["cps"]
         if not isinstance(rates, dict): raise ValueError("cps is not a mapping")
         rates = {str(k): float(v) for k, v in rates.items()}
-        bad = [k for k, v in rates.items() if not 2 <= v <= 40]
-        if bad: raise ValueError(f"{bad[0]}'s rate is outside 2..40")
+        lo, hi = CPS_RANGE
+        bad = [k for k, v in rates.items() if not lo <= v <= hi]
+        if bad: raise ValueError(f"{bad[0]}'s rate is outside {lo:g}..{hi:g}")
         return rates
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise WhisperSpeechError(f"{path} is not a valid rates file ({e}); expected "

@@ -19,7 +19,7 @@ from .bundle import EMBEDDED, embedded_available, load_bundle
 from .checkpoints import load_model
 from .chunking import split_text
 from .codec import CodecVocoder
-from .core import DEFAULT_CPS, WhisperSpeechError
+from .core import CPS_RANGE, DEFAULT_CPS, WhisperSpeechError
 from .languages import clean_text, lang_id, text_tokens
 from .layers import quantize_int8
 from .s2a import s2a_columns, s2a_frames, s2a_generate
@@ -128,7 +128,8 @@ def _generators(self, seed, n: int, stage: str) -> list[torch.Generator]:
 def _check(self, text, lang, cps):
     text = clean_text(text)
     cps = float(cps)
-    if not 2 <= cps <= 40: raise WhisperSpeechError(f"cps (characters per second) {cps:g} is outside 2..40; 10-15 is natural speech")
+    lo, hi = CPS_RANGE
+    if not lo <= cps <= hi: raise WhisperSpeechError(f"cps (characters per second) {cps:g} is outside {lo:g}..{hi:g}; 10-15 is natural speech")
     return text, lang_id(lang), cps
 
 def _token_limit(chunk: str, cps: float) -> int:

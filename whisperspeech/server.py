@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .audio import audio_bytes, load_audio, pcm16, save_audio, wav_stream_header
-from .core import WhisperSpeechError, atomic_write
+from .core import CPS_RANGE, WhisperSpeechError, atomic_write
 from .vocoder import SAMPLE_RATE
 
 # %% ../nbs/26_server.ipynb #4a6d7c97
@@ -228,7 +228,7 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
             raise ApiError(422, str(e)) from None
         speaker = speaker_for(_voice_name(req.voice if isinstance(req.voice, str) else req.voice.id))
         base = config.base_cps if config.base_cps is not None else pipe.rate(speaker)
-        job_request = dict(text=text, speaker=speaker, lang=req.lang, cps=min(max(base * req.speed, 2.0), 40.0), seed=req.seed)
+        job_request = dict(text=text, speaker=speaker, lang=req.lang, cps=min(max(base * req.speed, CPS_RANGE[0]), CPS_RANGE[1]), seed=req.seed)
         fmt = req.response_format
         loop = asyncio.get_running_loop()
         if req.stream or req.stream_format == "audio":
