@@ -70,13 +70,16 @@ def cmd_say(args):
         from whisperspeech.vocoder import SAMPLE_RATE
         clean_text(text)  # bad text fails before any model loads
         pipe = load_pipeline(args.model, args.t2s, args.s2a, args.vocoder, quiet=args.quiet, int8=args.int8)
-        bar = _progress(args, int(len(text.encode()) / (args.cps or pipe.rate(args.voice)) * 25 * 4) + 1, "speaking")
-        options = dict(speaker=args.voice, lang=args.lang, cps=args.cps, seed=args.seed, temperature=args.temperature,
+        rate = pipe.rate(args.voice, args.cps)
+        from whisperspeech.core import CPS_RANGE
+        # a rate out of range is refused by the pipeline with its own message; the bar's estimate must not fail first
+        bar = _progress(args, int(len(text.encode()) / max(rate, CPS_RANGE[0]) * 25 * 4) + 1, "speaking")
+        options = dict(speaker=args.voice, lang=args.lang, cps=rate, seed=args.seed, temperature=args.temperature,
                        top_k=args.top_k, step_callback=lambda: bar.update())
         raw = pipe.generate_stream(text, **options) if args.output == "-" else iter([pipe.generate(text, **options)])
         pieces = (resample(p, SAMPLE_RATE, args.sr) if args.sr != SAMPLE_RATE else p for p in raw)
         default = f"{pipe.default_voice} (default)" if pipe.default_voice else "default"
-        who = f"{pipe.description}, voice {args.voice or default} at {args.cps or pipe.rate(args.voice):g} characters per second"
+        who = f"{pipe.description}, voice {args.voice or default} at {rate:g} characters per second"
     if args.output == "-":
         seconds, path = _write_stream(pieces, args.sr), "stdout"
     else:

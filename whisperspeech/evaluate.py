@@ -47,7 +47,7 @@ def _cos(a, b) -> float: return float(torch.nn.functional.cosine_similarity(a, b
 def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=None, seed=0, bar=None,
                    temperature: float | None = None, top_k: int | None = None) -> dict:
     "Scores of `pipe` speaking `sentences` with `voice` (see the table above), at rate `cps` (None: the voice's own)."
-    cps = pipe.rate(voice) if cps is None else cps
+    cps = pipe.rate(voice, cps)
     candidates = {v: voice_reference(v) for v in pipe.voices if _is_system_voice(v)}
     target = voice_reference(voice)
     system = _is_system_voice(voice)

@@ -87,9 +87,10 @@ class Pipeline:
         "The name of the voice spoken when none is given: the bundle's first (None for models without named voices)."
         return next(iter(self.voices), None)
 
-    def rate(self, speaker=None) -> float:
-        """The speaking rate (characters per second) `speaker` talks at when a call gives no `cps`: a named
-        voice's own (its bundle's `rates.json`), else 15 (recordings, embeddings, models without rates)."""
+    def rate(self, speaker=None, cps: float | None = None) -> float:
+        """The speaking rate (characters per second) of a call for `speaker` that asks for `cps`: `cps` when given,
+        else a named voice's own (its bundle's `rates.json`), else 15 (recordings, embeddings, models without rates)."""
+        if cps is not None: return cps
         name = self.default_voice if speaker is None else speaker if isinstance(speaker, str) else None
         return self.rates.get(name, DEFAULT_CPS)
 
@@ -138,7 +139,7 @@ def _token_limit(chunk: str, cps: float) -> int:
 
 def _jobs(self, text, speaker, lang, cps, seed) -> list[dict]:
     "One decoding job per sentence chunk: its tokens, conditioning, limit and generators (`cps` None: the voice's own rate)."
-    text, lang, cps = _check(self, text, lang, self.rate(speaker) if cps is None else cps)
+    text, lang, cps = _check(self, text, lang, self.rate(speaker, cps))
     spk = self.speaker(speaker).to(self.device)
     chunks = _chunks(self, text, cps)
     gens = zip(_generators(self, seed, len(chunks), "t2s"), _generators(self, seed, len(chunks), "s2a"))

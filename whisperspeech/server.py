@@ -227,7 +227,7 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
         except WhisperSpeechError as e:
             raise ApiError(422, str(e)) from None
         speaker = speaker_for(_voice_name(req.voice if isinstance(req.voice, str) else req.voice.id))
-        base = config.base_cps if config.base_cps is not None else pipe.rate(speaker)
+        base = pipe.rate(speaker, config.base_cps)
         job_request = dict(text=text, speaker=speaker, lang=req.lang, cps=min(max(base * req.speed, CPS_RANGE[0]), CPS_RANGE[1]), seed=req.seed)
         fmt = req.response_format
         loop = asyncio.get_running_loop()
