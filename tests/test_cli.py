@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from whisperspeech.bundle import load_bundle
@@ -155,10 +156,14 @@ def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):
     sf.write(ref, speak_system("We should take the long road home.", "flite:awb", sr=16000).numpy(), 16000)
     out = tmp_path / "report.json"
     assert main(["eval", "--model", str(tiny_bundle), "--sentences", str(sentences), "--voice", "flite:slt",
-                 "--voice", str(ref), "--json", str(out), "--quiet", "--top-k", "50"]) == 0
+                 "--voice", str(ref), "--clone", "flite:kal16", "--json", str(out), "--quiet", "--top-k", "50"]) == 0
     report = json.loads(out.read_text())
     assert report["temperature"] == {"t2s": 0.7, "s2a": 0.7} and report["top_k"] == 50  # the bundle records none
-    slt, cloned = report["voices"]
+    slt, cloned, kal = report["voices"]
+    # a system voice the model lacks, cloned from its recording: scored like a model voice, teacher included
+    assert kal["cloned"] and not slt["cloned"] and kal["cps"] == 15 and 0 <= kal["teacher_wer"] < 0.5
+    assert 0 <= kal["nearest_own"] <= 1 and kal["nearest_model_voice"] in ("flite:slt", "flite:rms") and kal["duration_ratio_min"] > 0
+    assert report["summary"]["mean_teacher_wer"] == slt["teacher_wer"]  # the model's voices only
     assert slt["utterances"] == 2 and 0 <= slt["teacher_wer"] < 0.5 and slt["wer"] >= 0  # random weights: noise
     assert 0 <= slt["nearest_own"] <= 1 and slt["duration_ratio_min"] > 0 and slt["rtf"] > 0
     assert -1 <= cloned["similarity"] <= 1 and cloned["nearest_model_voice"] in ("flite:slt", "flite:rms")
@@ -169,3 +174,16 @@ def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):
     assert lo <= slt["wer"] <= hi and sum(c["edits"] for c in slt["clips"]) / sum(c["words"] for c in slt["clips"]) == slt["wer"]
     lo, hi = report["summary"]["mean_wer_ci95"]
     assert lo <= report["summary"]["mean_wer"] <= hi
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "give at least one --voice or --clone"),
+    (["--voice", "flite:awb"], "flite:awb is not one of the model's voices (flite:slt, flite:rms): to clone it"),
+    (["--clone", "flite:slt"], "flite:slt is one of the model's own voices"),
+    (["--clone", "no-such-recording.wav"], "a clone is of a system voice"),
+])
+def test_eval_says_which_voices_it_cannot_score(tiny_bundle, tmp_path, args, message):
+    sentences = tmp_path / "s.txt"
+    sentences.write_text("The soup needs more salt.\n")
+    r = run_cli("eval", "--model", str(tiny_bundle), "--sentences", str(sentences), "--quiet", *args)
+    assert r.returncode == 1 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

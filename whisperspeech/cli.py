@@ -254,9 +254,11 @@ def _add_average(sub):
 # %% ../nbs/08_cli.ipynb #5e9b9584
 def cmd_eval(args):
     from whisperspeech.evaluate import evaluate, format_table
-    report = evaluate(load_pipeline(args.model, quiet=args.quiet, int8=args.int8), Path(args.sentences), args.voice, whisper=args.whisper,
-                      lang=args.lang, cps=args.cps, seed=args.seed, limit=args.limit, progress=not args.quiet and sys.stderr.isatty(),
-                      temperature=args.temperature, top_k=args.top_k)
+    if not args.voice and not args.clone: raise WhisperSpeechError("eval: give at least one --voice or --clone")
+    report = evaluate(load_pipeline(args.model, quiet=args.quiet, int8=args.int8), Path(args.sentences), args.voice or [],
+                      whisper=args.whisper, lang=args.lang, cps=args.cps, seed=args.seed, limit=args.limit,
+                      progress=not args.quiet and sys.stderr.isatty(), temperature=args.temperature, top_k=args.top_k,
+                      clones=args.clone or [])
     print(format_table(report))
     if args.json:
         import json
@@ -294,7 +296,10 @@ INT8_HELP = "int8 weights for the T2S/S2A models (CPU): 1.5-1.8x faster decoding
 def _add_eval(sub):
     ev = sub.add_parser("eval", help="speak a sentence file, transcribe it, and score intelligibility and voice similarity")
     ev.add_argument("--sentences", required=True, help="UTF-8 file, one sentence per line")
-    ev.add_argument("--voice", action="append", required=True, help="a voice name or a recording to clone (repeatable)")
+    ev.add_argument("--voice", action="append", help="a voice name or a recording to clone (repeatable)")
+    ev.add_argument("--clone", action="append", metavar="SYSTEM_VOICE",
+                    help="a system voice the model lacks (such as espeak-ng:en-gb), cloned from a recording of it reading "
+                         "the reference sentences and scored like the model's voices, teacher included (repeatable)")
     ev.add_argument("--model", default="auto", help="auto, embedded, published, or a model bundle folder (default: auto)")
     ev.add_argument("--whisper", default="tiny.en", help="the Whisper judge: model name or checkpoint (default: tiny.en)")
     ev.add_argument("--lang", default="en")
