@@ -5,11 +5,13 @@ For each size (tiny, base) the reference code builds T2S and S2A with random wei
 disabled so both engines decode the same number of tokens) and saves them in its `.model` format;
 both engines then load those files and generate, greedily, 250 semantic tokens and 746 acoustic
 frames (about 10 s of speech), then decode them with a Vocos of the published architecture (random
-weights: nothing can be downloaded here). float32, 2 threads, median of --runs runs each.
+weights: nothing can be downloaded here). float32, 2 threads, median of --runs runs each (the reference's
+--runs runs before ours and as many after, as the host's speed drifts).
 The reference runs in its own virtualenv (see scripts/make_parity_fixtures.py) as a subprocess.
 
     .venv/bin/python scripts/bench_inference.py                 # tiny and base, 3 runs
     .venv/bin/python scripts/bench_inference.py --sizes tiny --runs 5 --profile
+    .venv/bin/python scripts/bench_inference.py --sizes tiny --variants float32 compile   # fewer of our variants
 """
 import argparse
 import json
@@ -29,6 +31,9 @@ SENTENCES = ["The birch canoe slid on the smooth planks.", "Glue the sheet to th
              "Rice is often served in round bowls.", "The juice of lemons makes fine punch.",
              "The box was thrown beside the parked truck.", "The hogs were fed chopped corn and garbage."]
 T2S_TOKENS, SECONDS_PER_FRAME = 250, 1 / 75
+VARIANTS = {"float32": ("ours", {}), "bf16kv": ("ours, bf16 KV", dict(kv_dtype="bfloat16")),  # name: (label, `ours` options)
+            "masked": ("ours, masked pad", dict(pad_to_context=False)), "int8": ("ours, int8", dict(int8=True)),
+            "compile": ("ours, compiled", dict(compile=True))}
 
 
 # ---------------------------------------------------------------- reference side (its own venv)
@@ -103,10 +108,11 @@ def reference(args):
 
 # ---------------------------------------------------------------- our side
 def ours(files: Path, runs: int, batch_check: bool, profile: bool, kv_dtype: str = "float32", pad_to_context: bool = True,
-         int8: bool = False):
+         int8: bool = False, compile: bool = False):
     """Our engine on the reference-format files. `pad_to_context=False` runs the same weights the way
     our own models work (padding masked, encoder sequences as long as the batch needs); `int8`
-    decodes with int8 weights (`quantize_int8`)."""
+    decodes with int8 weights (`quantize_int8`); `compile` decodes with `torch.compile`d steps (the
+    warm-up call, and the first batch of 8, compile them: not timed)."""
     import torch
     from whisperspeech.languages import lang_id, text_tokens
     from whisperspeech.s2a import s2a_generate
@@ -123,9 +129,9 @@ def ours(files: Path, runs: int, batch_check: bool, profile: bool, kv_dtype: str
     def speak(texts):
         t0 = time.perf_counter()
         stoks = t2s_generate(t2s, [text_tokens(t) for t in texts], lang_id("en"), 15.0, temperature=0, max_tokens=T2S_TOKENS,
-                             kv_dtype=kv)
+                             kv_dtype=kv, compile=compile)
         t1 = time.perf_counter()
-        atoks = s2a_generate(s2a, stoks, speaker[None], temperature=0, kv_dtype=kv)
+        atoks = s2a_generate(s2a, stoks, speaker[None], temperature=0, kv_dtype=kv, compile=compile)
         t2 = time.perf_counter()
         wavs = [vocoder.decode(a) for a in atoks]
         t3 = time.perf_counter()
@@ -137,6 +143,7 @@ def ours(files: Path, runs: int, batch_check: bool, profile: bool, kv_dtype: str
     out = dict(runs=[r[0] for r in results], stoks=results[0][1][0].tolist(), atoks=results[0][2][0].tolist())
     if batch_check:
         parts = ("t2s", "s2a", "vocoder", "total")
+        if compile: speak(SENTENCES), [speak([s]) for s in SENTENCES]  # compile for these batch sizes and lengths
         one = [{k: sum(r[k] for r in rs) for k in parts} for rs in
                ([speak([s])[0] for s in SENTENCES] for _ in range(max(1, runs // 2)))]
         together = [speak(SENTENCES)[0] for _ in range(max(1, runs // 2))]
@@ -232,6 +239,7 @@ def main():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--profile", action="store_true", help="print a per-operator profile of decoding steps")
     p.add_argument("--skip-reference", action="store_true", help="time only our engine (the reference still writes the weights)")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), help="which of our variants to time")
     p.add_argument("--inside-reference", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--only-save", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--size", help=argparse.SUPPRESS)
@@ -243,23 +251,26 @@ def main():
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as d:
             ref = run_reference(size, d, args.runs, only_save=args.skip_reference)
-            mine = ours(Path(d), args.runs, batch_check=(size == "tiny"), profile=args.profile)
-            mine_bf16 = ours(Path(d), args.runs, batch_check=(size == "tiny"), profile=False, kv_dtype="bfloat16")
-            masked = ours(Path(d), args.runs, batch_check=(size == "tiny"), profile=False, pad_to_context=False)
-            int8 = ours(Path(d), args.runs, batch_check=(size == "tiny"), profile=False, int8=True)
-            agreement = int8_agreement(Path(d), mine)
-        audio = mine["runs"][0]["samples"] / 24000
-        print(f"\n== {size}/{size}: {mine['runs'][0]['stoks']} semantic tokens, {mine['runs'][0]['frames']} frames, {audio:.2f} s of audio")
-        rows = [("ours", mine), ("ours, bf16 KV", mine_bf16), ("ours, masked pad", masked), ("ours, int8", int8)] + \
-               ([("reference 0.8.9", ref)] if ref else [])
+            mine = {v: ours(Path(d), args.runs, batch_check=(size == "tiny"), profile=args.profile and v == "float32",
+                            **VARIANTS[v][1]) for v in args.variants}
+            agreement = int8_agreement(Path(d), mine.get("float32") or ours(Path(d), 1, False, False)) if "int8" in mine else None
+            if ref:  # the host's speed drifts: time the reference again after ours, and take the median of both
+                before, after = ref["runs"], run_reference(size, d, args.runs)["runs"]
+                ref["runs"] = before + after
+        first = next(iter(mine.values()))
+        audio = first["runs"][0]["samples"] / 24000
+        print(f"\n== {size}/{size}: {first['runs'][0]['stoks']} semantic tokens, {first['runs'][0]['frames']} frames, {audio:.2f} s of audio")
+        rows = [(VARIANTS[v][0], r) for v, r in mine.items()] + ([("reference 0.8.9", ref)] if ref else [])
+        if ref: print(f"reference total, median of {len(before)} runs before ours and of {len(after)} after: "
+                      f"{median(before, 'total'):.2f} s and {median(after, 'total'):.2f} s (the table: median of all)")
         print(f"{'engine':16} {'T2S s':>7} {'S2A s':>7} {'vocoder s':>9} {'total s':>8} {'RTF':>6}  ms/T2S token  ms/S2A frame")
         for name, r in rows:
             tot = median(r["runs"], "total")
             print(f"{name:16} {median(r['runs'], 't2s'):7.2f} {median(r['runs'], 's2a'):7.2f} {median(r['runs'], 'vocoder'):9.2f} "
                   f"{tot:8.2f} {tot / audio:6.3f}  {1000 * median(r['runs'], 't2s') / r['runs'][0]['stoks']:12.1f}"
                   f"  {1000 * median(r['runs'], 's2a') / r['runs'][0]['frames']:12.1f}")
-        for name, r in rows[:4]:
-            if ref and r is not masked:  # masking the padding is a different model: no token comparison
+        for name, r in rows[:len(mine)]:
+            if ref and r is not mine.get("masked"):  # masking the padding is a different model: no token comparison
                 same = ref["stoks"] == r["stoks"] and ref["atoks"] == r["atoks"]
                 print(f"{name}: {median(ref['runs'], 'total') / median(r['runs'], 'total'):.1f}x faster than the reference "
                       f"(identical tokens: {same})")
@@ -268,10 +279,10 @@ def main():
                 split = ", ".join(f"{k} {one[k]:.2f}/{together[k]:.2f}" for k in ("t2s", "s2a", "vocoder"))
                 print(f"{name}: 8 sentences one at a time {one['total']:.2f} s, as one batch {together['total']:.2f} s: "
                       f"{one['total'] / together['total']:.2f}x the throughput ({split} s)")
-        print("int8 weights, teacher-forced on the float32 tokens: " + ", ".join(
+        if agreement: print("int8 weights, teacher-forced on the float32 tokens: " + ", ".join(
             f"{k} picks the same token {v['agree']:.1%} of the time (largest logit change {v['rel_change']:.2f} std)"
             for k, v in agreement.items()))
-        for name, table in mine.get("profile", {}).items():
+        for name, table in mine.get("float32", {}).get("profile", {}).items():
             print(f"\n-- profile of {name} decoding (self CPU time)\n{table}")
 
 

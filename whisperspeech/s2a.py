@@ -175,7 +175,10 @@ class S2A(nn.Module):
         x = split.permute(2, 0, 1, 3).reshape(q, bsz * n, width)
         if fast_path(self):
             w, b = derived(self, "atoks_out", list(self.atok_embs.parameters()), build)
-            logits = torch.bmm(x, w)  # (Q, batch*len, vocab)
+            if torch.compiler.is_compiling() and x.shape[1] == 1:
+                # inductor turns a one-row bmm on the CPU into a slow loop (2 ms a step for the tiny model); mm stays BLAS
+                logits = torch.stack([x[i] @ w[i] for i in range(q)])
+            else: logits = torch.bmm(x, w)  # (Q, batch*len, vocab)
             if b is not None: logits = logits + b
             return logits.view(q, bsz, n, -1).transpose(0, 1).float() * s
         # training: the scale goes on the (4x smaller) input rather than on the logits
