@@ -5,8 +5,8 @@ For each size (tiny, base) the reference code builds T2S and S2A with random wei
 disabled so both engines decode the same number of tokens) and saves them in its `.model` format;
 both engines then load those files and generate, greedily, 250 semantic tokens and 746 acoustic
 frames (about 10 s of speech), then decode them with a Vocos of the published architecture (random
-weights: nothing can be downloaded here). float32, 2 threads, median of --runs runs each (the reference's
---runs runs before ours and as many after, as the host's speed drifts).
+weights: nothing can be downloaded here). float32, 2 threads, median of --runs rounds, each of which times every
+engine once in turn (the host's speed drifts, 2x within an hour here: interleaving shares the drift out).
 The reference runs in its own virtualenv (see scripts/make_parity_fixtures.py) as a subprocess.
 
     .venv/bin/python scripts/bench_inference.py                 # tiny and base, 3 runs
@@ -92,8 +92,8 @@ def reference(args):
                           VocosBackbone(input_channels=128, dim=384, intermediate_dim=1152, num_layers=8, adanorm_num_embeddings=4),
                           ISTFTHead(dim=384, n_fft=1280, hop_length=320, padding="same")).eval()
     speaker = torch.randn(192, generator=torch.Generator().manual_seed(0))  # the same speaker as ours
-    runs = []
-    for _ in range(args.runs):
+
+    def run():
         t0 = time.perf_counter()
         stoks = t2s.generate(TEXT, cps=15, lang="en", N=T2S_TOKENS + 1, T=0.0, show_progress_bar=False)[0]
         t1 = time.perf_counter()
@@ -101,18 +101,24 @@ def reference(args):
         t2 = time.perf_counter()
         wav = vocoder.decode(atoks)
         t3 = time.perf_counter()
-        runs.append(dict(t2s=t1 - t0, s2a=t2 - t1, vocoder=t3 - t2, total=t3 - t0, stoks=len(stoks),
-                         frames=atoks.shape[-1], samples=wav.shape[-1]))
-    print(json.dumps(dict(runs=runs, stoks=stoks.tolist(), atoks=atoks[0].tolist())))
+        return dict(t2s=t1 - t0, s2a=t2 - t1, vocoder=t3 - t2, total=t3 - t0, stoks=len(stoks),
+                    frames=atoks.shape[-1], samples=wav.shape[-1]), stoks.tolist(), atoks[0].tolist()
+
+    run()  # warm-up
+    print("ready", flush=True)
+    for line in sys.stdin:  # one timed run per request, so the parent can interleave them with its own
+        if line.strip() != "run": break
+        timing, stoks, atoks = run()
+        print(json.dumps(dict(run=timing, stoks=stoks, atoks=atoks)), flush=True)
 
 
 # ---------------------------------------------------------------- our side
-def ours(files: Path, runs: int, batch_check: bool, profile: bool, kv_dtype: str = "float32", pad_to_context: bool = True,
-         int8: bool = False, compile: bool = False):
-    """Our engine on the reference-format files. `pad_to_context=False` runs the same weights the way
-    our own models work (padding masked, encoder sequences as long as the batch needs); `int8`
-    decodes with int8 weights (`quantize_int8`); `compile` decodes with `torch.compile`d steps (the
-    warm-up call, and the first batch of 8, compile them: not timed)."""
+def engine(files: Path, kv_dtype: str = "float32", pad_to_context: bool = True, int8: bool = False, compile: bool = False,
+           batch_check: bool = False):
+    """Our engine on the reference-format files, warmed up: `speak(texts) -> (timings, stoks, atoks)`.
+    `pad_to_context=False` runs the same weights the way our own models work (padding masked, encoder
+    sequences as long as the batch needs); `int8` decodes with int8 weights (`quantize_int8`); `compile`
+    with `torch.compile`d steps (compiled here for every shape the timed runs use: not timed)."""
     import torch
     from whisperspeech.languages import lang_id, text_tokens
     from whisperspeech.s2a import s2a_generate
@@ -139,17 +145,37 @@ def ours(files: Path, runs: int, batch_check: bool, profile: bool, kv_dtype: str
                     frames=atoks[0].shape[-1], samples=sum(w.shape[-1] for w in wavs)), stoks, atoks
 
     speak([TEXT])  # warm-up
-    results = [speak([TEXT]) for _ in range(runs)]
-    out = dict(runs=[r[0] for r in results], stoks=results[0][1][0].tolist(), atoks=results[0][2][0].tolist())
+    if compile and batch_check: speak(SENTENCES), [speak([x]) for x in SENTENCES]
+    speak.models = (t2s, s2a, speaker)
+    return speak
+
+
+def time_interleaved(engines: dict, ref, runs: int, batch_check: bool) -> dict:
+    """Each round times the reference once, then each of our engines once, so a drift in the host's speed
+    (common here: 2x within an hour) reaches every engine alike. Returns per engine its runs, its tokens and,
+    with `batch_check`, 8 sentences one at a time vs as one batch."""
+    out = {v: dict(runs=[]) for v in engines}
+    if ref: out["reference"] = dict(runs=[])
+    for _ in range(runs):
+        if ref:
+            r = ref.run()
+            out["reference"]["runs"].append(r["run"])
+            out["reference"].update(stoks=r["stoks"], atoks=r["atoks"])
+        for v, speak in engines.items():
+            timing, stoks, atoks = speak([TEXT])
+            out[v]["runs"].append(timing)
+            out[v].update(stoks=stoks[0].tolist(), atoks=atoks[0].tolist())
     if batch_check:
         parts = ("t2s", "s2a", "vocoder", "total")
-        if compile: speak(SENTENCES), [speak([s]) for s in SENTENCES]  # compile for these batch sizes and lengths
-        one = [{k: sum(r[k] for r in rs) for k in parts} for rs in
-               ([speak([s])[0] for s in SENTENCES] for _ in range(max(1, runs // 2)))]
-        together = [speak(SENTENCES)[0] for _ in range(max(1, runs // 2))]
-        out["batch8"] = dict(one_at_a_time={k: median(one, k) for k in parts}, batched={k: median(together, k) for k in parts})
-    if profile:
-        out["profile"] = profile_steps(t2s, s2a, speaker)
+        one, together = {v: [] for v in engines}, {v: [] for v in engines}
+        for _ in range(max(1, runs // 2)):
+            for v, speak in engines.items():
+                rs = [speak([x])[0] for x in SENTENCES]
+                one[v].append({k: sum(r[k] for r in rs) for k in parts})
+                together[v].append(speak(SENTENCES)[0])
+        for v in engines:
+            out[v]["batch8"] = dict(one_at_a_time={k: median(one[v], k) for k in parts},
+                                    batched={k: median(together[v], k) for k in parts})
     return out
 
 
@@ -206,15 +232,34 @@ def profile_steps(t2s, s2a, speaker):
     return report
 
 
-def run_reference(size, out, runs, only_save=False):
-    python = ROOT / ".venv-reference" / "bin" / "python"
-    if not python.exists():
-        sys.exit("the reference virtualenv is missing: run scripts/make_parity_fixtures.py once to create it")
-    cmd = [str(python), __file__, "--inside-reference", "--size", size, "--out", str(out), "--runs", str(runs)]
-    if only_save: cmd.append("--only-save")
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd="/tmp")
-    if r.returncode != 0: sys.exit(r.stderr[-3000:])
-    return json.loads(r.stdout.strip().splitlines()[-1]) if not only_save else None
+class Reference:
+    """The reference package in its own virtualenv, a subprocess: it writes the random weights to `out`, then
+    (unless `only_save`) loads them, warms up and times one run per `run()`."""
+    def __init__(self, size, out, only_save=False):
+        python = ROOT / ".venv-reference" / "bin" / "python"
+        if not python.exists():
+            sys.exit("the reference virtualenv is missing: run scripts/make_parity_fixtures.py once to create it")
+        cmd = [str(python), __file__, "--inside-reference", "--size", size, "--out", str(out)]
+        if only_save:
+            r = subprocess.run(cmd + ["--only-save"], capture_output=True, text=True, cwd="/tmp")
+            if r.returncode != 0: sys.exit(r.stderr[-3000:])
+            self.proc = None
+            return
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/tmp")
+        self._read("ready")
+
+    def _read(self, prefix):
+        for line in self.proc.stdout:
+            if line.startswith(prefix): return line
+        sys.exit(f"the reference stopped (exit status {self.proc.wait()})")
+
+    def run(self) -> dict:
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        return json.loads(self._read("{"))
+
+    def close(self):
+        if self.proc: self.proc.stdin.close(), self.proc.wait()
 
 
 def median(runs, key): return statistics.median(r[key] for r in runs)
@@ -250,19 +295,21 @@ def main():
     print(f"memory bandwidth (tensor copy, 2 threads): {memory_bandwidth():.1f} GB/s")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as d:
-            ref = run_reference(size, d, args.runs, only_save=args.skip_reference)
-            mine = {v: ours(Path(d), args.runs, batch_check=(size == "tiny"), profile=args.profile and v == "float32",
-                            **VARIANTS[v][1]) for v in args.variants}
-            agreement = int8_agreement(Path(d), mine.get("float32") or ours(Path(d), 1, False, False)) if "int8" in mine else None
-            if ref:  # the host's speed drifts: time the reference again after ours, and take the median of both
-                before, after = ref["runs"], run_reference(size, d, args.runs)["runs"]
-                ref["runs"] = before + after
+            ref_proc = Reference(size, d, only_save=args.skip_reference)
+            batch_check = size == "tiny"
+            engines = {v: engine(Path(d), **VARIANTS[v][1], batch_check=batch_check) for v in args.variants}
+            timed = time_interleaved(engines, ref_proc if ref_proc.proc else None, args.runs, batch_check)
+            ref_proc.close()
+            ref = timed.pop("reference", None)
+            mine = timed
+            agreement = int8_agreement(Path(d), mine.get("float32") or time_interleaved(
+                {"float32": engine(Path(d))}, None, 1, False)["float32"]) if "int8" in mine else None
+            profiles = profile_steps(*engine(Path(d)).models) if args.profile else {}
         first = next(iter(mine.values()))
         audio = first["runs"][0]["samples"] / 24000
         print(f"\n== {size}/{size}: {first['runs'][0]['stoks']} semantic tokens, {first['runs'][0]['frames']} frames, {audio:.2f} s of audio")
         rows = [(VARIANTS[v][0], r) for v, r in mine.items()] + ([("reference 0.8.9", ref)] if ref else [])
-        if ref: print(f"reference total, median of {len(before)} runs before ours and of {len(after)} after: "
-                      f"{median(before, 'total'):.2f} s and {median(after, 'total'):.2f} s (the table: median of all)")
+        print(f"medians of {args.runs} rounds; each round times every engine once, in turn")
         print(f"{'engine':16} {'T2S s':>7} {'S2A s':>7} {'vocoder s':>9} {'total s':>8} {'RTF':>6}  ms/T2S token  ms/S2A frame")
         for name, r in rows:
             tot = median(r["runs"], "total")
@@ -282,7 +329,7 @@ def main():
         if agreement: print("int8 weights, teacher-forced on the float32 tokens: " + ", ".join(
             f"{k} picks the same token {v['agree']:.1%} of the time (largest logit change {v['rel_change']:.2f} std)"
             for k, v in agreement.items()))
-        for name, table in mine.get("float32", {}).get("profile", {}).items():
+        for name, table in profiles.items():
             print(f"\n-- profile of {name} decoding (self CPU time)\n{table}")
 
 
