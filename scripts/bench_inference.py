@@ -9,7 +9,7 @@ weights: nothing can be downloaded here). float32, 2 threads, median of --runs r
 engine once in turn (the host's speed drifts, 2x within an hour here: interleaving shares the drift out).
 The reference runs in its own virtualenv (see scripts/make_parity_fixtures.py) as a subprocess.
 
-    .venv/bin/python scripts/bench_inference.py                 # tiny and base, 3 runs
+    .venv/bin/python scripts/bench_inference.py                 # tiny and base, 3 rounds
     .venv/bin/python scripts/bench_inference.py --sizes tiny --runs 5 --profile
     .venv/bin/python scripts/bench_inference.py --sizes tiny --variants float32 compile   # fewer of our variants
 """
@@ -31,7 +31,7 @@ SENTENCES = ["The birch canoe slid on the smooth planks.", "Glue the sheet to th
              "Rice is often served in round bowls.", "The juice of lemons makes fine punch.",
              "The box was thrown beside the parked truck.", "The hogs were fed chopped corn and garbage."]
 T2S_TOKENS, SECONDS_PER_FRAME = 250, 1 / 75
-VARIANTS = {"float32": ("ours", {}), "bf16kv": ("ours, bf16 KV", dict(kv_dtype="bfloat16")),  # name: (label, `ours` options)
+VARIANTS = {"float32": ("ours", {}), "bf16kv": ("ours, bf16 KV", dict(kv_dtype="bfloat16")),  # name: (label, `engine` options)
             "masked": ("ours, masked pad", dict(pad_to_context=False)), "int8": ("ours, int8", dict(int8=True)),
             "compile": ("ours, compiled", dict(compile=True))}
 
@@ -304,7 +304,7 @@ def main():
             mine = timed
             agreement = int8_agreement(Path(d), mine.get("float32") or time_interleaved(
                 {"float32": engine(Path(d))}, None, 1, False)["float32"]) if "int8" in mine else None
-            profiles = profile_steps(*engine(Path(d)).models) if args.profile else {}
+            profiles = profile_steps(*(engines.get("float32") or engine(Path(d))).models) if args.profile else {}
         first = next(iter(mine.values()))
         audio = first["runs"][0]["samples"] / 24000
         print(f"\n== {size}/{size}: {first['runs'][0]['stoks']} semantic tokens, {first['runs'][0]['frames']} frames, {audio:.2f} s of audio")
