@@ -33,7 +33,8 @@ SENTENCES = ["The birch canoe slid on the smooth planks.", "Glue the sheet to th
 T2S_TOKENS, SECONDS_PER_FRAME = 250, 1 / 75
 VARIANTS = {"float32": ("ours", {}), "bf16kv": ("ours, bf16 KV", dict(kv_dtype="bfloat16")),  # name: (label, `engine` options)
             "masked": ("ours, masked pad", dict(pad_to_context=False)), "int8": ("ours, int8", dict(int8=True)),
-            "compile": ("ours, compiled", dict(compile=True))}
+            "compile": ("ours, compiled", dict(compile=True)),
+            "compile-bf16kv": ("compiled, bf16 KV", dict(compile=True, kv_dtype="bfloat16"))}
 
 
 # ---------------------------------------------------------------- reference side (its own venv)
@@ -310,10 +311,10 @@ def main():
         print(f"\n== {size}/{size}: {first['runs'][0]['stoks']} semantic tokens, {first['runs'][0]['frames']} frames, {audio:.2f} s of audio")
         rows = [(VARIANTS[v][0], r) for v, r in mine.items()] + ([("reference 0.8.9", ref)] if ref else [])
         print(f"medians of {args.runs} rounds; each round times every engine once, in turn")
-        print(f"{'engine':16} {'T2S s':>7} {'S2A s':>7} {'vocoder s':>9} {'total s':>8} {'RTF':>6}  ms/T2S token  ms/S2A frame")
+        print(f"{'engine':18} {'T2S s':>7} {'S2A s':>7} {'vocoder s':>9} {'total s':>8} {'RTF':>6}  ms/T2S token  ms/S2A frame")
         for name, r in rows:
             tot = median(r["runs"], "total")
-            print(f"{name:16} {median(r['runs'], 't2s'):7.2f} {median(r['runs'], 's2a'):7.2f} {median(r['runs'], 'vocoder'):9.2f} "
+            print(f"{name:18} {median(r['runs'], 't2s'):7.2f} {median(r['runs'], 's2a'):7.2f} {median(r['runs'], 'vocoder'):9.2f} "
                   f"{tot:8.2f} {tot / audio:6.3f}  {1000 * median(r['runs'], 't2s') / r['runs'][0]['stoks']:12.1f}"
                   f"  {1000 * median(r['runs'], 's2a') / r['runs'][0]['frames']:12.1f}")
         for name, r in rows[:len(mine)]:

@@ -32,3 +32,23 @@ def test_compiled_t2s_samples_the_eager_tokens():
     eager, compiled = run(False), run(True)
     assert [len(t) for t in eager] == [40, 40]  # decoded to the limit: every step compared
     assert all(torch.equal(a, b) for a, b in zip(eager, compiled))
+
+
+def test_compiled_steps_serve_new_lengths_without_compiling_again():
+    torch.manual_seed(0)
+    t2s, s2a = T2S(preset("t2s", "micro")).eval(), S2A(preset("s2a", "micro")).eval()
+    with torch.no_grad(): t2s.stok_emb.special.weight.zero_()
+    speakers = torch.randn(1, s2a.config.spk_width)
+    def run(text, n_stoks):
+        stoks = t2s_generate(t2s, [list(text)], [0], [15.0], temperature=0, max_tokens=n_stoks, compile=True)
+        return stoks, s2a_generate(s2a, stoks, speakers, temperature=0, compile=True)
+    run(b"A first sentence.", 12)  # compiles both steps
+    with torch._dynamo.config.patch(error_on_recompile=True):  # another text length, token count and frame count
+        stoks, atoks = run(b"Then a second, rather longer sentence of text.", 30)
+    assert len(stoks[0]) == 30 and atoks[0].shape[-1] == 3 * 30 - s2a.config.quantizers
+
+
+def test_a_compiled_pipeline_says_so(tiny_bundle):
+    from whisperspeech.cli import load_pipeline
+    pipe = load_pipeline(str(tiny_bundle), quiet=True, compile=True)
+    assert pipe.compile and pipe.description == f"the model bundle {tiny_bundle}, compiled decoding"

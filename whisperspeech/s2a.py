@@ -16,8 +16,8 @@ from torch import nn
 from .delay import DelayPattern
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
-from .layers import (Block, LayerNorm, TransformerShape, compiled_step, derived, fast_path,
-                                  frozen_weights, set_kv_caches, sinusoids)
+from .layers import (Block, LayerNorm, TransformerShape, compiled_step, derived, dynamic_cross_lengths,
+                                  fast_path, frozen_weights, key_span, set_kv_caches, sinusoids)
 from .sampling import DEFAULT_TEMPERATURE, sample
 
 # %% ../nbs/16_s2a.ipynb #3c045d97
@@ -186,16 +186,16 @@ class S2A(nn.Module):
         logits = torch.bmm(x * s, w) if b is None else torch.baddbmm(b * s, x * s, w)
         return logits.view(q, bsz, n, -1).transpose(0, 1)
 
-    def decode(self, atoks, positions, cross, step=None):
+    def decode(self, atoks, positions, cross, step=None, span=None):
         "Logits (batch, Q, len, codes + 2) for delay-grid columns `atoks` (batch, Q, len) at `positions`."
         rotary = self.decoder[0].attn.rotary if self.config.rope else None
         rope = None if rotary is None else rotary.matrix(positions) if len(positions) == 1 else rotary.tables(positions)
-        return (step or self._decode)(atoks, positions, cross, rope)
+        return (step or self._decode)(atoks, positions, cross, rope, span)
 
-    def _decode(self, atoks, positions, cross, rope):
+    def _decode(self, atoks, positions, cross, rope, span=None):
         "The decoder proper, with rotary tables precomputed: what `torch.compile` compiles."
         x = self._embed(atoks)
-        for b, kv in zip(self.decoder, cross): x = b(x, positions, kv, causal=True, rope=rope)
+        for b, kv in zip(self.decoder, cross): x = b(x, positions, kv, causal=True, rope=rope, span=span)
         x = self.decoder_ln(x)
         bsz, n, w = x.shape
         split = self.splitter(x).view(bsz, n, self.config.quantizers, w)
@@ -214,7 +214,7 @@ def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAUL
     column has been sampled (column 0 first, before any), so callers can stream finished frames.
 
     `compile=True` runs the decoding step through `torch.compile` (the first call per batch size
-    and length bucket compiles, for a minute or so on a CPU). `kv_dtype=torch.bfloat16` stores
+    compiles, for a minute or so on a CPU; lengths are dynamic). `kv_dtype=torch.bfloat16` stores
     attention keys/values in bfloat16: fewer bytes read per step, slightly different numbers.
     `generator`: one for the batch, or one per sequence (see `sample`)."""
     c = model.config
@@ -223,8 +223,9 @@ def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAUL
     b = stoks.shape[0]
     _, cross = model.encode(stoks, speakers.to(dev, torch.float32).expand(b, -1), langs, [len(s) for s in stoks_list])
     cross = [(kv[0].to(kv_dtype), kv[1].to(kv_dtype)) + kv[2:] for kv in cross]
+    if compile: dynamic_cross_lengths(cross)
     n = s2a_length(model, stoks_list)
-    size = min(-(-n // 375) * 375, c.ctx_n) if compile else n  # static cache sizes in 5 s buckets
+    size = c.ctx_n if compile else n  # compiled steps attend to the filled keys only: one cache size, compiled once
     grid = torch.full((b, c.quantizers, n), c.start_code, dtype=torch.long, device=dev)
     positions = torch.arange(n, device=dev)
     set_kv_caches(model.decoder, b, size, kv_dtype, dev, static=compile)
@@ -233,7 +234,9 @@ def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAUL
         yield grid, 0
         for col in range(1, n):
             with frozen_weights() if col > 1 else nullcontext():  # step 1 builds the fused inference weights
-                logits = model.decode(grid[:, :, col - 1:col], positions[col - 1:col], cross, step if col > 1 else None)[:, :, -1]
+                inp = grid[:, :, col - 1:col].clone(memory_format=torch.contiguous_format)  # strides fixed (as in T2S)
+                logits = model.decode(inp, positions[col - 1:col], cross, step if col > 1 else None,
+                                      key_span(positions, col) if compile else None)[:, :, -1]
             q = model.pattern.valid(col)
             grid[:, :q, col] = sample(logits, temperature, top_k, generator)[:, :q]
             yield grid, col

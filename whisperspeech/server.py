@@ -34,6 +34,7 @@ class ServerConfig:
     max_upload_seconds: float = 60.0
     base_cps: float | None = None  # the rate at speed 1.0; None: each voice's own (`Pipeline.rate`)
     int8: bool = False  # int8 weights for T2S/S2A (CPU decoding)
+    compile: bool = False  # torch.compile'd decoding steps (each batch size compiles at its first request)
 
 OPENAI_VOICES = ["alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar"]
 MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "opus": "audio/ogg", "pcm": "audio/pcm"}
@@ -171,7 +172,7 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
 
     if pipe is None:
         from whisperspeech.cli import load_pipeline
-        pipe = load_pipeline(config.model, int8=config.int8)
+        pipe = load_pipeline(config.model, int8=config.int8, compile=config.compile)
     engine = Engine(pipe, config.max_batch, config.max_queue)
     store = VoiceStore(config.data_dir, config)
     builtin = list(pipe.voices)

@@ -15,7 +15,8 @@ from torch import nn
 
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
-from .layers import Block, LayerNorm, TransformerShape, compiled_step, frozen_weights, set_kv_caches, sinusoids
+from .layers import (Block, LayerNorm, TransformerShape, compiled_step, dynamic_cross_lengths, frozen_weights,
+                                  key_span, set_kv_caches, sinusoids)
 from .sampling import DEFAULT_TEMPERATURE, sample
 
 # %% ../nbs/14_t2s.ipynb #3004bf8f
@@ -120,10 +121,10 @@ class T2S(nn.Module):
         bins = (cps / 20 * c.cps_bins).to(torch.long).clamp(max=c.cps_bins - 1)
         return self.cps_emb(bins)[:, None]
 
-    def decode(self, stoks, positions, cross, cps_emb):
-        "Logits for semantic tokens `stoks` at `positions` (uses the KV caches when set)."
+    def decode(self, stoks, positions, cross, cps_emb, span=None):
+        "Logits for semantic tokens `stoks` at `positions` (uses the KV caches when set; `span` as in `Attention`)."
         x = self.stok_emb(stoks) + self.stok_pos_emb[positions] + cps_emb
-        for b, kv in zip(self.decoder, cross): x = b(x, positions, kv, causal=True)
+        for b, kv in zip(self.decoder, cross): x = b(x, positions, kv, causal=True, span=span)
         return self.stok_emb.unembed(self.ln_post(x)) * self.config.logit_scale
 
     def forward(self, ttoks, langs, cps, in_stoks, lengths=None, speakers=None):
@@ -138,8 +139,8 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=DEFAULT_TEMPER
                  speakers=None) -> list[torch.Tensor]:
     """Semantic tokens for each text (byte token lists), decoded together; each cut at its end token.
 
-    `compile=True` runs the decoding step through `torch.compile` (static shapes: the cache spans
-    `stoks_len`; the first call per batch size compiles). `kv_dtype` as in `s2a_generate`.
+    `compile=True` runs the decoding step through `torch.compile` (the cache spans `stoks_len`, a step
+    attends to its filled keys only; the first call per batch size compiles, lengths are dynamic). `kv_dtype` as in `s2a_generate`.
     `max_tokens`: one limit, or one per text (each sequence is cut at its own);
     `generator`: one for the batch, or one per text (see `sample`);
     `speakers`: (batch or 1, spk_width) embeddings for a speaker-conditioned model (ignored otherwise)."""
@@ -152,6 +153,7 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=DEFAULT_TEMPER
     if speakers is not None: speakers = torch.as_tensor(speakers, device=dev).expand(b, -1)
     _, cross, cps_emb = model.encode(ttoks, langs, cps, [len(t) + 1 for t in token_lists], speakers)
     cross = [(kv[0].to(kv_dtype), kv[1].to(kv_dtype)) + kv[2:] for kv in cross]
+    if compile: dynamic_cross_lengths(cross)
     limits = torch.as_tensor(max_tokens if max_tokens else c.stoks_len - 1, device=dev).clamp(max=c.stoks_len - 1).expand(b)
     n = int(limits.max()) + 1
     toks = torch.full((b, n), c.eot, dtype=torch.long, device=dev)
@@ -163,7 +165,10 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=DEFAULT_TEMPER
     try:
         for i in range(n - 1):
             with frozen_weights() if i else nullcontext():  # step 0 builds the fused inference weights
-                logits = (step if i else model.decode)(toks[:, i:i + 1], positions[i:i + 1], cross, cps_emb)[:, -1]
+                # a copy: the slice's strides depend on the length, and a compiled step would compile again for each
+                inp = toks[:, i:i + 1].clone(memory_format=torch.contiguous_format)
+                logits = (step if i else model.decode)(inp, positions[i:i + 1], cross, cps_emb,
+                                                       key_span(positions, i + 1) if compile else None)[:, -1]
             nxt = sample(logits, temperature, top_k, generator)
             toks[:, i + 1] = torch.where(done, c.eot, nxt)
             finished = (nxt == c.eot) & ~done
