@@ -125,7 +125,7 @@ class KVCache(nn.Module):
 def key_span(positions: torch.Tensor, n: int) -> torch.Tensor:
     """The first `n` of `positions`: what a one-token step over static KV caches attends to. Its length
     is marked dynamic, so one compiled step serves every position (a span fixed at the cache size read
-    every unfilled key: at batch 8, a third of S2A's step)."""
+    every unfilled key too: a fifth of the tiny S2A's step at batch 8)."""
     import torch._dynamo  # 1.5 s to import: only when compiling
     span = positions[:n]
     torch._dynamo.mark_dynamic(span, 0)

@@ -225,7 +225,8 @@ def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAUL
     cross = [(kv[0].to(kv_dtype), kv[1].to(kv_dtype)) + kv[2:] for kv in cross]
     if compile: dynamic_cross_lengths(cross)
     n = s2a_length(model, stoks_list)
-    size = c.ctx_n if compile else n  # compiled steps attend to the filled keys only: one cache size, compiled once
+    # compiled steps attend to the filled keys only: one cache size, compiled once (41 MB a sequence, tiny, float32)
+    size = c.ctx_n if compile else n
     grid = torch.full((b, c.quantizers, n), c.start_code, dtype=torch.long, device=dev)
     positions = torch.arange(n, device=dev)
     set_kv_caches(model.decoder, b, size, kv_dtype, dev, static=compile)
@@ -234,7 +235,8 @@ def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAUL
         yield grid, 0
         for col in range(1, n):
             with frozen_weights() if col > 1 else nullcontext():  # step 1 builds the fused inference weights
-                inp = grid[:, :, col - 1:col].clone(memory_format=torch.contiguous_format)  # strides fixed (as in T2S)
+                # a copy: the slice's strides depend on the length, and a compiled step would compile again for each
+                inp = grid[:, :, col - 1:col].clone(memory_format=torch.contiguous_format)
                 logits = model.decode(inp, positions[col - 1:col], cross, step if col > 1 else None,
                                       key_span(positions, col) if compile else None)[:, :, -1]
             q = model.pattern.valid(col)
