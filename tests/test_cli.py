@@ -56,6 +56,7 @@ def test_failures_are_one_line_with_status_1(tmp_path):
                  ["say", "hello", "--model", "system", "-o", str(tmp_path / "x.mp4")],
                  ["say", "hello", "--model", "system", "--int8", "-o", str(tmp_path / "x.wav")],
                  ["serve", "--model", "embedded", "--int8", "--compile", "--data-dir", str(tmp_path / "data")],
+                 ["voices", "--system", "--rates"],
                  ["say", "hello", "--model", str(tmp_path), "-o", str(tmp_path / "x.wav")],
                  ["transcribe", str(tmp_path / "missing.wav")],
                  ["whisper", "no-such-model"],
@@ -148,6 +149,10 @@ def test_voices_lists_the_bundle_voices(tiny_bundle):
     assert r.returncode == 0 and r.stdout.split() == ["flite:slt", "flite:rms"]
     r = run_cli("voices", "--system")
     assert r.returncode == 0 and "flite:slt" in r.stdout.split()
+    r = run_cli("voices", "--model", str(tiny_bundle), "--rates")  # each voice's own rate, as the bundle records it
+    rates = json.loads((tiny_bundle / "rates.json").read_text())["cps"]
+    assert r.returncode == 0 and [line.split("\t") for line in r.stdout.splitlines()] == [
+        [v, f"{rates[v]:.1f}"] for v in ("flite:slt", "flite:rms")]
 
 
 def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):

@@ -69,9 +69,9 @@ def cmd_say(args):
         from whisperspeech.languages import clean_text
         from whisperspeech.vocoder import SAMPLE_RATE
         clean_text(text)  # bad text fails before any model loads
+        from whisperspeech.core import CPS_RANGE
         pipe = load_pipeline(args.model, args.t2s, args.s2a, args.vocoder, quiet=args.quiet, int8=args.int8)
         rate = pipe.rate(args.voice, args.cps)
-        from whisperspeech.core import CPS_RANGE
         # a rate out of range is refused by the pipeline with its own message; the bar's estimate must not fail first
         bar = _progress(args, int(len(text.encode()) / max(rate, CPS_RANGE[0]) * 25 * 4) + 1, "speaking")
         options = dict(speaker=args.voice, lang=args.lang, cps=rate, seed=args.seed, temperature=args.temperature,
@@ -93,6 +93,7 @@ def cmd_say(args):
 
 def cmd_voices(args):
     if args.system:
+        if args.rates: raise WhisperSpeechError("system voices speak at their engine's own rate: drop --rates, or --system to list the model's")
         from whisperspeech.system_voices import system_voices
         names = system_voices()
         if not names: raise WhisperSpeechError("no system voices installed; install them with: sudo apt-get install flite espeak-ng")
@@ -100,6 +101,7 @@ def cmd_voices(args):
         pipe = load_pipeline(args.model, quiet=True)
         names = list(pipe.voices)
         if not names: raise WhisperSpeechError(f"{pipe.description} has no named voices; clone one with --voice recording.wav")
+        if args.rates: names = [f"{n}\t{pipe.rate(n):.1f}" for n in names]
     print("\n".join(names))
 
 # %% ../nbs/08_cli.ipynb #68c2216f
@@ -356,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     voices = sub.add_parser("voices", help="list the voices of the model (or the system voices)")
     voices.add_argument("--model", default="auto", help="auto, embedded, published, or a model bundle folder (default: auto)")
     voices.add_argument("--system", action="store_true", help="list the system voices installed here instead")
+    voices.add_argument("--rates", action="store_true",
+                        help="after each name, a tab and the voice's own speaking rate in characters per second: what it speaks at "
+                             "unless --cps is given")
     voices.set_defaults(run=cmd_voices)
     _add_eval(sub)
     _add_serve(sub)
