@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['LayerNorm', 'sinusoids', 'derived', 'frozen_weights', 'fast_path', 'Rotary', 'rotate', 'KVCache', 'key_span',
            'int8_pack', 'int8_linear', 'Int8Linear', 'Attention', 'Block', 'quantize_int8', 'TransformerShape',
-           'set_kv_caches', 'dynamic_cross_lengths', 'compiled_step']
+           'set_kv_caches', 'decoding_cross', 'compiled_step']
 
 # %% ../nbs/10_layers.ipynb #9ef061f0
 import functools
@@ -231,10 +231,10 @@ class Attention(nn.Module):
         q, k, v = qk[:, :, 0].transpose(1, 2), qk[:, :, 1].transpose(1, 2), qkv[:, :, 2].transpose(1, 2)
         if self.cache is None: return self._attend(q, k, v, mask=mask, causal=causal)
         if self.cache.static:
-            if x.shape[1] != 1: raise ValueError("a static KV cache decodes one token per call")
+            if x.shape[1] != 1 or span is None:
+                raise ValueError("a static KV cache decodes one token per call, given the positions it attends to (key_span)")
             k, v = self.cache.update_static(positions, k, v)
-            n = len(span) if span is not None else int(positions[0]) + 1
-            return self._attend(q, k[:, :, :n], v[:, :, :n])
+            return self._attend(q, k[:, :, :len(span)], v[:, :, :len(span)])
         start = int(positions[0])
         k, v = self.cache.update(start, k, v)
         if x.shape[1] == 1: return self._attend(q, k, v)
@@ -301,18 +301,21 @@ def set_kv_caches(blocks, batch, max_len, dtype, device, static=False):
     for b in blocks:
         b.attn.cache = None if batch is None else KVCache(batch, b.attn.n_head, max_len, b.attn.head_dim, dtype, device, static)
 
-def dynamic_cross_lengths(cross):
-    """Mark the lengths of masked cross-attention keys (text or semantic tokens padded to the batch) dynamic
-    for `torch.compile`, so that a new length does not compile the step again (20-30 s on a CPU)."""
-    import torch._dynamo
-    for kv in cross:
-        if len(kv) > 2:  # (keys, values, key mask): padded to the batch, so the length varies
-            for t, dim in zip(kv, (2, 2, 3)): torch._dynamo.mark_dynamic(t, dim)
+def decoding_cross(cross, kv_dtype, compile: bool):
+    """Per-block cross-attention keys and values for a decoding loop, in the KV cache's dtype. When compiling, the
+    lengths of masked keys (text or semantic tokens padded to the batch) are marked dynamic for `torch.compile`,
+    so that a new length does not compile the step again (20-30 s on a CPU)."""
+    cross = [(kv[0].to(kv_dtype), kv[1].to(kv_dtype)) + kv[2:] for kv in cross]
+    if compile:
+        import torch._dynamo
+        for kv in cross:
+            if len(kv) > 2:  # (keys, values, key mask): padded to the batch, so the length varies
+                for t, dim in zip(kv, (2, 2, 3)): torch._dynamo.mark_dynamic(t, dim)
     return cross
 
 def compiled_step(model, fn_name: str):
     """`torch.compile` of one decoding step: shapes are static but for those marked dynamic (`key_span`,
-    `dynamic_cross_lengths`), so a model compiles once per batch size. On a CPU the step runs through
+    `decoding_cross`), so a model compiles once per batch size. On a CPU the step runs through
     inductor's C++ wrapper: calling its kernels from Python cost about a third of a one-token step of the tiny models."""
     compiled = model.__dict__.setdefault("_compiled", {})
     if fn_name not in compiled:

@@ -16,7 +16,7 @@ from torch import nn
 from .delay import DelayPattern
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
-from .layers import (Block, LayerNorm, TransformerShape, compiled_step, derived, dynamic_cross_lengths,
+from .layers import (Block, LayerNorm, TransformerShape, compiled_step, decoding_cross, derived,
                                   fast_path, frozen_weights, key_span, set_kv_caches, sinusoids)
 from .sampling import DEFAULT_TEMPERATURE, sample
 
@@ -222,8 +222,7 @@ def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAUL
     dev = stoks.device
     b = stoks.shape[0]
     _, cross = model.encode(stoks, speakers.to(dev, torch.float32).expand(b, -1), langs, [len(s) for s in stoks_list])
-    cross = [(kv[0].to(kv_dtype), kv[1].to(kv_dtype)) + kv[2:] for kv in cross]
-    if compile: dynamic_cross_lengths(cross)
+    cross = decoding_cross(cross, kv_dtype, compile)
     n = s2a_length(model, stoks_list)
     # compiled steps attend to the filled keys only: one cache size, compiled once (41 MB a sequence, tiny, float32)
     size = c.ctx_n if compile else n

@@ -15,7 +15,7 @@ from torch import nn
 
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
-from .layers import (Block, LayerNorm, TransformerShape, compiled_step, dynamic_cross_lengths, frozen_weights,
+from .layers import (Block, LayerNorm, TransformerShape, compiled_step, decoding_cross, frozen_weights,
                                   key_span, set_kv_caches, sinusoids)
 from .sampling import DEFAULT_TEMPERATURE, sample
 
@@ -152,8 +152,7 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=DEFAULT_TEMPER
     cps = torch.as_tensor(cps, device=dev, dtype=torch.float32).expand(b)
     if speakers is not None: speakers = torch.as_tensor(speakers, device=dev).expand(b, -1)
     _, cross, cps_emb = model.encode(ttoks, langs, cps, [len(t) + 1 for t in token_lists], speakers)
-    cross = [(kv[0].to(kv_dtype), kv[1].to(kv_dtype)) + kv[2:] for kv in cross]
-    if compile: dynamic_cross_lengths(cross)
+    cross = decoding_cross(cross, kv_dtype, compile)
     limits = torch.as_tensor(max_tokens if max_tokens else c.stoks_len - 1, device=dev).clamp(max=c.stoks_len - 1).expand(b)
     n = int(limits.max()) + 1
     toks = torch.full((b, n), c.eot, dtype=torch.long, device=dev)
