@@ -34,7 +34,8 @@ T2S_TOKENS, SECONDS_PER_FRAME = 250, 1 / 75
 VARIANTS = {"float32": ("ours", {}), "bf16kv": ("ours, bf16 KV", dict(kv_dtype="bfloat16")),  # name: (label, `engine` options)
             "masked": ("ours, masked pad", dict(pad_to_context=False)), "int8": ("ours, int8", dict(int8=True)),
             "compile": ("ours, compiled", dict(compile=True)),
-            "compile-bf16kv": ("compiled, bf16 KV", dict(compile=True, kv_dtype="bfloat16"))}
+            "compile-bf16kv": ("compiled, bf16 KV", dict(compile=True, kv_dtype="bfloat16")),
+            "compile-masked-bf16kv": ("compiled, masked, bf16 KV", dict(compile=True, pad_to_context=False, kv_dtype="bfloat16"))}
 
 
 # ---------------------------------------------------------------- reference side (its own venv)
@@ -154,7 +155,7 @@ def engine(files: Path, kv_dtype: str = "float32", pad_to_context: bool = True, 
 def time_interleaved(engines: dict, ref, runs: int, batch_check: bool) -> dict:
     """Each round times the reference once, then each of our engines once, so a drift in the host's speed
     (common here: 2x within an hour) reaches every engine alike. Returns per engine its runs, its tokens and,
-    with `batch_check`, 8 sentences one at a time vs as one batch."""
+    with `batch_check`, 8 sentences one at a time vs as one batch, `runs` rounds of both."""
     out = {v: dict(runs=[]) for v in engines}
     if ref: out["reference"] = dict(runs=[])
     for _ in range(runs):
@@ -169,14 +170,17 @@ def time_interleaved(engines: dict, ref, runs: int, batch_check: bool) -> dict:
     if batch_check:
         parts = ("t2s", "s2a", "vocoder", "total")
         one, together = {v: [] for v in engines}, {v: [] for v in engines}
-        for _ in range(max(1, runs // 2)):
+        for i in range(runs):  # each round pairs the two ways, in alternating order: the ratio is taken within a round
             for v, speak in engines.items():
-                rs = [speak([x])[0] for x in SENTENCES]
-                one[v].append({k: sum(r[k] for r in rs) for k in parts})
-                together[v].append(speak(SENTENCES)[0])
+                for way in ("one", "together")[::1 if i % 2 == 0 else -1]:
+                    if way == "together": together[v].append(speak(SENTENCES)[0])
+                    else:
+                        rs = [speak([x])[0] for x in SENTENCES]
+                        one[v].append({k: sum(r[k] for r in rs) for k in parts})
         for v in engines:
             out[v]["batch8"] = dict(one_at_a_time={k: median(one[v], k) for k in parts},
-                                    batched={k: median(together[v], k) for k in parts})
+                                    batched={k: median(together[v], k) for k in parts},
+                                    ratios=sorted(o["total"] / t["total"] for o, t in zip(one[v], together[v])))
     return out
 
 
@@ -311,22 +315,24 @@ def main():
         print(f"\n== {size}/{size}: {first['runs'][0]['stoks']} semantic tokens, {first['runs'][0]['frames']} frames, {audio:.2f} s of audio")
         rows = [(VARIANTS[v][0], r) for v, r in mine.items()] + ([("reference 0.8.9", ref)] if ref else [])
         print(f"medians of {args.runs} rounds; each round times every engine once, in turn")
-        print(f"{'engine':18} {'T2S s':>7} {'S2A s':>7} {'vocoder s':>9} {'total s':>8} {'RTF':>6}  ms/T2S token  ms/S2A frame")
+        print(f"{'engine':25} {'T2S s':>7} {'S2A s':>7} {'vocoder s':>9} {'total s':>8} {'RTF':>6}  ms/T2S token  ms/S2A frame")
         for name, r in rows:
             tot = median(r["runs"], "total")
-            print(f"{name:18} {median(r['runs'], 't2s'):7.2f} {median(r['runs'], 's2a'):7.2f} {median(r['runs'], 'vocoder'):9.2f} "
+            print(f"{name:25} {median(r['runs'], 't2s'):7.2f} {median(r['runs'], 's2a'):7.2f} {median(r['runs'], 'vocoder'):9.2f} "
                   f"{tot:8.2f} {tot / audio:6.3f}  {1000 * median(r['runs'], 't2s') / r['runs'][0]['stoks']:12.1f}"
                   f"  {1000 * median(r['runs'], 's2a') / r['runs'][0]['frames']:12.1f}")
-        for name, r in rows[:len(mine)]:
-            if ref and r is not mine.get("masked"):  # masking the padding is a different model: no token comparison
-                same = ref["stoks"] == r["stoks"] and ref["atoks"] == r["atoks"]
-                print(f"{name}: {median(ref['runs'], 'total') / median(r['runs'], 'total'):.1f}x faster than the reference "
-                      f"(identical tokens: {same})")
+        for (name, r), v in zip(rows, mine):
+            if ref:  # masking the padding is a different model (the same number of tokens): no token comparison
+                same = (f"identical tokens: {ref['stoks'] == r['stoks'] and ref['atoks'] == r['atoks']}"
+                        if VARIANTS[v][1].get("pad_to_context", True) else "padding masked, tokens not compared")
+                print(f"{name}: {median(ref['runs'], 'total') / median(r['runs'], 'total'):.1f}x faster than the reference ({same})")
             if "batch8" in r:
                 one, together = r["batch8"]["one_at_a_time"], r["batch8"]["batched"]
                 split = ", ".join(f"{k} {one[k]:.2f}/{together[k]:.2f}" for k in ("t2s", "s2a", "vocoder"))
-                print(f"{name}: 8 sentences one at a time {one['total']:.2f} s, as one batch {together['total']:.2f} s: "
-                      f"{one['total'] / together['total']:.2f}x the throughput ({split} s)")
+                ratios = r["batch8"]["ratios"]
+                print(f"{name}: 8 sentences one at a time {one['total']:.2f} s, as one batch {together['total']:.2f} s (medians): "
+                      f"{statistics.median(ratios):.2f}x the throughput, median of {len(ratios)} rounds' ratios "
+                      f"[{ratios[0]:.2f}-{ratios[-1]:.2f}] ({split} s)")
         if agreement: print("int8 weights, teacher-forced on the float32 tokens: " + ", ".join(
             f"{k} picks the same token {v['agree']:.1%} of the time (largest logit change {v['rel_change']:.2f} std)"
             for k, v in agreement.items()))

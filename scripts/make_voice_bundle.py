@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 
-def voice_stats(shards):
+def voice_stats(shards, embeddings: bool = True):
     """Per voice (the json `voice` field): the normalized mean resemblyzer embedding over the shards' `spk.npy`,
-    the number of those utterances, and the median speaking rate over utterances with text and semantic tokens."""
+    the number of those utterances (both empty with `embeddings=False`), and the median speaking rate over
+    utterances with text and semantic tokens."""
     import io
     import statistics
     import webdataset as wds
@@ -32,12 +33,12 @@ def voice_stats(shards):
         if voice is None: continue
         if "txt" in s and "stoks.npy" in s:
             rates[voice].append(speaking_rate(s["txt"].decode("utf-8"), len(np.load(io.BytesIO(s["stoks.npy"])))))
-        if "spk.npy" not in s: continue
+        if not embeddings or "spk.npy" not in s: continue
         e = torch.from_numpy(np.load(io.BytesIO(s["spk.npy"]))).float()
         sums[voice] = sums.get(voice, 0) + e
         counts[voice] += 1
-    embeddings = {v: torch.nn.functional.normalize(sums[v] / counts[v], dim=0) for v in sorted(sums)}
-    return embeddings, counts, {v: statistics.median(r) for v, r in sorted(rates.items())}
+    means = {v: torch.nn.functional.normalize(sums[v] / counts[v], dim=0) for v in sorted(sums)}
+    return means, counts, {v: statistics.median(r) for v, r in sorted(rates.items())}
 
 
 def main(argv=None):
@@ -59,7 +60,7 @@ def main(argv=None):
     from whisperspeech.checkpoints import load_export, save_model
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    voices, counts, rates = voice_stats(args.spk)
+    voices, counts, rates = voice_stats(args.spk, embeddings=not args.only_rates)
     if rates: save_rates(out / "rates.json", rates, measured_on="the median speaking rate of each voice's utterances in " + args.spk)
     for v, r in rates.items(): print(f"{v:20s} {r:5.1f} characters per second")
     if args.only_rates: return 0

@@ -21,9 +21,9 @@ from whisperspeech.audio import resample
 from whisperspeech.s2a import s2a_columns, s2a_frames
 
 
-def forced_resynthesis(s2a, sample, k: int, temperature: float, seed: int) -> torch.Tensor:
-    "Codes (Q, frames) S2A samples for `sample` with codebooks 0..k-1 set to the sample's true codes."
-    stoks, true = torch.from_numpy(sample["stoks.npy"]), torch.from_numpy(sample["atoks.npy"]).long()
+def forced_resynthesis(s2a, sample, true: torch.Tensor, k: int, temperature: float, seed: int) -> torch.Tensor:
+    "Codes (Q, frames) S2A samples for `sample` with codebooks 0..k-1 set to its true codes `true` (Q, frames)."
+    stoks = torch.from_numpy(sample["stoks.npy"])
     spk = torch.from_numpy(sample["spk.npy"]).float()[None]
     with torch.inference_mode():
         for grid, col in s2a_columns(s2a, [stoks], spk, None, temperature, None, [torch.Generator().manual_seed(seed)]):
@@ -38,16 +38,17 @@ def main(argv=None):
     ap.add_argument("--forced", default="0,1,2,4", help="values of K, comma-separated (default: 0,1,2,4)")
     args = ap.parse_args(argv)
     tok, s2a, vocoder = load_stack(args)
-    held = [(text, training_sample(tok, vocoder.codec, text, voice)) for voice, texts in heldout_texts(args) for text in texts]
+    samples = [(text, training_sample(tok, vocoder.codec, text, voice)) for voice, texts in heldout_texts(args) for text in texts]
+    held = [(text, sample, torch.from_numpy(sample["atoks.npy"]).long()) for text, sample in samples]
     rows = []
     for k in (int(x) for x in args.forced.split(",")):
         hyps, agree = [], []
-        for i, (text, sample) in enumerate(held):
-            codes, true = forced_resynthesis(s2a, sample, k, args.temperature, i), torch.from_numpy(sample["atoks.npy"]).long()
+        for i, (text, sample, true) in enumerate(held):
+            codes = forced_resynthesis(s2a, sample, true, k, args.temperature, i)
             n = min(codes.shape[-1], true.shape[-1])
             agree.append((codes[:, :n] == true[:, :n]).float().mean(1))
             hyps.append(transcribe(tok.whisper, resample(vocoder.decode(codes)[0], 24000, 16000)))
-        rows.append(dict(forced=k, wer=word_error_rate([t for t, _ in held], hyps),
+        rows.append(dict(forced=k, wer=word_error_rate([t for t, _, _ in held], hyps),
                          agreement=[round(float(a), 3) for a in torch.stack(agree).mean(0)]))
         print(f"true codebooks 0..{k - 1 if k else '-'}: WER {rows[-1]['wer']:.3f}, codes equal to the true ones per codebook "
               f"{rows[-1]['agreement']}", flush=True)

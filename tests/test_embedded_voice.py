@@ -192,7 +192,7 @@ def test_codebook_oracle_conditions_s2a_on_the_true_codes(monkeypatch):
     sample = next(iter(wds.WebDataset(shard, shardshuffle=False).decode()))
     true = torch.from_numpy(sample["atoks.npy"]).long()
     agree = lambda codes: (codes[:, :true.shape[-1]] == true[:, :codes.shape[-1]]).float().mean(1)
-    free, one, every = (agree(forced_resynthesis(s2a, sample, k, 0.7, seed=0)) for k in (0, 1, s2a.config.quantizers))
+    free, one, every = (agree(forced_resynthesis(s2a, sample, true, k, 0.7, seed=0)) for k in (0, 1, s2a.config.quantizers))
     assert every.tolist() == [1.0] * s2a.config.quantizers and one[0] == 1.0 and free[0] < 1.0
     assert one[1] > free[1]  # a training sample: given its first codebook, S2A recalls the second far better
 
