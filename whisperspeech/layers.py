@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['LayerNorm', 'sinusoids', 'derived', 'frozen_weights', 'fast_path', 'Rotary', 'rotate', 'KVCache', 'key_span',
-           'int8_pack', 'int8_linear', 'Int8Linear', 'Attention', 'Block', 'quantize_int8', 'TransformerShape',
-           'set_kv_caches', 'decoding_cross', 'compiled_step']
+           'step_inputs', 'int8_pack', 'int8_linear', 'Int8Linear', 'Attention', 'Block', 'quantize_int8',
+           'TransformerShape', 'set_kv_caches', 'decoding_cross', 'compiled_step']
 
 # %% ../nbs/10_layers.ipynb #9ef061f0
 import functools
@@ -130,6 +130,11 @@ def key_span(positions: torch.Tensor, n: int) -> torch.Tensor:
     span = positions[:n]
     torch._dynamo.mark_dynamic(span, 0)
     return span
+
+def step_inputs(column: torch.Tensor, positions: torch.Tensor, n: int, compile: bool):
+    """A one-token decoding step's input column, copied, and the key span it attends to (None unless compiling).
+    The copy: a slice's strides depend on the sequence length, and a compiled step would compile again for each."""
+    return column.clone(memory_format=torch.contiguous_format), key_span(positions, n) if compile else None
 
 # %% ../nbs/10_layers.ipynb #5e1a7c20
 def int8_pack(weight: torch.Tensor, bias: torch.Tensor | None):

@@ -17,7 +17,7 @@ from .delay import DelayPattern
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
 from .layers import (Block, LayerNorm, TransformerShape, compiled_step, decoding_cross, derived,
-                                  fast_path, frozen_weights, key_span, set_kv_caches, sinusoids)
+                                  fast_path, frozen_weights, set_kv_caches, sinusoids, step_inputs)
 from .sampling import DEFAULT_TEMPERATURE, sample
 
 # %% ../nbs/16_s2a.ipynb #3c045d97
@@ -234,10 +234,8 @@ def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAUL
         yield grid, 0
         for col in range(1, n):
             with frozen_weights() if col > 1 else nullcontext():  # step 1 builds the fused inference weights
-                # a copy: the slice's strides depend on the length, and a compiled step would compile again for each
-                inp = grid[:, :, col - 1:col].clone(memory_format=torch.contiguous_format)
-                logits = model.decode(inp, positions[col - 1:col], cross, step if col > 1 else None,
-                                      key_span(positions, col) if compile else None)[:, :, -1]
+                inp, span = step_inputs(grid[:, :, col - 1:col], positions, col, compile)
+                logits = model.decode(inp, positions[col - 1:col], cross, step if col > 1 else None, span)[:, :, -1]
             q = model.pattern.valid(col)
             grid[:, :q, col] = sample(logits, temperature, top_k, generator)[:, :q]
             yield grid, col

@@ -16,7 +16,7 @@ from torch import nn
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
 from .layers import (Block, LayerNorm, TransformerShape, compiled_step, decoding_cross, frozen_weights,
-                                  key_span, set_kv_caches, sinusoids)
+                                  set_kv_caches, sinusoids, step_inputs)
 from .sampling import DEFAULT_TEMPERATURE, sample
 
 # %% ../nbs/14_t2s.ipynb #3004bf8f
@@ -164,10 +164,8 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=DEFAULT_TEMPER
     try:
         for i in range(n - 1):
             with frozen_weights() if i else nullcontext():  # step 0 builds the fused inference weights
-                # a copy: the slice's strides depend on the length, and a compiled step would compile again for each
-                inp = toks[:, i:i + 1].clone(memory_format=torch.contiguous_format)
-                logits = (step if i else model.decode)(inp, positions[i:i + 1], cross, cps_emb,
-                                                       key_span(positions, i + 1) if compile else None)[:, -1]
+                inp, span = step_inputs(toks[:, i:i + 1], positions, i + 1, compile)
+                logits = (step if i else model.decode)(inp, positions[i:i + 1], cross, cps_emb, span)[:, -1]
             nxt = sample(logits, temperature, top_k, generator)
             toks[:, i + 1] = torch.where(done, c.eot, nxt)
             finished = (nxt == c.eot) & ~done
