@@ -50,6 +50,8 @@ def main(argv=None):
     ap.add_argument("--first-voice", default="flite:slt", help="the default voice (listed first)")
     ap.add_argument("--t2s-temperature", type=float, help="record in sampling.json the T2S temperature that measured best")
     ap.add_argument("--s2a-temperature", type=float, help="the same for S2A (a stage not given follows the package default)")
+    ap.add_argument("--s2a-guidance", type=float, help="the classifier-free guidance scale S2A decodes with (recorded in its "
+                    "config; it must have been trained with --uncond-rate)")
     ap.add_argument("--sampling-note", help="how the temperatures were chosen (kept in sampling.json)")
     ap.add_argument("--only-rates", action="store_true", help="write only rates.json into an existing bundle")
     ap.add_argument("-o", "--output", required=True)
@@ -67,6 +69,9 @@ def main(argv=None):
     for kind, src in (("t2s", args.t2s), ("s2a", args.s2a), ("codec", args.codec)):
         if Path(src).resolve() != (out / f"{kind}.model").resolve():
             model, record = load_export(src, kind=kind)
+            if kind == "s2a" and args.s2a_guidance is not None:
+                if not model.config.uncond_rate: ap.error(f"{src} was not trained with --uncond-rate: it cannot decode with guidance")
+                model.config.guidance = args.s2a_guidance
             save_model(model, out / f"{kind}.model", half=True, **record)  # keeps its record
     order = [args.first_voice] + [v for v in voices if v != args.first_voice] if args.first_voice in voices else list(voices)
     save_voices(out / "voices.pt", {v: voices[v] for v in order})

@@ -127,13 +127,20 @@ for kind in $KINDS; do
 done
 [ "$KINDS" = "t2s s2a" ] || exit 0
 
+# 6b. S2A also learns to decode without its semantic tokens (15% of the samples: padding in their place), so that it
+#     can decode with classifier-free guidance: 1,000 steps from its step-10,000 export, a new schedule (~50 min)
+if [ -f "$RUNS/s2a/s2a.model" ] && [ ! -f "$RUNS/s2a-guided/s2a.model" ]; then
+  $ws train s2a --data "$TOKENS/*/*.tar.gz" --config compact -o "$RUNS/s2a-guided" --init "$RUNS/s2a/s2a.model" --steps 1000 \
+      --batch-size 32 --lr 5e-4 --warmup 50 --uncond-rate 0.15 --save-every 100 --keep-every 250 --precision "$PRECISION" --quiet
+fi
+
 # 7. the bundle: models in float16 and one speaker embedding per corpus voice (once both are trained here)
-[ -f "$RUNS/t2s/t2s.model" ] && [ -f "$RUNS/s2a/s2a.model" ] || exit 0
+[ -f "$RUNS/t2s/t2s.model" ] && [ -f "$RUNS/s2a-guided/s2a.model" ] || exit 0
 # T2S: the mean of its exports at steps 16,000, 18,000 and 20,000 (held-out cross-entropy 2.31 -> 2.21 and end to
 # end WER 0.47 -> 0.42 on the validation sentences, MODEL_CARD.md); its last export alone when the run did not keep them
 t2s="$RUNS/t2s/t2s.model"
 kept=("$RUNS"/t2s/kept/t2s-step{16000,18000,20000}.model)
 if ls "${kept[@]}" > /dev/null 2>&1; then $ws average "${kept[@]}" -o "$RUNS/t2s/t2s-averaged.model" && t2s="$RUNS/t2s/t2s-averaged.model"
 else echo "T2S kept no exports at steps 16,000-20,000 (a run resumed from an older recipe): bundling its last step" >&2; fi
-$py scripts/make_voice_bundle.py --t2s "$t2s" --s2a "$RUNS/s2a/s2a.model" \
+$py scripts/make_voice_bundle.py --t2s "$t2s" --s2a "$RUNS/s2a-guided/s2a.model" --s2a-guidance 2 \
     --codec "$VOICE/codec.model" --spk "$TOKENS/*/*.tar.gz" --first-voice festival:slt-hts -o "$VOICE"

@@ -165,6 +165,7 @@ def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):
                  "--voice", str(ref), "--clone", "flite:kal16", "--json", str(out), "--quiet", "--top-k", "50"]) == 0
     report = json.loads(out.read_text())
     assert report["temperature"] == {"t2s": 0.7, "s2a": 0.7} and report["top_k"] == 50  # the bundle records none
+    assert report["s2a_guidance"] == 1.0  # its S2A decodes unguided
     slt, cloned, kal = report["voices"]
     # a system voice the model lacks, cloned from its recording: scored like a model voice, teacher included
     assert kal["cloned"] and not slt["cloned"] and kal["cps"] == 15 and 0 <= kal["teacher_wer"] < 0.5

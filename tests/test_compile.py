@@ -7,10 +7,11 @@ from whisperspeech.t2s import T2S, t2s_generate
 from whisperspeech.training import preset
 
 
-@pytest.mark.parametrize("lengths, frames", [((30, 17), [86, 47]), ((25,), [71])])  # padding masked; one row (its own head path)
-def test_compiled_s2a_decodes_the_eager_codes(lengths, frames):
+@pytest.mark.parametrize("lengths, frames, guidance", [((30, 17), [86, 47], 1.0), ((25,), [71], 1.0),  # padding masked;
+                                                       ((30, 17), [86, 47], 2.0)])  # one row: its own head path; guided twins
+def test_compiled_s2a_decodes_the_eager_codes(lengths, frames, guidance):
     torch.manual_seed(0)
-    model = S2A(preset("s2a", "micro")).eval()
+    model = S2A(preset("s2a", "micro", uncond_rate=0.1, guidance=guidance)).eval()
     stoks = [torch.randint(0, 512, (n,)) for n in lengths]
     speakers = torch.randn(len(lengths), model.config.spk_width)
     eager = s2a_generate(model, stoks, speakers, temperature=0)

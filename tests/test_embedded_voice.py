@@ -98,14 +98,14 @@ def test_loss_logs_of_a_resumed_run_merge_without_duplicates(tmp_path):
 
 
 def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(tmp_path):
-    "scripts/make_voice_bundle.py: float16 models, one normalized mean embedding per voice, sampling.json as asked."
+    "scripts/make_voice_bundle.py: float16 models (S2A with the guidance asked), one normalized mean embedding per voice, sampling.json as asked."
     import json
     import subprocess
     import sys
     import numpy as np
     import webdataset as wds
     from whisperspeech.bundle import load_bundle, load_voices
-    from whisperspeech.checkpoints import save_model, trained_steps
+    from whisperspeech.checkpoints import load_model, save_model, trained_steps
     from whisperspeech.codec import Codec
     from whisperspeech.s2a import S2A
     from whisperspeech.stages import npy_bytes
@@ -114,7 +114,8 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
     torch.manual_seed(0)
     models = {k: tmp_path / f"src-{k}.model" for k in ("t2s", "s2a", "codec")}
     for kind, cls in (("t2s", T2S), ("s2a", S2A), ("codec", Codec)):
-        save_model(cls(preset(kind, "micro")), models[kind], step=123 if kind == "t2s" else None)
+        extra = dict(uncond_rate=0.1) if kind == "s2a" else {}  # trained for guidance
+        save_model(cls(preset(kind, "micro", **extra)), models[kind], step=123 if kind == "t2s" else None)
     embs = {"flite:slt": [torch.randn(256) for _ in range(3)], "piper:joe": [torch.randn(256) for _ in range(2)]}
     with wds.TarWriter(str(tmp_path / "spk-000000.tar")) as w:
         for i, (voice, e) in enumerate((v, e) for v, es in embs.items() for e in es):
@@ -124,12 +125,13 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
     out = tmp_path / "bundle"
     script = SCRIPTS / "make_voice_bundle.py"
     r = subprocess.run([sys.executable, str(script), *(a for k, p in models.items() for a in (f"--{k}", str(p))),
-                        "--spk", str(tmp_path / "spk-*.tar"), "--s2a-temperature", "0.5", "-o", str(out)],
+                        "--spk", str(tmp_path / "spk-*.tar"), "--s2a-temperature", "0.5", "--s2a-guidance", "2", "-o", str(out)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "flite:slt                3 utterances" in r.stdout
     assert (out / "t2s.model").stat().st_size < models["t2s"].stat().st_size  # stored in float16
     assert trained_steps(out / "t2s.model") == 123 and trained_steps(out / "s2a.model") is None  # steps kept
+    assert load_model(out / "s2a.model", kind="s2a").config.guidance == 2.0
     voices = load_voices(out / "voices.pt")
     for v, es in embs.items():
         mean = torch.nn.functional.normalize(torch.stack([e.half().float() for e in es]).mean(0), dim=0)

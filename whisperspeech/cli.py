@@ -168,8 +168,10 @@ def cmd_train(args):
         raise WhisperSpeechError(f"dropout {args.dropout}? Give a probability from 0 up to (not including) 1")
     if args.dropout is not None and args.kind not in ("t2s", "s2a"): raise WhisperSpeechError("--dropout is for t2s and s2a")
     if args.depth is not None and args.kind not in ("t2s", "s2a"): raise WhisperSpeechError("--depth is for t2s and s2a")
+    if args.uncond_rate is not None and (args.kind != "s2a" or not 0 < args.uncond_rate < 1):
+        raise WhisperSpeechError(f"--uncond-rate {args.uncond_rate}? It is for s2a: a probability between 0 and 1, e.g. 0.15")
     if args.depth is not None and args.depth < 1: raise WhisperSpeechError(f"depth {args.depth}? Give 1 or more")
-    overrides = {k: v for k, v in (("dropout", args.dropout), ("depth", args.depth)) if v is not None}
+    overrides = {k: v for k, v in (("dropout", args.dropout), ("depth", args.depth), ("uncond_rate", args.uncond_rate)) if v is not None}
     path = train(args.kind, args.data, args.output, args.config, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                  warmup=args.warmup, devices=int(args.devices) if args.devices.isdigit() else args.devices,
                  num_nodes=args.num_nodes, strategy=args.strategy,
@@ -235,6 +237,8 @@ def _add_train(sub):
                     "preset's (e.g. against learning a small corpus by heart; --init may continue with another)")
     tr.add_argument("--depth", type=int, metavar="N", help="t2s/s2a: the preset's shape with N instead of its depth; with "
                     "--init from a shallower export, its blocks are kept and the new ones start as identities")
+    tr.add_argument("--uncond-rate", type=float, metavar="P", help="s2a: replace the semantic tokens of this share of the "
+                    "samples by padding, so the model can decode with classifier-free guidance (S2AConfig.guidance)")
     tr.add_argument("--export-only", action="store_true", help="export the run's last checkpoint to RUN/<kind>.model and stop")
     tr.add_argument("--half", action="store_true", help="with --export-only: store the weights in float16")
     tr.add_argument("--keys-log", help=argparse.SUPPRESS)  # tests: write the sample keys each rank trained on

@@ -156,7 +156,8 @@ def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny
         summary.update(mean_wer_model_voices=mean(own, "wer"), mean_wer_model_voices_ci95=interval(own),
                        mean_similarity_model_voices=mean(own, "similarity"))
     return dict(model=pipe.description, whisper=whisper, sentences=str(sentences_file), lang=lang, cps=cps, seed=seed,
-                temperature=dict(pipe.temperature) if temperature is None else temperature, top_k=top_k, voices=rows, summary=summary)
+                temperature=dict(pipe.temperature) if temperature is None else temperature, top_k=top_k,
+                s2a_guidance=pipe.s2a.config.guidance, voices=rows, summary=summary)
 
 def format_table(report: dict) -> str:
     "The report as a plain-text table (one row per voice, then the means)."
@@ -166,6 +167,7 @@ def format_table(report: dict) -> str:
     t = report.get("temperature", 0.7)  # older reports: one temperature for both stages
     t = f"T2S {t['t2s']}, S2A {t['s2a']}" if isinstance(t, dict) else t
     sampling = f"temperature {t}" + (f", top-k {report['top_k']}" if report.get("top_k") else "")
+    if report.get("s2a_guidance", 1) != 1: sampling += f", S2A guidance {report['s2a_guidance']}"
     lines = [f"model: {report['model']}; judge: Whisper {report['whisper']}; sampling: {sampling}", head, "-" * len(head)]
     for r in report["voices"]:
         teacher = f"{r['teacher_wer']:7.3f}" if "teacher_wer" in r else f"{'-':>7s}"

@@ -13,12 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .core import WhisperSpeechError
 from .delay import DelayPattern
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
 from .layers import (Block, LayerNorm, TransformerShape, compiled_step, decoding_cross, derived,
                                   fast_path, frozen_weights, set_kv_caches, sinusoids, step_inputs)
-from .sampling import DEFAULT_TEMPERATURE, sample
+from .sampling import DEFAULT_TEMPERATURE, guide, sample
 
 # %% ../nbs/16_s2a.ipynb #3c045d97
 @dataclass
@@ -49,6 +50,9 @@ class S2AConfig(TransformerShape):
     pad_to_context: bool = True    # published models: semantic tokens always padded to stoks_len and attended
                                    # to; False: padded to the batch and masked (same result for any padding)
     dropout: float = 0.0           # residual dropout while training (small corpora); none at inference
+    uncond_rate: float = 0.0       # training: the share of samples whose semantic tokens become padding, so the
+                                   # model also learns codes without them (what classifier-free guidance needs)
+    guidance: float = 1.0          # decoding: classifier-free guidance scale (1: none; above 1 needs uncond_rate)
 
     @property
     def end_code(self): return self.codes
@@ -201,8 +205,16 @@ class S2A(nn.Module):
         split = self.splitter(x).view(bsz, n, self.config.quantizers, w)
         return self._unembed(split)
 
+    def unconditional(self, stoks):
+        "The semantic input with every token replaced by padding: what guidance steers away from."
+        return torch.full_like(stoks, self.config.stoks_codes - 1)
+
     def forward(self, stoks, speakers, atoks, langs=None, lengths=None):
-        "Teacher-forced logits for a padded semantic batch and delay-grid input columns."
+        """Teacher-forced logits for a padded semantic batch and delay-grid input columns; while training,
+        each row loses its semantic tokens with probability `uncond_rate`."""
+        if self.training and self.config.uncond_rate:
+            drop = torch.rand(stoks.shape[0], device=stoks.device) < self.config.uncond_rate
+            stoks = torch.where(drop[:, None], self.unconditional(stoks), stoks)
         _, cross = self.encode(stoks, speakers, langs, lengths)
         return self.decode(atoks, torch.arange(atoks.shape[-1], device=atoks.device), cross)
 
@@ -216,26 +228,36 @@ def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAUL
     `compile=True` runs the decoding step through `torch.compile` (the first call per batch size
     compiles, for a minute or so on a CPU; lengths are dynamic). `kv_dtype=torch.bfloat16` stores
     attention keys/values in bfloat16: fewer bytes read per step, slightly different numbers.
-    `generator`: one for the batch, or one per sequence (see `sample`)."""
+    `generator`: one for the batch, or one per sequence (see `sample`). With `config.guidance` above 1 each
+    sequence also runs without its semantic tokens, and each step samples from the guided distribution."""
     c = model.config
     stoks = model.stoks_batch(stoks_list)
     dev = stoks.device
-    b = stoks.shape[0]
-    _, cross = model.encode(stoks, speakers.to(dev, torch.float32).expand(b, -1), langs, [len(s) for s in stoks_list])
+    b, lengths = stoks.shape[0], [len(s) for s in stoks_list]
+    speakers = speakers.to(dev, torch.float32).expand(b, -1)
+    guided = c.guidance != 1
+    if guided:
+        if not c.uncond_rate: raise WhisperSpeechError(
+            f"guidance {c.guidance} needs an S2A trained with uncond_rate > 0; set its config.guidance to 1")
+        stoks, speakers = torch.cat([stoks, model.unconditional(stoks)]), speakers.repeat(2, 1)
+        langs, lengths = None if langs is None else langs.repeat(2), lengths * 2
+    _, cross = model.encode(stoks, speakers, langs, lengths)
     cross = decoding_cross(cross, kv_dtype, compile)
     n = s2a_length(model, stoks_list)
     # compiled steps attend to the filled keys only: one cache size, compiled once (41 MB a sequence, tiny, float32)
     size = c.ctx_n if compile else n
     grid = torch.full((b, c.quantizers, n), c.start_code, dtype=torch.long, device=dev)
     positions = torch.arange(n, device=dev)
-    set_kv_caches(model.decoder, b, size, kv_dtype, dev, static=compile)
+    set_kv_caches(model.decoder, stoks.shape[0], size, kv_dtype, dev, static=compile)
     step = compiled_step(model, "_decode") if compile else None
     try:
         yield grid, 0
         for col in range(1, n):
             with frozen_weights() if col > 1 else nullcontext():  # step 1 builds the fused inference weights
                 inp, span = step_inputs(grid[:, :, col - 1:col], positions, col, compile)
-                logits = model.decode(inp, positions[col - 1:col], cross, step if col > 1 else None, span)[:, :, -1]
+                logits = model.decode(inp.repeat(2, 1, 1) if guided else inp, positions[col - 1:col], cross,
+                                      step if col > 1 else None, span)[:, :, -1]
+            if guided: logits = guide(logits, c.guidance)
             q = model.pattern.valid(col)
             grid[:, :q, col] = sample(logits, temperature, top_k, generator)[:, :q]
             yield grid, col
