@@ -58,6 +58,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if not args.only_rates and not (args.t2s and args.s2a and args.codec):
         ap.error("--t2s, --s2a and --codec are required (unless --only-rates)")
+    if args.s2a_guidance is not None and not 0 <= args.s2a_guidance <= 10:
+        ap.error(f"--s2a-guidance {args.s2a_guidance}? Give a scale from 0 to 10 (1: none; the embedded voice uses 2)")
     from whisperspeech.bundle import save_rates, save_sampling, save_voices
     from whisperspeech.checkpoints import load_export, save_model
     out = Path(args.output)
@@ -67,7 +69,7 @@ def main(argv=None):
     for v, r in rates.items(): print(f"{v:20s} {r:5.1f} characters per second")
     if args.only_rates: return 0
     for kind, src in (("t2s", args.t2s), ("s2a", args.s2a), ("codec", args.codec)):
-        if Path(src).resolve() != (out / f"{kind}.model").resolve():
+        if Path(src).resolve() != (out / f"{kind}.model").resolve() or (kind == "s2a" and args.s2a_guidance is not None):
             model, record = load_export(src, kind=kind)
             if kind == "s2a" and args.s2a_guidance is not None:
                 if not model.config.uncond_rate: ap.error(f"{src} was not trained with --uncond-rate: it cannot decode with guidance")
