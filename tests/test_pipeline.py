@@ -131,3 +131,24 @@ def test_int8_weights_speak_and_keep_the_float32_predictions(pipe):
 def test_int8_does_not_combine_with_compile():
     with pytest.raises(WhisperSpeechError, match="int8=True and compile=True"):
         Pipeline(FIX / "t2s-ref.model", FIX / "s2a-ref.model", random_vocoder_ok=True, int8=True, compile=True, quiet=True)
+
+
+def test_guidance_only_for_an_s2a_trained_for_it(tiny_bundle, tmp_path):
+    "`guidance=` decodes guided with an S2A trained with uncond_rate, says so in the description, and refuses other models."
+    import shutil
+    from whisperspeech.checkpoints import load_export, save_model
+    with pytest.raises(WhisperSpeechError, match="needs an S2A trained with --uncond-rate"):
+        Pipeline(model=tiny_bundle, guidance=2, quiet=True)
+    with pytest.raises(WhisperSpeechError, match="from 0 to 10"):
+        Pipeline(model=tiny_bundle, guidance=-1, quiet=True)
+    bundle = tmp_path / "guided"
+    shutil.copytree(tiny_bundle, bundle)
+    s2a, record = load_export(bundle / "s2a.model", kind="s2a")
+    s2a.config.uncond_rate = 0.15
+    save_model(s2a, bundle / "s2a.model", **record)
+    pipe = Pipeline(model=bundle, guidance=1.5, quiet=True)
+    assert pipe.s2a.config.guidance == 1.5 and pipe.description.endswith(", S2A guidance 1.5")
+    guided = pipe.generate("Guided speech.", seed=0)
+    pipe.s2a.config.guidance = 1.0
+    assert guided.shape == pipe.generate("Guided speech.", seed=0).shape  # same length (the semantic tokens set it)
+    assert not torch.equal(guided, pipe.generate("Guided speech.", seed=0))  # other codes

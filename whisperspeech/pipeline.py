@@ -35,11 +35,20 @@ DEFAULT_VOCODER = "charactr/vocos-encodec-24khz"
 
 def _note(msg): print(f"whisperspeech: {msg}", file=sys.stderr)
 
+def _set_guidance(s2a, scale):
+    "Make `s2a` decode with classifier-free guidance `scale` (1: none); only an S2A trained for it (`uncond_rate`) can."
+    try: scale = float(scale)
+    except (TypeError, ValueError): raise WhisperSpeechError(f"guidance {scale!r} is not a number") from None
+    if not 0 <= scale <= 10: raise WhisperSpeechError(f"guidance {scale:g}? Give a scale from 0 to 10 (1: none)")
+    if scale != 1 and not s2a.config.uncond_rate:
+        raise WhisperSpeechError(f"guidance {scale:g} needs an S2A trained with --uncond-rate, and this one was not: leave guidance out")
+    s2a.config.guidance = scale
+
 class Pipeline:
     "Text to speech with a T2S model, an S2A model and a vocoder."
     def __init__(self, t2s_ref=None, s2a_ref=None, vocoder_ref=None, model=None, device="cpu", compile=False,
                  speaker_backend=None, batch_size=8, random_vocoder_ok=False, kv_dtype=torch.float32, quiet=False,
-                 int8=False):
+                 int8=False, guidance=None):
         self.device, self.voices, self.rates, self.description, fallback = device, {}, {}, None, None
         self.temperature = {"t2s": DEFAULT_TEMPERATURE, "s2a": DEFAULT_TEMPERATURE}  # per stage, unless a call gives one
         if model is None and t2s_ref is None and s2a_ref is None:
@@ -71,6 +80,8 @@ class Pipeline:
                 for m in (self.t2s, self.s2a): quantize_int8(m)
             except ValueError as e: raise WhisperSpeechError(f"int8 decoding: {e}") from None
             self.description += ", int8 weights"
+        if guidance is not None: _set_guidance(self.s2a, guidance)
+        if self.s2a.config.guidance != 1: self.description += f", S2A guidance {self.s2a.config.guidance:g}"
         if compile: self.description += ", compiled decoding"
         if not quiet: _note(f"speaking with {self.description}")
         self._speakers = {}
