@@ -58,10 +58,13 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if not args.only_rates and not (args.t2s and args.s2a and args.codec):
         ap.error("--t2s, --s2a and --codec are required (unless --only-rates)")
-    if args.s2a_guidance is not None and not 0 <= args.s2a_guidance <= 10:
-        ap.error(f"--s2a-guidance {args.s2a_guidance}? Give a scale from 0 to 10 (1: none; the embedded voice uses 2)")
     from whisperspeech.bundle import save_rates, save_sampling, save_voices
     from whisperspeech.checkpoints import load_export, save_model
+    from whisperspeech.core import WhisperSpeechError
+    from whisperspeech.s2a import check_guidance, set_guidance
+    try:
+        if args.s2a_guidance is not None: check_guidance(args.s2a_guidance)  # before the shards are read
+    except WhisperSpeechError as e: ap.error(str(e))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     voices, counts, rates = voice_stats(args.spk, embeddings=not args.only_rates)
@@ -72,8 +75,8 @@ def main(argv=None):
         if Path(src).resolve() != (out / f"{kind}.model").resolve() or (kind == "s2a" and args.s2a_guidance is not None):
             model, record = load_export(src, kind=kind)
             if kind == "s2a" and args.s2a_guidance is not None:
-                if not model.config.uncond_rate: ap.error(f"{src} was not trained with --uncond-rate: it cannot decode with guidance")
-                model.config.guidance = args.s2a_guidance
+                try: set_guidance(model, args.s2a_guidance)
+                except WhisperSpeechError as e: ap.error(f"{src}: {e}")
             save_model(model, out / f"{kind}.model", half=True, **record)  # keeps its record
     order = [args.first_voice] + [v for v in voices if v != args.first_voice] if args.first_voice in voices else list(voices)
     save_voices(out / "voices.pt", {v: voices[v] for v in order})

@@ -22,7 +22,7 @@ from .codec import CodecVocoder
 from .core import CPS_RANGE, DEFAULT_CPS, WhisperSpeechError
 from .languages import clean_text, lang_id, text_tokens
 from .layers import quantize_int8
-from .s2a import s2a_columns, s2a_frames, s2a_generate
+from .s2a import s2a_columns, s2a_frames, s2a_generate, set_guidance
 from .sampling import DEFAULT_TEMPERATURE, check_temperature
 from .speaker import speaker_embedding
 from .t2s import t2s_generate
@@ -34,15 +34,6 @@ DEFAULT_S2A = "collabora/whisperspeech:s2a-q4-tiny-en+pl.model"
 DEFAULT_VOCODER = "charactr/vocos-encodec-24khz"
 
 def _note(msg): print(f"whisperspeech: {msg}", file=sys.stderr)
-
-def _set_guidance(s2a, scale):
-    "Make `s2a` decode with classifier-free guidance `scale` (1: none); only an S2A trained for it (`uncond_rate`) can."
-    try: scale = float(scale)
-    except (TypeError, ValueError): raise WhisperSpeechError(f"guidance {scale!r} is not a number") from None
-    if not 0 <= scale <= 10: raise WhisperSpeechError(f"guidance {scale:g}? Give a scale from 0 to 10 (1: none)")
-    if scale != 1 and not s2a.config.uncond_rate:
-        raise WhisperSpeechError(f"guidance {scale:g} needs an S2A trained with --uncond-rate, and this one was not: leave guidance out")
-    s2a.config.guidance = scale
 
 class Pipeline:
     "Text to speech with a T2S model, an S2A model and a vocoder."
@@ -80,7 +71,7 @@ class Pipeline:
                 for m in (self.t2s, self.s2a): quantize_int8(m)
             except ValueError as e: raise WhisperSpeechError(f"int8 decoding: {e}") from None
             self.description += ", int8 weights"
-        if guidance is not None: _set_guidance(self.s2a, guidance)
+        if guidance is not None: set_guidance(self.s2a, guidance)
         if self.s2a.config.guidance != 1: self.description += f", S2A guidance {self.s2a.config.guidance:g}"
         if compile: self.description += ", compiled decoding"
         if not quiet: _note(f"speaking with {self.description}")
