@@ -238,8 +238,7 @@ def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAUL
     speakers = speakers.to(dev, torch.float32).expand(b, -1)
     guided = c.guidance != 1
     if guided:
-        if not c.uncond_rate: raise WhisperSpeechError(
-            f"guidance {c.guidance} needs an S2A trained with uncond_rate > 0; set its config.guidance to 1")
+        check_guidance(c.guidance, c)
         stoks, speakers = torch.cat([stoks, model.unconditional(stoks)]), speakers.repeat(2, 1)
         langs, lengths = None if langs is None else langs.repeat(2), lengths * 2
     _, cross = model.encode(stoks, speakers, langs, lengths)
@@ -265,19 +264,20 @@ def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAUL
     finally:
         set_kv_caches(model.decoder, None, 0, None, None)
 
-def check_guidance(scale) -> float:
-    "A classifier-free guidance `scale` as a float from 0 to 10 (1: none), else a WhisperSpeechError that says so."
+def check_guidance(scale, config: S2AConfig | None = None) -> float:
+    """A classifier-free guidance `scale` as a float from 0 to 10 (1: none), else a WhisperSpeechError that says so;
+    with `config`, also one unless that S2A was trained for guidance (`uncond_rate`) or `scale` is 1."""
     try: scale = float(scale)
     except (TypeError, ValueError): raise WhisperSpeechError(f"guidance {scale!r} is not a number") from None
     if not 0 <= scale <= 10: raise WhisperSpeechError(f"guidance {scale:g}? Give a scale from 0 to 10 (1: none)")
+    if config is not None and scale != 1 and not config.uncond_rate:
+        raise WhisperSpeechError(f"guidance {scale:g} needs an S2A trained with --uncond-rate (config uncond_rate > 0), and "
+                                 "this one was not: leave guidance out, or set its config.guidance to 1")
     return scale
 
 def set_guidance(model: S2A, scale):
-    "Make `model` decode with guidance `scale`; only an S2A trained for it (`uncond_rate`) can decode with one other than 1."
-    scale = check_guidance(scale)
-    if scale != 1 and not model.config.uncond_rate:
-        raise WhisperSpeechError(f"guidance {scale:g} needs an S2A trained with --uncond-rate, and this one was not: leave guidance out")
-    model.config.guidance = scale
+    "Make `model` decode with guidance `scale` (checked by `check_guidance`)."
+    model.config.guidance = check_guidance(scale, model.config)
 
 def s2a_length(model: S2A, stoks_list) -> int:
     "Columns of the delay grid for a batch: 3 acoustic frames per semantic token, within the context."
