@@ -64,7 +64,11 @@ def test_failures_are_one_line_with_status_1(tmp_path):
                  ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--dropout", "1.5"],
                  ["train", "codec", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--dropout", "0.1"],
                  ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--depth", "0"],
-                 ["train", "vq", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--depth", "2"]):
+                 ["train", "vq", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--depth", "2"],
+                 ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,x,1,1"],
+                 ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,0,1,1"],
+                 ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,1"],
+                 ["train", "t2s", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,1,1,1"]):
         r = run_cli(*args)
         assert r.returncode == 1, (args, r.stderr)
         assert r.stderr.startswith("whisperspeech: error: ") and r.stderr.count("\n") == 1, r.stderr

@@ -146,6 +146,37 @@ def test_a_run_continues_with_another_dropout(prepared, tmp_path):
         assert (dropped_logits - plain_logits).abs().max() > 0.05 * plain_logits.abs().max()
 
 
+def test_codebook_weights_weigh_each_code_by_its_codebook():
+    "S2A's loss with codebook weights is the weighted mean of every code's cross-entropy (a slow loop's), padding left out."
+    from whisperspeech.training import codebook_loss
+    torch.manual_seed(0)
+    logits, targets = torch.randn(2, 4, 7, 11), torch.randint(0, 11, (2, 4, 7))
+    targets[0, 1, 5:] = targets[1, 3, 2:] = -100  # codebooks with fewer codes (delay pattern, shorter rows)
+    weights = [3.0, 1.0, 0.5, 1.0]
+    num = den = 0.0
+    for b in range(2):
+        for q in range(4):
+            for t in range(7):
+                if targets[b, q, t] == -100: continue
+                num += weights[q] * float(torch.nn.functional.cross_entropy(logits[b, q, t], targets[b, q, t]))
+                den += weights[q]
+    assert float(codebook_loss(logits, targets, weights)) == pytest.approx(num / den, abs=1e-5)
+    plain = float(codebook_loss(logits, targets))
+    assert abs(num / den - plain) > 0.01  # the weights moved it...
+    assert float(codebook_loss(logits, targets, [2.0] * 4)) == pytest.approx(plain, abs=1e-5)  # ...equal ones do not
+
+
+def test_a_run_trains_with_codebook_weights(prepared, tmp_path):
+    "--codebook-weights: recorded in the export (a training-only field, so --init takes the export); one per codebook."
+    from whisperspeech.core import WhisperSpeechError
+    plain = train("s2a", prepared["spk"], tmp_path / "plain", steps=1, batch_size=2, progress=False)
+    weighted = train("s2a", prepared["spk"], tmp_path / "w", steps=1, batch_size=2, progress=False, init=str(plain),
+                     overrides=dict(codebook_weights=[2.0, 1.0, 1.0, 1.0]))
+    assert load_model(weighted, kind="s2a").config.codebook_weights == [2.0, 1.0, 1.0, 1.0]
+    with pytest.raises(WhisperSpeechError, match="3 codebook weights for an S2A of 4 codebooks"):
+        train("s2a", prepared["spk"], tmp_path / "bad", steps=1, progress=False, overrides=dict(codebook_weights=[1.0] * 3))
+
+
 @pytest.mark.parametrize("kind", ["t2s", "s2a"])
 def test_a_model_grows_deeper(prepared, tmp_path, kind):
     "--init from a shallower export with a greater depth: its blocks are kept, the new ones start as identities."

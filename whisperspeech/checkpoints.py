@@ -150,7 +150,7 @@ def averaged_steps(ref) -> list | None:
     return _read(resolve_ref(ref)).get("averaged_steps")
 
 # %% ../nbs/20_checkpoints.ipynb #0327e11d
-TRAINING_ONLY = ("dropout", "uncond_rate", "guidance")  # config fields that change how a model trains or decodes, not its weights
+TRAINING_ONLY = ("dropout", "uncond_rate", "guidance", "codebook_weights")  # config fields that change how a model trains or decodes, not its weights
 
 def same_weights_config(a, b) -> bool:
     "Whether configs `a` and `b` describe the same weights: equal up to `TRAINING_ONLY` fields."

@@ -157,6 +157,15 @@ def cmd_prepare(args):
                             progress=not args.quiet and sys.stderr.isatty())
     print(_json.dumps(summary))
 
+def _codebook_weights(text: str | None, kind: str) -> list[float] | None:
+    "`--codebook-weights 2,1,1,1`: one positive number per S2A codebook."
+    if text is None: return None
+    try: weights = [float(w) for w in text.split(",")]
+    except ValueError: weights = []
+    if kind != "s2a" or not weights or not all(0 < w < float("inf") for w in weights):
+        raise WhisperSpeechError(f"--codebook-weights {text}? It is for s2a: one positive number per codebook, e.g. 2,1,1,1")
+    return weights
+
 def cmd_train(args):
     from whisperspeech.training import export_checkpoint, last_checkpoint, train
     if args.export_only:
@@ -173,7 +182,9 @@ def cmd_train(args):
     if args.uncond_rate is not None and (args.kind != "s2a" or not 0 < args.uncond_rate < 1):
         raise WhisperSpeechError(f"--uncond-rate {args.uncond_rate}? It is for s2a: a probability between 0 and 1, e.g. 0.15")
     if args.depth is not None and args.depth < 1: raise WhisperSpeechError(f"depth {args.depth}? Give 1 or more")
-    overrides = {k: v for k, v in (("dropout", args.dropout), ("depth", args.depth), ("uncond_rate", args.uncond_rate)) if v is not None}
+    weights = _codebook_weights(args.codebook_weights, args.kind)
+    overrides = {k: v for k, v in (("dropout", args.dropout), ("depth", args.depth), ("uncond_rate", args.uncond_rate),
+                                   ("codebook_weights", weights)) if v is not None}
     path = train(args.kind, args.data, args.output, args.config, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                  warmup=args.warmup, devices=int(args.devices) if args.devices.isdigit() else args.devices,
                  num_nodes=args.num_nodes, strategy=args.strategy,
@@ -241,6 +252,8 @@ def _add_train(sub):
                     "--init from a shallower export, its blocks are kept and the new ones start as identities")
     tr.add_argument("--uncond-rate", type=float, metavar="P", help="s2a: replace the semantic tokens of this share of the "
                     "samples by padding, so the model can decode with classifier-free guidance (S2AConfig.guidance)")
+    tr.add_argument("--codebook-weights", metavar="W1,W2,..", help="s2a: the loss's weight per codebook (default: equal), "
+                    "e.g. 2,1,1,1 to weigh the first, whose codes carry most of what is said")
     tr.add_argument("--export-only", action="store_true", help="export the run's last checkpoint to RUN/<kind>.model and stop")
     tr.add_argument("--half", action="store_true", help="with --export-only: store the weights in float16")
     tr.add_argument("--keys-log", help=argparse.SUPPRESS)  # tests: write the sample keys each rank trained on

@@ -54,6 +54,7 @@ class S2AConfig(TransformerShape):
     uncond_rate: float = 0.0       # training: the share of samples whose semantic tokens become padding, so the
                                    # model also learns codes without them (what classifier-free guidance needs)
     guidance: float = 1.0          # decoding: classifier-free guidance scale (1: none; above 1 needs uncond_rate)
+    codebook_weights: list | None = None  # training: the loss's weight per codebook (None: all equal), e.g. [2, 1, 1, 1]
 
     @property
     def end_code(self): return self.codes

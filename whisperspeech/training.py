@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'VQ_VOCAB', 'GROWN_INPUTS', 'preset', 't2s_batch', 's2a_batch', 'vq_batch', 'codec_batch', 'length_buckets',
-           'make_loader', 'keep_freed_memory', 'OptimConfig', 'make_task', 'build_model', 'sample_length',
-           'batch_maker', 'last_checkpoint', 'export_checkpoint', 'load_grown', 'train']
+           'make_loader', 'keep_freed_memory', 'OptimConfig', 'codebook_loss', 'make_task', 'build_model',
+           'sample_length', 'batch_maker', 'last_checkpoint', 'export_checkpoint', 'load_grown', 'train']
 
 # %% ../nbs/32_training.ipynb #ab074723
 import math
@@ -227,14 +227,24 @@ class OptimConfig:
         t = min(1.0, (s + self.start) / max(1, self.steps))
         return min(1.0, (s + 1) / max(1, self.warmup)) * max(0.05, 0.5 * (1 + math.cos(math.pi * t)))
 
+def codebook_loss(logits, targets, weights=None):
+    """S2A's cross-entropy over the codes of all codebooks, logits (batch, Q, len, vocab) against targets (batch, Q, len).
+    With `weights` (one per codebook) each code's term counts as much as its codebook's weight: a weighted mean,
+    which equal weights leave the plain mean."""
+    # (batch, Q, len, vocab) is a view of (Q, batch, len, vocab): flattened in that order, no copy
+    flat, target = logits.transpose(0, 1).flatten(0, 2), targets.transpose(0, 1).flatten()
+    if not weights: return F.cross_entropy(flat, target, ignore_index=-100)
+    w = torch.tensor(weights, dtype=torch.float32, device=flat.device).repeat_interleave(target.numel() // len(weights))
+    w = w * (target != -100)
+    return (F.cross_entropy(flat, target, ignore_index=-100, reduction="none") * w).sum() / w.sum()
+
 def _loss(kind, model, batch):
     if kind == "t2s":
         logits = model(batch["ttoks"], batch["langs"], batch["cps"], batch["in_stoks"], batch["text_lengths"], batch["speakers"])
         return F.cross_entropy(logits.transpose(1, 2), batch["out_stoks"], ignore_index=-100)
     if kind == "s2a":
         logits = model(batch["stoks"], batch["speakers"], batch["in_atoks"], batch["langs"], batch["lengths"])
-        # (batch, Q, len, vocab) is a view of (Q, batch, len, vocab): flattened in that order, no copy
-        return F.cross_entropy(logits.transpose(0, 1).flatten(0, 2), batch["out_atoks"].transpose(0, 1).flatten(), ignore_index=-100)
+        return codebook_loss(logits, batch["out_atoks"], model.config.codebook_weights)
     if kind == "codec": return codec_loss(model, batch["wav"])
     from whisperspeech.vq import features_loss, training_loss
     if "embs" in batch:
@@ -404,6 +414,9 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
     from whisperspeech.checkpoints import save_model
     out_dir = Path(out_dir)
     config = preset(kind, preset_name, **(overrides or {}))
+    weights = getattr(config, "codebook_weights", None)
+    if weights is not None and len(weights) != config.quantizers:
+        raise WhisperSpeechError(f"{len(weights)} codebook weights for an S2A of {config.quantizers} codebooks: give one per codebook")
     L.seed_everything(seed, workers=True, verbose=False)
     model = build_model(kind, config)
     last = last_checkpoint(out_dir)
