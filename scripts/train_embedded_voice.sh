@@ -143,4 +143,4 @@ kept=("$RUNS"/t2s/kept/t2s-step{16000,18000,20000}.model)
 if ls "${kept[@]}" > /dev/null 2>&1; then $ws average "${kept[@]}" -o "$RUNS/t2s/t2s-averaged.model" && t2s="$RUNS/t2s/t2s-averaged.model"
 else echo "T2S kept no exports at steps 16,000-20,000 (a run resumed from an older recipe): bundling its last step" >&2; fi
 $py scripts/make_voice_bundle.py --t2s "$t2s" --s2a "$RUNS/s2a-guided/s2a.model" --s2a-guidance 2 \
-    --codec "$VOICE/codec.model" --spk "$TOKENS/*/*.tar.gz" --first-voice festival:slt-hts -o "$VOICE"
+    --codec "$VOICE/codec.model" --spk "$TOKENS/{3h,12h,new-text}/*.tar.gz" --first-voice festival:slt-hts -o "$VOICE"
