@@ -172,7 +172,18 @@ def test_a_run_trains_with_codebook_weights(prepared, tmp_path):
     plain = train("s2a", prepared["spk"], tmp_path / "plain", steps=1, batch_size=2, progress=False)
     weighted = train("s2a", prepared["spk"], tmp_path / "w", steps=1, batch_size=2, progress=False, init=str(plain),
                      overrides=dict(codebook_weights=[2.0, 1.0, 1.0, 1.0]))
-    assert load_model(weighted, kind="s2a").config.codebook_weights == [2.0, 1.0, 1.0, 1.0]
+    model = load_model(weighted, kind="s2a").eval()
+    assert model.config.codebook_weights == [2.0, 1.0, 1.0, 1.0]
+    from whisperspeech.training import _loss, codebook_loss
+    batch = fixed_batch(prepared["spk"], "s2a", model.config, 2)
+    with torch.no_grad():  # the training loss is the weighted one, with the weights the config records
+        logits = model(batch["stoks"], batch["speakers"], batch["in_atoks"], batch["langs"], batch["lengths"])
+        losses = []
+        for w in ([1.0, 1e-3, 1e-3, 1e-3], [1e-3, 1e-3, 1e-3, 1.0]):  # about the first codebook's, about the last's
+            model.config.codebook_weights = w
+            losses.append(float(_loss("s2a", model, batch)))
+            assert losses[-1] == pytest.approx(float(codebook_loss(logits, batch["out_atoks"], w)), abs=1e-6)
+        assert abs(losses[0] - losses[1]) > 0.1  # 6.2 and 7.2 here: the weights reach the loss
     with pytest.raises(WhisperSpeechError, match="3 codebook weights for an S2A of 4 codebooks"):
         train("s2a", prepared["spk"], tmp_path / "bad", steps=1, progress=False, overrides=dict(codebook_weights=[1.0] * 3))
 
