@@ -35,7 +35,10 @@ VARIANTS = {"float32": ("ours", {}), "bf16kv": ("ours, bf16 KV", dict(kv_dtype="
             "masked": ("ours, masked pad", dict(pad_to_context=False)), "int8": ("ours, int8", dict(int8=True)),
             "compile": ("ours, compiled", dict(compile=True)),
             "compile-bf16kv": ("compiled, bf16 KV", dict(compile=True, kv_dtype="bfloat16")),
-            "compile-masked-bf16kv": ("compiled, masked, bf16 KV", dict(compile=True, pad_to_context=False, kv_dtype="bfloat16"))}
+            "compile-masked-bf16kv": ("compiled, masked, bf16 KV", dict(compile=True, pad_to_context=False, kv_dtype="bfloat16")),
+            "compile-masked": ("compiled, masked", dict(compile=True, pad_to_context=False)),
+            "compile-int8": ("compiled, int8", dict(compile=True, int8=True)),
+            "compile-masked-int8": ("compiled, masked, int8", dict(compile=True, pad_to_context=False, int8=True))}
 
 
 # ---------------------------------------------------------------- reference side (its own venv)

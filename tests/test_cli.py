@@ -55,7 +55,6 @@ def test_failures_are_one_line_with_status_1(tmp_path):
                  ["say", "-o", str(tmp_path / "x.wav")],
                  ["say", "hello", "--model", "system", "-o", str(tmp_path / "x.mp4")],
                  ["say", "hello", "--model", "system", "--int8", "-o", str(tmp_path / "x.wav")],
-                 ["serve", "--model", "embedded", "--int8", "--compile", "--data-dir", str(tmp_path / "data")],
                  ["voices", "--system", "--rates"],
                  ["say", "hello", "--model", str(tmp_path), "-o", str(tmp_path / "x.wav")],
                  ["transcribe", str(tmp_path / "missing.wav")],

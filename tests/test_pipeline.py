@@ -128,9 +128,10 @@ def test_int8_weights_speak_and_keep_the_float32_predictions(pipe):
     assert 0 < (t_f - t_q).abs().max() < 0.2 * t_f.std()
 
 
-def test_int8_does_not_combine_with_compile():
-    with pytest.raises(WhisperSpeechError, match="int8=True and compile=True"):
-        Pipeline(FIX / "t2s-ref.model", FIX / "s2a-ref.model", random_vocoder_ok=True, int8=True, compile=True, quiet=True)
+def test_int8_combines_with_compile():  # compiled int8 decoding itself: tests/test_compile.py
+    q = Pipeline(FIX / "t2s-ref.model", FIX / "s2a-ref.model", random_vocoder_ok=True, int8=True, compile=True, quiet=True)
+    assert q.t2s.int8 and q.s2a.int8 and q.compile
+    assert q.description.endswith(", int8 weights, compiled decoding")
 
 
 def test_guidance_only_for_an_s2a_trained_for_it(tiny_bundle, tmp_path):

@@ -314,8 +314,8 @@ def _add_sampling(p):
 
 GUIDANCE_HELP = ("S2A classifier-free guidance scale, 1 for none (default: the model's own; the embedded voice's is 2); "
                  "needs an S2A trained with --uncond-rate")
-INT8_HELP = "int8 weights for the T2S/S2A models (CPU): 1.5-1.8x faster decoding where weight reads limit it; speech not bit-identical"
-COMPILE_HELP = ("torch.compile the decoding steps (not with --int8): the first request of each batch size waits while they "
+INT8_HELP = "int8 weights for the T2S/S2A models (CPU): about 2x faster decoding where weight reads limit it; speech not bit-identical"
+COMPILE_HELP = ("torch.compile the decoding steps (with --int8 too): the first request of each batch size waits while they "
                 "compile, about 45 s for the embedded models; later ones decode faster, whatever their length")
 
 def _add_eval(sub):

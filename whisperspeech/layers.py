@@ -8,9 +8,7 @@ __all__ = ['LayerNorm', 'sinusoids', 'derived', 'frozen_weights', 'fast_path', '
            'TransformerShape', 'set_kv_caches', 'decoding_cross', 'compiled_step']
 
 # %% ../nbs/10_layers.ipynb #9ef061f0
-import functools
 import math
-import warnings
 from contextlib import contextmanager
 
 import torch
@@ -138,24 +136,21 @@ def step_inputs(column: torch.Tensor, positions: torch.Tensor, n: int, compile: 
 
 # %% ../nbs/10_layers.ipynb #5e1a7c20
 def int8_pack(weight: torch.Tensor, bias: torch.Tensor | None):
-    "A Linear's weights as int8 (one scale per output channel), prepacked for `int8_linear`."
-    w = weight.detach().float().contiguous()
-    scale = (w.abs().amax(1) / 127).clamp(min=1e-12).double()
-    with warnings.catch_warnings():  # quantized tensors are deprecated in torch, still the CPU's int8 matmul path
-        warnings.simplefilter("ignore", UserWarning)
-        q = torch.quantize_per_channel(w, scale, torch.zeros_like(scale, dtype=torch.long), 0, torch.qint8)
-    return torch.ops.quantized.linear_prepack(q, None if bias is None else bias.detach().float())
-
-@functools.cache
-def _has_vnni() -> bool:
-    "Read once, at the first int8 matmul (not at import)."
-    try: return any(f in open("/proc/cpuinfo").read() for f in ("avx512_vnni", "avx_vnni"))
-    except OSError: return False
+    """A Linear's weights as int8, one float32 scale per output channel, for `int8_linear`:
+    `(int8 weights, unit scales in bfloat16, scales, float32 bias or None)`."""
+    w = weight.detach().float()
+    scale = (w.abs().amax(1) / 127).clamp(min=1e-12)
+    q = torch.round(w / scale[:, None]).to(torch.int8).contiguous()
+    return q, torch.ones_like(scale, dtype=torch.bfloat16), scale, None if bias is None else bias.detach().float()
 
 def int8_linear(x: torch.Tensor, packed) -> torch.Tensor:
-    """`F.linear` with int8 weights; the input is quantized per call (dynamic quantization: 8-bit
-    activations on CPUs with VNNI, else 7-bit, which the older int8 kernels sum without overflow)."""
-    return torch.ops.quantized.linear_dynamic(x.float().contiguous(), packed, not _has_vnni())
+    """`F.linear` with int8 weights (weight-only quantization): PyTorch's int8 matmul (`_weight_int8pack_mm`)
+    multiplies the input, rounded to bfloat16 (its float32 path is several times slower on a CPU), by
+    the int8 weights; scales and bias apply in float32. Runs eagerly and under `torch.compile`."""
+    q, unit, scale, bias = packed
+    y = torch._weight_int8pack_mm(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), q, unit).float() * scale
+    if bias is not None: y = y + bias
+    return y.view(*x.shape[:-1], -1)
 
 class Int8Linear(nn.Module):
     "Inference-only int8 copy of an `nn.Linear` (see `quantize_int8`)."
@@ -270,12 +265,13 @@ class Block(nn.Module):
 
 # %% ../nbs/10_layers.ipynb #5e1a7c21
 def quantize_int8(model: nn.Module) -> nn.Module:
-    """Int8 weights for CPU decoding (dynamic quantization), in place: the fused attention projections,
-    attention outputs and the Linear layers of `nn.Sequential` stacks (MLPs, S2A's splitter), which
+    """Int8 weights for CPU decoding (weight-only quantization, `int8_linear`), in place: the fused attention
+    projections, attention outputs and the Linear layers of `nn.Sequential` stacks (MLPs, S2A's splitter), which
     hold nearly all of the weights a decoding step reads. About 4x fewer bytes per step; logits move
     slightly (README, "Speed"). Embedding tables stay float32. The model can no longer be trained or saved."""
     if model.training: raise ValueError("quantize_int8 is for inference: call model.eval() first")
     if any(p.device.type != "cpu" for p in model.parameters()): raise ValueError("int8 decoding runs on the CPU only")
+    if not hasattr(torch, "_weight_int8pack_mm"): raise ValueError("this torch has no int8 matmul (_weight_int8pack_mm): upgrade torch")
     for m in list(model.modules()):
         if isinstance(m, Attention):
             m.int8, m.out = True, Int8Linear(m.out)

@@ -66,7 +66,6 @@ class Pipeline:
         self.batch_size = batch_size
         self.compile, self.kv_dtype = compile, kv_dtype
         if int8:
-            if compile: raise WhisperSpeechError("int8=True and compile=True do not combine: choose one (--int8 or --compile)")
             try:
                 for m in (self.t2s, self.s2a): quantize_int8(m)
             except ValueError as e: raise WhisperSpeechError(f"int8 decoding: {e}") from None
