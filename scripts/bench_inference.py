@@ -11,6 +11,7 @@ The reference runs in its own virtualenv (see scripts/make_parity_fixtures.py) a
 
     .venv/bin/python scripts/bench_inference.py                 # tiny and base, 3 rounds
     .venv/bin/python scripts/bench_inference.py --sizes tiny --runs 5 --profile
+    .venv/bin/python scripts/bench_inference.py --sizes tiny --skip-reference --variants compile-masked-int8 --runs 1 --profile
     .venv/bin/python scripts/bench_inference.py --sizes tiny --variants float32 compile   # fewer of our variants
 """
 import argparse
@@ -223,20 +224,40 @@ def int8_agreement(files: Path, run: dict) -> dict:
     return out
 
 
-def profile_steps(t2s, s2a, speaker):
-    "Where one decoding step spends its time (torch profiler, top operators by self CPU time)."
+def profile_steps(files: Path, options: dict, batches=(1, 8)) -> dict:
+    """Where a decoding step spends its time, for one of our variants (`options` as `engine` takes them), one
+    sequence and a batch: torch profiler over a whole T2S and S2A run, top operators by self CPU time in ms per
+    step. Compiled steps are compiled here through inductor's Python wrapper (the engine uses its C++ wrapper, whose
+    kernels the profiler cannot see): about as fast, and each kernel and library call shows."""
     import torch
     from torch.profiler import ProfilerActivity, profile
-    from whisperspeech.languages import text_tokens
+    from whisperspeech.languages import lang_id, text_tokens
     from whisperspeech.s2a import s2a_generate
     from whisperspeech.t2s import t2s_generate
+    torch.set_num_threads(2)
+    compile, kv = options.get("compile", False), getattr(torch, options.get("kv_dtype", "float32"))
+    speaker = torch.randn(192, generator=torch.Generator().manual_seed(0))[None]
     report = {}
-    for name, fn in [("t2s", lambda: t2s_generate(t2s, [text_tokens(TEXT)], 0, 15.0, temperature=0, max_tokens=50)),
-                     ("s2a", lambda: s2a_generate(s2a, [torch.arange(17)], speaker[None], temperature=0))]:
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            fn()
-        table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10)
-        report[name] = table
+    for b in batches:
+        t2s, s2a = load_pair(files, options.get("int8", False))
+        t2s.config.pad_to_context = s2a.config.pad_to_context = options.get("pad_to_context", True)
+        if compile:  # what `compiled_step` would build, less the C++ wrapper
+            for m, fn in ((t2s, "decode"), (s2a, "_decode")):
+                m.__dict__.setdefault("_compiled", {})[fn] = torch.compile(getattr(m, fn), fullgraph=True)
+        stoks = [torch.randint(0, 512, (T2S_TOKENS,), generator=torch.Generator().manual_seed(i)) for i in range(b)]
+        runs = [("t2s", T2S_TOKENS, lambda: t2s_generate(t2s, [text_tokens(TEXT)] * b, lang_id("en"), 15.0, temperature=0,
+                                                          max_tokens=T2S_TOKENS, compile=compile, kv_dtype=kv)),
+                ("s2a", 3 * T2S_TOKENS, lambda: s2a_generate(s2a, stoks, speaker, temperature=0, compile=compile, kv_dtype=kv))]
+        for name, steps, fn in runs:
+            fn()  # warm-up (and compilation)
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                t0 = time.perf_counter()
+                fn()
+                total = time.perf_counter() - t0
+            ops = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:8]
+            lines = [f"{1000 * total / steps:6.2f} ms a step in all (under the profiler)"]
+            lines += [f"{e.self_cpu_time_total / 1000 / steps:6.2f} ms  {e.count / steps:5.1f} calls  {e.key[:70]}" for e in ops]
+            report[f"{name}, batch of {b}"] = "\n".join(lines)
     return report
 
 
@@ -290,7 +311,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", nargs="+", default=["tiny", "base"], choices=list(SIZES))
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--profile", action="store_true", help="print a per-operator profile of decoding steps")
+    p.add_argument("--profile", action="store_true",
+                   help="print a per-operator profile of decoding steps, one sequence and a batch of 8, for the first variant")
     p.add_argument("--skip-reference", action="store_true", help="time only our engine (the reference still writes the weights)")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), help="which of our variants to time")
     p.add_argument("--inside-reference", action="store_true", help=argparse.SUPPRESS)
@@ -312,7 +334,7 @@ def main():
             mine = timed
             agreement = int8_agreement(Path(d), mine.get("float32") or time_interleaved(
                 {"float32": engine(Path(d))}, None, 1, False)["float32"]) if "int8" in mine else None
-            profiles = profile_steps(*(engines.get("float32") or engine(Path(d))).models) if args.profile else {}
+            profiles = profile_steps(Path(d), VARIANTS[args.variants[0]][1]) if args.profile else {}
         first = next(iter(mine.values()))
         audio = first["runs"][0]["samples"] / 24000
         print(f"\n== {size}/{size}: {first['runs'][0]['stoks']} semantic tokens, {first['runs'][0]['frames']} frames, {audio:.2f} s of audio")
@@ -340,7 +362,7 @@ def main():
             f"{k} picks the same token {v['agree']:.1%} of the time (largest logit change {v['rel_change']:.2f} std)"
             for k, v in agreement.items()))
         for name, table in profiles.items():
-            print(f"\n-- profile of {name} decoding (self CPU time)\n{table}")
+            print(f"\n-- profile of {name} decoding ({VARIANTS[args.variants[0]][0]}; self CPU time per step)\n{table}")
 
 
 if __name__ == "__main__":
