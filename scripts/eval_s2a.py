@@ -15,7 +15,9 @@ lower cross-entropy from less confident predictions is not a sharper model). `--
 sampling, no ASR: a minute).
 
     .venv/bin/python scripts/eval_s2a.py runs/s2a/s2a.model --per-voice 2
+    .venv/bin/python scripts/eval_s2a.py whisperspeech/voice/s2a.model --ce-only --int8   # int8 weights' cost
 """
+import copy
 import json
 import sys
 from pathlib import Path
@@ -28,6 +30,7 @@ from whisperspeech.asr import transcribe, word_error_rate
 from whisperspeech.audio import load_audio, resample
 from whisperspeech.checkpoints import load_model
 from whisperspeech.codec import CodecVocoder
+from whisperspeech.layers import quantize_int8
 from whisperspeech.s2a import s2a_generate
 from whisperspeech.speaker import speaker_embedding
 from whisperspeech.system_voices import speak_system
@@ -132,6 +135,7 @@ def resynthesis(tok, s2a, vocoder, samples, temperature: float) -> list[dict]:
 def main(argv=None):
     ap = s2a_parser(__doc__, per_voice=2)
     ap.add_argument("--ce-only", action="store_true", help="only the teacher-forced cross-entropy (no resynthesis)")
+    ap.add_argument("--int8", action="store_true", help="also measure the cross-entropy with int8 weights (`quantize_int8`)")
     ap.add_argument("--trained-on", metavar="DATA", help="instead of held-out speech: the first --per-voice samples of each "
                     "voice in the token shards DATA (S2A's own training samples, if they are its data: a model that does no "
                     "better on them than held out lacks something other than data)")
@@ -141,18 +145,22 @@ def main(argv=None):
     else: held = [training_sample(tok, vocoder.codec, text, voice) for voice, texts in heldout_texts(args) for text in texts]
     if not held: raise SystemExit(f"no English samples of {args.voices} in {args.trained_on}")
     ce = cross_entropy("s2a", s2a, held, batch=8)
-    print(f"S2A cross-entropy on {len(held)} {'training samples' if args.trained_on else 'held-out utterances'}: {ce:.3f}", flush=True)
+    ce8 = cross_entropy("s2a", quantize_int8(copy.deepcopy(s2a)), held, batch=8) if args.int8 else None
+    print(f"S2A cross-entropy on {len(held)} {'training samples' if args.trained_on else 'held-out utterances'}: {ce:.3f}"
+          + (f"; with int8 weights {ce8:.3f}" if args.int8 else ""), flush=True)
     codebooks = per_codebook(s2a, held)
     print("per codebook: " + "; ".join(f"{k} " + " ".join(f"{x:.3f}" for x in v) for k, v in codebooks.items()), flush=True)
     measured = "trained_on" if args.trained_on else "heldout"  # the JSON keys say which samples were measured
     if args.ce_only:
         if args.json: Path(args.json).write_text(json.dumps({"s2a": args.s2a, "trained_on": args.trained_on, f"{measured}_utterances": len(held),
-                                                             f"{measured}_ce": ce, "codebooks": codebooks}, indent=1))
+                                                             f"{measured}_ce": ce, "codebooks": codebooks}
+                                                            | ({f"{measured}_ce_int8": ce8} if args.int8 else {}), indent=1))
         return 0
     rows = resynthesis(tok, s2a, vocoder, held, args.temperature)
     mean = lambda k: None if any(r[k] is None for r in rows) else sum(r[k] for r in rows) / len(rows)
     summary = {k: mean(k) for k in ("wer_original", "wer_resynthesis", "similarity", "duration_ratio")}
     summary[f"{measured}_ce"] = ce
+    if args.int8: summary[f"{measured}_ce_int8"] = ce8
     print(f"{'mean':18s} {_measures(summary)}")
     if args.json: Path(args.json).write_text(json.dumps(dict(s2a=args.s2a, trained_on=args.trained_on, summary=summary, voices=rows), indent=1))
     return 0

@@ -268,7 +268,8 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     """Int8 weights for CPU decoding (weight-only quantization, `int8_linear`), in place: the fused attention
     projections, attention outputs and the Linear layers of `nn.Sequential` stacks (MLPs, S2A's splitter), which
     hold nearly all of the weights a decoding step reads. About 4x fewer bytes per step; logits move
-    slightly (README, "Speed"). Embedding tables stay float32. The model can no longer be trained or saved."""
+    slightly (README, "Speed"). Input embedding tables stay float32; S2A also multiplies its tied output
+    projections in int8 (`S2A._unembed`). The model can no longer be trained or saved."""
     if model.training: raise ValueError("quantize_int8 is for inference: call model.eval() first")
     if any(p.device.type != "cpu" for p in model.parameters()): raise ValueError("int8 decoding runs on the CPU only")
     if not hasattr(torch, "_weight_int8pack_mm"): raise ValueError("this torch has no int8 matmul (_weight_int8pack_mm): upgrade torch")

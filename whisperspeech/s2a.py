@@ -19,7 +19,8 @@ from .delay import DelayPattern
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
 from .layers import (Block, LayerNorm, TransformerShape, compiled_step, decoding_cross, derived,
-                                  fast_path, frozen_weights, set_kv_caches, sinusoids, step_inputs)
+                                  fast_path, frozen_weights, int8_linear, int8_pack, set_kv_caches, sinusoids,
+                                  step_inputs)
 from .sampling import DEFAULT_TEMPERATURE, guide, sample
 
 # %% ../nbs/16_s2a.ipynb #3c045d97
@@ -179,6 +180,11 @@ class S2A(nn.Module):
         s = self.config.logit_scale
         bsz, n, q, width = split.shape
         x = split.permute(2, 0, 1, 3).reshape(q, bsz * n, width)
+        if fast_path(self) and getattr(self, "int8", False):  # `quantize_int8`: the output projections too
+            packed = derived(self, "atoks_out:int8", list(self.atok_embs.parameters()),
+                             lambda: [int8_pack(*e.out_weights()) for e in self.atok_embs])
+            logits = torch.stack([int8_linear(x[i], p) for i, p in enumerate(packed)])  # bias included
+            return logits.view(q, bsz, n, -1).transpose(0, 1) * s
         if fast_path(self):
             w, b = derived(self, "atoks_out", list(self.atok_embs.parameters()), build)
             if torch.compiler.is_compiling() and x.shape[1] == 1:
