@@ -42,6 +42,12 @@ VARIANTS = {"float32": ("ours", {}), "bf16kv": ("ours, bf16 KV", dict(kv_dtype="
             "compile-masked-int8": ("compiled, masked, int8", dict(compile=True, pad_to_context=False, int8=True))}
 
 
+def bench_speaker():
+    "The random speaker embedding (192 wide) that both engines, in either venv, decode with."
+    import torch
+    return torch.randn(192, generator=torch.Generator().manual_seed(0))
+
+
 # ---------------------------------------------------------------- reference side (its own venv)
 def reference(args):
     import importlib.util
@@ -97,7 +103,7 @@ def reference(args):
     vocoder.vocos = Vocos(EncodecFeatures("encodec_24khz", [1.5, 3.0, 6.0, 12.0]),
                           VocosBackbone(input_channels=128, dim=384, intermediate_dim=1152, num_layers=8, adanorm_num_embeddings=4),
                           ISTFTHead(dim=384, n_fft=1280, hop_length=320, padding="same")).eval()
-    speaker = torch.randn(192, generator=torch.Generator().manual_seed(0))  # the same speaker as ours
+    speaker = bench_speaker()
 
     def run():
         t0 = time.perf_counter()
@@ -135,7 +141,7 @@ def engine(files: Path, kv_dtype: str = "float32", pad_to_context: bool = True, 
     t2s.config.pad_to_context = s2a.config.pad_to_context = pad_to_context
     vocoder = Vocoder.__new__(Vocoder)
     vocoder.device, vocoder.random, vocoder.vocos = "cpu", True, build_vocos().eval()
-    speaker = torch.randn(192, generator=torch.Generator().manual_seed(0))
+    speaker = bench_speaker()
     kv = getattr(torch, kv_dtype)
 
     def speak(texts):
@@ -204,7 +210,7 @@ def int8_agreement(files: Path, run: dict) -> dict:
     out = {}
     pairs = [load_pair(files, False), load_pair(files, True)]
     stoks, atoks = torch.tensor(run["stoks"]), torch.tensor(run["atoks"])
-    speaker = torch.randn(192, generator=torch.Generator().manual_seed(0))[None]
+    speaker = bench_speaker()[None]
     with torch.inference_mode():
         logits = []
         for t2s, s2a in pairs:
@@ -236,7 +242,7 @@ def profile_steps(files: Path, options: dict, batches=(1, 8)) -> dict:
     from whisperspeech.t2s import t2s_generate
     torch.set_num_threads(2)
     compile, kv = options.get("compile", False), getattr(torch, options.get("kv_dtype", "float32"))
-    speaker = torch.randn(192, generator=torch.Generator().manual_seed(0))[None]
+    speaker = bench_speaker()[None]
     report = {}
     for b in batches:
         t2s, s2a = load_pair(files, options.get("int8", False))
