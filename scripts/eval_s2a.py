@@ -8,6 +8,9 @@ ratio. What T2S can reach is bounded by this. `--trained-on DATA` measures the s
 samples instead (no original speech there): far better on them than held out means data learned by heart, about
 the same means more data is not what it lacks.
 
+A parallel S2A (`s2a-parallel`) is judged the same way; in place of the cross-entropy it reports its training loss
+(L1 distance to the true codes' latents, whole utterances) and, per codebook, how many of its codes are the true ones.
+
 Also S2A's teacher-forced cross-entropy on the codec tokens of the same sentences spoken at 24 kHz
 (what it trains on): a steadier way to compare checkpoints than the word error rate of one sampled
 resynthesis per utterance, also given per codebook with next-code accuracy and the entropy of the predictions (a
@@ -32,6 +35,7 @@ from whisperspeech.checkpoints import load_model
 from whisperspeech.codec import CodecVocoder
 from whisperspeech.layers import quantize_int8
 from whisperspeech.s2a import s2a_generate
+from whisperspeech.s2a_parallel import ParallelS2A, parallel_s2a_generate
 from whisperspeech.speaker import speaker_embedding
 from whisperspeech.system_voices import speak_system
 from whisperspeech.vq import encode_audio
@@ -83,8 +87,22 @@ def load_stack(args):
             CodecVocoder(load_model(args.codec, kind="codec")))
 
 
+def parallel_codebooks(s2a, samples) -> dict:
+    "A parallel S2A's share of true codes per codebook, over whole utterances."
+    right, n = torch.zeros(s2a.config.quantizers), 0
+    for s in samples:
+        codes = torch.as_tensor(np.asarray(s["atoks.npy"], dtype=np.int64))[:s2a.config.quantizers]
+        stoks = torch.as_tensor(np.asarray(s["stoks.npy"], dtype=np.int64))
+        pred = parallel_s2a_generate(s2a, [stoks], torch.as_tensor(s["spk.npy"]).float()[None])[0]
+        t = min(pred.shape[-1], codes.shape[-1])
+        right += (pred[:, :t] == codes[:, :t]).float().sum(-1)
+        n += t
+    return {"accuracy": [round(float(x), 4) for x in right / n]}
+
+
 def per_codebook(s2a, samples, batch: int = 8) -> dict:
     "Teacher-forced cross-entropy, next-code accuracy and predictive entropy per codebook (where S2A is sure, and right)."
+    if isinstance(s2a, ParallelS2A): return parallel_codebooks(s2a, samples)
     from whisperspeech.training import batch_maker
     make, Q = batch_maker("s2a", s2a.config), s2a.config.quantizers
     ce, acc, ent, n = torch.zeros(Q), torch.zeros(Q), torch.zeros(Q), torch.zeros(Q)
@@ -118,7 +136,8 @@ def resynthesis(tok, s2a, vocoder, samples, temperature: float) -> list[dict]:
         for i, s in enumerate(group):
             spk = torch.as_tensor(s["spk.npy"]).float()
             stoks = torch.as_tensor(np.asarray(s["stoks.npy"], dtype=np.int64))
-            codes = s2a_generate(s2a, [stoks], spk[None], temperature=temperature, generator=torch.Generator().manual_seed(i))[0]
+            codes = (parallel_s2a_generate(s2a, [stoks], spk[None]) if isinstance(s2a, ParallelS2A) else
+                     s2a_generate(s2a, [stoks], spk[None], temperature=temperature, generator=torch.Generator().manual_seed(i)))[0]
             out = resample(vocoder.decode(codes)[0], 24000, 16000)
             refs.append(s["txt"])
             if "wav16" in s: orig.append(transcribe(tok.whisper, s["wav16"]))
@@ -144,9 +163,9 @@ def main(argv=None):
     if args.trained_on: held = shard_samples(args.trained_on, args.voices.split(","), args.per_voice)
     else: held = [training_sample(tok, vocoder.codec, text, voice) for voice, texts in heldout_texts(args) for text in texts]
     if not held: raise SystemExit(f"no English samples of {args.voices} in {args.trained_on}")
-    ce = cross_entropy("s2a", s2a, held, batch=8)
-    ce8 = cross_entropy("s2a", quantize_int8(copy.deepcopy(s2a)), held, batch=8) if args.int8 else None
-    print(f"S2A cross-entropy on {len(held)} {'training samples' if args.trained_on else 'held-out utterances'}: {ce:.3f}"
+    ce = cross_entropy(s2a.kind, s2a, held, batch=8)
+    ce8 = cross_entropy(s2a.kind, quantize_int8(copy.deepcopy(s2a)), held, batch=8) if args.int8 else None
+    print(f"S2A {'L1 loss' if s2a.kind == 's2a-parallel' else 'cross-entropy'} on {len(held)} {'training samples' if args.trained_on else 'held-out utterances'}: {ce:.3f}"
           + (f"; with int8 weights {ce8:.3f}" if args.int8 else ""), flush=True)
     codebooks = per_codebook(s2a, held)
     print("per codebook: " + "; ".join(f"{k} " + " ".join(f"{x:.3f}" for x in v) for k, v in codebooks.items()), flush=True)

@@ -41,10 +41,14 @@ def heldout_utterances(args, sr: int):
 
 
 def cross_entropy(kind: str, model, samples, batch: int) -> float:
-    "Mean teacher-forced cross-entropy of a T2S or S2A `model` over batches of `samples` (shard-style dicts)."
+    "Mean teacher-forced cross-entropy of a T2S or S2A `model` (a parallel S2A: its L1 loss) over batches of `samples` (shard-style dicts)."
+    import dataclasses
+
     import torch
     from whisperspeech.training import _loss, batch_maker
-    make = batch_maker(kind, model.config)
+    config = model.config
+    if kind == "s2a-parallel": config = dataclasses.replace(config, crop_tokens=10**6)  # whole utterances, not training crops
+    make = batch_maker(kind, config)
     with torch.no_grad():
         losses = [float(_loss(kind, model, make(samples[i:i + batch]))) for i in range(0, len(samples), batch)]
     return sum(losses) / len(losses)

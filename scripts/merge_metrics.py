@@ -6,7 +6,7 @@ already in the output file come first, so a run continued on another machine (fr
 export, with only its new versions here) extends the committed history instead of replacing it.
 
     .venv/bin/python scripts/merge_metrics.py runs/t2s --until whisperspeech/voice/partial/t2s.model \\
-        -o whisperspeech/voice/logs/t2s-metrics.csv
+        -o docs/logs/t2s-metrics.csv
 
 `--until` takes an exported model and keeps the steps before the one it records (the steps that
 model has trained). A run that continued a committed export's schedule (`train --init

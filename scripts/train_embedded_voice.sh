@@ -7,7 +7,7 @@
 #   DATA=/big/disk RUNS=/big/runs bash scripts/train_embedded_voice.sh
 #   export OMP_NUM_THREADS=1; KINDS=t2s bash scripts/train_embedded_voice.sh & KINDS=s2a bash scripts/train_embedded_voice.sh &
 #   bash scripts/train_embedded_voice.sh snapshot   # export the T2S/S2A runs so far to whisperspeech/voice/partial/
-#                                                   # and their loss per step to whisperspeech/voice/logs/
+#                                                   # and their loss per step to docs/logs/
 #
 # On 2 CPU cores: corpora 30 min, Whisper features 40 min, codec ~30 min, tokens ~20 min, tokenizer and T2S/S2A hours.
 # The T2S/S2A training tokens are committed (datasets/voice-tokens/, made with the committed tokenizer and
@@ -16,16 +16,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data}; RUNS=${RUNS:-runs}; VOICE=whisperspeech/voice; TOKENS=${TOKENS:-datasets/voice-tokens}
 KINDS=${KINDS:-t2s s2a}
-# schedule lengths: S2A's steps cost about twice T2S's (three times the positions)
+# schedule lengths; S2A is the parallel S2A (`train s2a-parallel`), its runs in $RUNS/s2a-parallel
 STEPS_t2s=${T2S_STEPS:-20000}; STEPS_s2a=${S2A_STEPS:-10000}
+run_kind() { if [ "$1" = s2a ]; then echo s2a-parallel; else echo "$1"; fi; }
 ws=.venv/bin/whisperspeech
 py=.venv/bin/python
 
 if [ "${1:-}" = snapshot ]; then
-  mkdir -p "$VOICE/partial" "$VOICE/logs"
+  mkdir -p "$VOICE/partial" "docs/logs"
   for kind in $KINDS; do
-    $ws train $kind -o "$RUNS/$kind" --export-only --half && cp "$RUNS/$kind/$kind.model" "$VOICE/partial/$kind.model"
-    $py scripts/merge_metrics.py "$RUNS/$kind" --until "$VOICE/partial/$kind.model" -o "$VOICE/logs/$kind-metrics.csv"
+    rk=$(run_kind $kind)
+    $ws train $rk -o "$RUNS/$rk" --export-only --half && cp "$RUNS/$rk/$rk.model" "$VOICE/partial/$kind.model"
+    $py scripts/merge_metrics.py "$RUNS/$rk" --until "$VOICE/partial/$kind.model" -o "docs/logs/$kind-metrics.csv"
   done
   exit 0
 fi
@@ -105,42 +107,42 @@ touch "$TOKENS/more-text/done"
 $py scripts/voice_tokens.py write "$TOKENS"
 fi
 
-# 6. T2S and S2A (compact presets: 8.4M + 9.3M parameters) on the tokens; on a machine without the runs, each
-#    continues from its committed partial export (and that export's place in the schedule, when it records one).
-#    T2S trained without speaker input up to step 6,800; from there it continued with one (the export grows it:
-#    `train --init` starts the new input at zero)
+# 6. T2S (compact preset, 8.4M parameters) and the parallel S2A (compact, 11M) on the tokens; on a machine without
+#    the runs, each continues from its committed partial export (and that export's place in the schedule, when it
+#    records one). T2S trained without speaker input up to step 6,800; from there it continued with one (the export
+#    grows it: `train --init` starts the new input at zero). The parallel S2A predicts the codec's latents of the
+#    codes the shards hold (it takes the codebooks of --codec) and trains 0.5 s a step in bf16 on 2 cores
 for kind in $KINDS; do
-  if [ -f "$VOICE/$kind.model" ] && [ ! -f "$RUNS/$kind/checkpoints/last.ckpt" ]; then
+  rk=$(run_kind $kind)
+  if [ -f "$VOICE/$kind.model" ] && [ ! -f "$RUNS/$rk/checkpoints/last.ckpt" ]; then
     echo "$VOICE/$kind.model is the shipped model: skipping $kind (delete it to train it again)" >&2; continue
   fi
   init=(); warmup=200
-  if [ -f "$VOICE/partial/$kind.model" ] && [ ! -f "$RUNS/$kind/checkpoints/last.ckpt" ]; then
+  if [ -f "$VOICE/partial/$kind.model" ] && [ ! -f "$RUNS/$rk/checkpoints/last.ckpt" ]; then
     init=(--init "$VOICE/partial/$kind.model")
     if [ -n "$($py -c "from whisperspeech.checkpoints import trained_steps as t; print(t('$VOICE/partial/$kind.model') or '')")" ]; then
       init+=(--continue-schedule); warmup=50  # only the fresh optimizer state warms up
     fi
   fi
   steps=STEPS_$kind
-  keep=(); [ "$kind" = t2s ] && keep=(--keep-every 2000)  # its last three exports are averaged (step 7)
-  $ws train $kind --data "$TOKENS/*/*.tar.gz" --config compact -o "$RUNS/$kind" --steps "${!steps}" --batch-size 32 \
-      --lr 1e-3 --warmup $warmup --save-every 200 --log-every 20 --precision "$PRECISION" --quiet "${init[@]}" "${keep[@]}"
+  if [ "$kind" = t2s ]; then  # its last three exports are averaged (step 7)
+    $ws train t2s --data "$TOKENS/*/*.tar.gz" --config compact -o "$RUNS/t2s" --steps "${!steps}" --batch-size 32 \
+        --lr 1e-3 --warmup $warmup --save-every 200 --log-every 20 --precision "$PRECISION" --quiet "${init[@]}" --keep-every 2000
+  else
+    $ws train s2a-parallel --data "$TOKENS/*/*.tar.gz" --config compact --codec "$VOICE/codec.model" -o "$RUNS/$rk" \
+        --steps "${!steps}" --batch-size 16 --lr 1e-3 --warmup $warmup --save-every 250 --log-every 50 \
+        --precision "$PRECISION" --quiet "${init[@]}" --keep-every 1000
+  fi
 done
 [ "$KINDS" = "t2s s2a" ] || exit 0
 
-# 6b. S2A also learns to decode without its semantic tokens (15% of the samples: padding in their place), so that it
-#     can decode with classifier-free guidance: 1,000 steps from its step-10,000 export, a new schedule (~50 min)
-if [ -f "$RUNS/s2a/s2a.model" ] && [ ! -f "$RUNS/s2a-guided/s2a.model" ]; then
-  $ws train s2a --data "$TOKENS/*/*.tar.gz" --config compact -o "$RUNS/s2a-guided" --init "$RUNS/s2a/s2a.model" --steps 1000 \
-      --batch-size 32 --lr 5e-4 --warmup 50 --uncond-rate 0.15 --save-every 100 --keep-every 250 --precision "$PRECISION" --quiet
-fi
-
 # 7. the bundle: models in float16 and one speaker embedding per corpus voice (once both are trained here)
-[ -f "$RUNS/t2s/t2s.model" ] && [ -f "$RUNS/s2a-guided/s2a.model" ] || exit 0
+[ -f "$RUNS/t2s/t2s.model" ] && [ -f "$RUNS/s2a-parallel/s2a-parallel.model" ] || exit 0
 # T2S: the mean of its exports at steps 16,000, 18,000 and 20,000 (held-out cross-entropy 2.31 -> 2.21 and end to
-# end WER 0.47 -> 0.42 on the validation sentences, MODEL_CARD.md); its last export alone when the run did not keep them
+# end WER 0.47 -> 0.42 on the validation sentences, docs/training_log.md); its last export alone when the run did not keep them
 t2s="$RUNS/t2s/t2s.model"
 kept=("$RUNS"/t2s/kept/t2s-step{16000,18000,20000}.model)
 if ls "${kept[@]}" > /dev/null 2>&1; then $ws average "${kept[@]}" -o "$RUNS/t2s/t2s-averaged.model" && t2s="$RUNS/t2s/t2s-averaged.model"
 else echo "T2S kept no exports at steps 16,000-20,000 (a run resumed from an older recipe): bundling its last step" >&2; fi
-$py scripts/make_voice_bundle.py --t2s "$t2s" --s2a "$RUNS/s2a-guided/s2a.model" --s2a-guidance 2 \
+$py scripts/make_voice_bundle.py --t2s "$t2s" --s2a "$RUNS/s2a-parallel/s2a-parallel.model" \
     --codec "$VOICE/codec.model" --spk "$TOKENS/{3h,12h,new-text}/*.tar.gz" --first-voice festival:slt-hts -o "$VOICE"

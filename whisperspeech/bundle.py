@@ -113,8 +113,9 @@ def save_sampling(path, t2s: float | None = None, s2a: float | None = None, **no
     return Path(path)
 
 # %% ../nbs/24_bundle.ipynb #14fed9ea
-def random_bundle(folder, size: str = "micro", voices=("flite:slt", "flite:rms"), seed: int = 0) -> Path:
-    "A bundle of random-weight T2S, S2A and codec of preset `size` (micro or tiny) in `folder`."
+def random_bundle(folder, size: str = "micro", voices=("flite:slt", "flite:rms"), seed: int = 0, s2a: str = "s2a") -> Path:
+    """A bundle of random-weight T2S, S2A and codec of preset `size` (micro or tiny) in `folder`; `s2a`: its S2A's
+    kind, the autoregressive `s2a` or `s2a-parallel` (preset micro, whatever the size)."""
     from whisperspeech.checkpoints import save_model
     from whisperspeech.codec import Codec
     from whisperspeech.core import STOKS_PER_SECOND, speaking_rate
@@ -132,10 +133,13 @@ def random_bundle(folder, size: str = "micro", voices=("flite:slt", "flite:rms")
         t2s.stok_emb.special.weight.mul_(0.01)
         if t2s.spk_to_hidden is not None: torch.nn.init.normal_(t2s.spk_to_hidden.weight)  # starts at zero: make voices matter
     save_model(t2s, folder / "t2s.model")
-    save_model(S2A(preset("s2a", size)), folder / "s2a.model")
+    if s2a == "s2a": save_model(S2A(preset("s2a", size)), folder / "s2a.model")
     codec = Codec(preset("codec", size, bins=1024))
     randomize_codebooks(codec)  # else every code decodes to the same zero vector: speech independent of the codes
     save_model(codec, folder / "codec.model")
+    if s2a == "s2a-parallel":
+        from whisperspeech.s2a_parallel import ParallelS2A
+        save_model(ParallelS2A(preset(s2a, "micro")).set_codec(codec), folder / "s2a.model")
     sentence = "The lamp on the desk flickered twice and then went dark."
     speech = {v: speak_system(sentence, v, sr=16000) for v in voices}
     save_voices(folder / "voices.pt", {v: speaker_embedding(w, "resemblyzer") for v, w in speech.items()})

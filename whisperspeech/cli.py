@@ -190,7 +190,7 @@ def cmd_train(args):
                  num_nodes=args.num_nodes, strategy=args.strategy,
                  precision=args.precision, workers=args.workers, save_every=args.save_every, log_every=args.log_every,
                  seed=args.seed, keys_log=args.keys_log, progress=not args.quiet and sys.stderr.isatty(), init=args.init,
-                 continue_schedule=args.continue_schedule, keep_every=args.keep_every,
+                 continue_schedule=args.continue_schedule, keep_every=args.keep_every, codec=args.codec,
                  overrides=overrides or None)
     print(f"trained {args.kind}: {path}", file=sys.stderr)
 
@@ -225,7 +225,8 @@ def _add_prepare(sub):
 
 def _add_train(sub):
     tr = sub.add_parser("train", help="train a codec, semantic tokenizer (vq), T2S or S2A model on prepared shards")
-    tr.add_argument("kind", choices=["codec", "vq", "t2s", "s2a"])
+    tr.add_argument("kind", choices=["codec", "vq", "t2s", "s2a", "s2a-parallel"],
+                    help="s2a: the autoregressive S2A of the published models; s2a-parallel: one pass, the embedded voice's")
     tr.add_argument("--data", help="training shards: a folder, glob or brace pattern (required unless --export-only)")
     tr.add_argument("--config", default="micro", help="model preset: micro, compact, tiny, base (vq: tiny.en; codec: micro, tiny) (default: micro)")
     tr.add_argument("-o", "--output", required=True, help="run folder: checkpoints, logs and the exported model")
@@ -254,6 +255,7 @@ def _add_train(sub):
                     "samples by padding, so the model can decode with classifier-free guidance (S2AConfig.guidance)")
     tr.add_argument("--codebook-weights", metavar="W1,W2,..", help="s2a: the loss's weight per codebook (default: equal), "
                     "e.g. 2,1,1,1 to weigh the first, whose codes carry most of what is said")
+    tr.add_argument("--codec", help="s2a-parallel: the codec .model whose codes the shards hold (a new run takes its codebooks)")
     tr.add_argument("--export-only", action="store_true", help="export the run's last checkpoint to RUN/<kind>.model and stop")
     tr.add_argument("--half", action="store_true", help="with --export-only: store the weights in float16")
     tr.add_argument("--keys-log", help=argparse.SUPPRESS)  # tests: write the sample keys each rank trained on

@@ -157,7 +157,7 @@ def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny
                        mean_similarity_model_voices=mean(own, "similarity"))
     return dict(model=pipe.description, whisper=whisper, sentences=str(sentences_file), lang=lang, cps=cps, seed=seed,
                 temperature=dict(pipe.temperature) if temperature is None else temperature, top_k=top_k,
-                s2a_guidance=pipe.s2a.config.guidance, voices=rows, summary=summary)
+                s2a_guidance=getattr(pipe.s2a.config, "guidance", 1), voices=rows, summary=summary)
 
 def format_table(report: dict) -> str:
     "The report as a plain-text table (one row per voice, then the means)."

@@ -19,10 +19,11 @@ from .bundle import EMBEDDED, embedded_available, load_bundle
 from .checkpoints import load_model
 from .chunking import split_text
 from .codec import CodecVocoder
-from .core import CPS_RANGE, DEFAULT_CPS, WhisperSpeechError
+from .core import CPS_RANGE, DEFAULT_CPS, FRAMES_PER_STOK, WhisperSpeechError
 from .languages import clean_text, lang_id, text_tokens
 from .layers import quantize_int8
 from .s2a import s2a_columns, s2a_frames, s2a_generate, set_guidance
+from .s2a_parallel import ParallelS2A, parallel_s2a_generate, parallel_s2a_span
 from .sampling import DEFAULT_TEMPERATURE, check_temperature
 from .speaker import speaker_embedding
 from .t2s import t2s_generate
@@ -70,8 +71,10 @@ class Pipeline:
                 for m in (self.t2s, self.s2a): quantize_int8(m)
             except ValueError as e: raise WhisperSpeechError(f"int8 decoding: {e}") from None
             self.description += ", int8 weights"
-        if guidance is not None: set_guidance(self.s2a, guidance)
-        if self.s2a.config.guidance != 1: self.description += f", S2A guidance {self.s2a.config.guidance:g}"
+        if guidance is not None:
+            if self.parallel: raise WhisperSpeechError("guidance is for an autoregressive S2A; this one decodes in one pass: leave guidance out")
+            set_guidance(self.s2a, guidance)
+        if getattr(self.s2a.config, "guidance", 1) != 1: self.description += f", S2A guidance {self.s2a.config.guidance:g}"
         if compile: self.description += ", compiled decoding"
         if not quiet: _note(f"speaking with {self.description}")
         self._speakers = {}
@@ -83,6 +86,18 @@ class Pipeline:
             raise WhisperSpeechError(f"T2S {t2s_ref} hears {self.t2s.config.spk_width}-wide speaker embeddings but S2A {s2a_ref} "
                                      f"takes {self.s2a.config.spk_width}-wide ones: use a T2S and an S2A trained on the same speaker encoder")
         self.vocoder = vocoder_ref if hasattr(vocoder_ref, "decode") else Vocoder(vocoder_ref, self.device, random_vocoder_ok)
+        if self.parallel:
+            codec = getattr(self.vocoder, "codec", None)
+            books = lambda q: [layer.codebook for layer in q.vq.layers]
+            if codec is None or not all(torch.allclose(a, b.to(a.device), rtol=1e-3, atol=1e-4)  # float16 exports round them
+                                        for a, b in zip(books(codec.quantizer), books(self.s2a.quantizer))):
+                raise WhisperSpeechError(f"the parallel S2A {s2a_ref} speaks the codes of the codec it was trained with, and the "
+                                         "vocoder is another: load both from one bundle (--model)")
+
+    @property
+    def parallel(self) -> bool:
+        "Whether the S2A writes all frames in one pass (`ParallelS2A`) rather than one step at a time."
+        return isinstance(self.s2a, ParallelS2A)
 
     @property
     def default_voice(self) -> str | None:
@@ -173,8 +188,9 @@ def _decode_jobs(self, jobs, temperature, top_k, step_callback=None) -> list[tor
         batch = jobs[i:i + self.batch_size]
         speakers = torch.stack([j["speaker"] for j in batch])
         stoks, langs = _semantic(self, batch, speakers, t2s_t, top_k, step_callback)
-        out += s2a_generate(self.s2a, stoks, speakers, langs, s2a_t, top_k,
-                            [j["s2a_gen"] for j in batch], step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype)
+        if self.parallel: out += parallel_s2a_generate(self.s2a, stoks, speakers, langs)
+        else: out += s2a_generate(self.s2a, stoks, speakers, langs, s2a_t, top_k, [j["s2a_gen"] for j in batch],
+                                  step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype)
     return out
 
 @torch.inference_mode()
@@ -257,6 +273,9 @@ def generate_stream(self, text: str, speaker=None, lang="en", cps: float | None 
         if i: yield torch.zeros(int(pause * SAMPLE_RATE))
         speakers = job["speaker"][None]
         stoks, langs = _semantic(self, [job], speakers, t2s_t, top_k, step_callback)
+        if self.parallel:
+            yield from _parallel_pieces(self, stoks[0], speakers, langs, first_frames if i == 0 else frames, frames)
+            continue
         done, q = 0, self.s2a.config.quantizers
         for grid, col in s2a_columns(self.s2a, stoks, speakers, langs, s2a_t, top_k, [job["s2a_gen"]],
                                      self.compile, self.kv_dtype):
@@ -275,3 +294,16 @@ def generate_stream(self, text: str, speaker=None, lang="en", cps: float | None 
             yield (_window(self.vocoder, codes, done, last) if streamable else self.vocoder.decode(codes)[0]).clamp(-1, 1)
 
 Pipeline.generate_stream = generate_stream
+
+def _parallel_pieces(self, stoks, speakers, langs, first: int, frames: int):
+    """Speech of one chunk's semantic tokens from the parallel S2A, in pieces of `first`, then `frames` acoustic
+    frames (whole tokens): each piece's codes are decoded with the S2A's and the vocoder's context around them,
+    so the pieces join into what decoding the whole chunk gives."""
+    ctx = -(-self.vocoder.context_frames // FRAMES_PER_STOK)  # tokens whose codes the vocoder reads beside a piece
+    n, a = len(stoks), 0
+    while a < n:
+        b = min(n, a + max(1, -(-(first if a == 0 else frames) // FRAMES_PER_STOK)))
+        lo, hi = max(0, a - ctx), min(n, b + ctx)
+        codes = parallel_s2a_span(self.s2a, stoks, speakers, langs, lo, hi).cpu()
+        yield _window(self.vocoder, codes, FRAMES_PER_STOK * (a - lo), FRAMES_PER_STOK * (b - lo)).clamp(-1, 1)
+        a = b

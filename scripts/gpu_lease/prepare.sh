@@ -16,7 +16,7 @@ pins=$($py -c "import importlib.metadata as m; print(' '.join(f'{p}=={m.version(
 $py -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d $G/common/whl $pins
 cp scripts/gpu_lease/{runner.py,lease_tokens.py,env.sh,start_t2s.sh,train_s2a_and_collect.sh} scripts/merge_metrics.py \
-   whisperspeech/voice/logs/{t2s,s2a}-metrics.csv $G/common/
+   docs/logs/{t2s,s2a}-metrics.csv $G/common/
 for k in t2s s2a; do
   start=whisperspeech/voice/partial/$k.model; [ -f $start ] || start=whisperspeech/voice/$k.model  # continue the partial, else the shipped one
   cp $start $G/$k/$k.model

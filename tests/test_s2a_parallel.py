@@ -1,0 +1,127 @@
+"""The parallel S2A: every surface of a bundle that holds one, its training recipe, and its checkpoint kind."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from whisperspeech.checkpoints import load_model, save_model
+from whisperspeech.core import WhisperSpeechError
+from whisperspeech.pipeline import Pipeline
+
+TEXT = "The ferry leaves at seven. Pack your bags tonight, and do not forget the tickets."
+WS = str(Path(sys.executable).parent / "whisperspeech")
+
+
+@pytest.fixture(scope="module")
+def parallel_bundle(tmp_path_factory):
+    from whisperspeech.bundle import random_bundle
+    return random_bundle(tmp_path_factory.mktemp("parallel-bundle"), "micro", s2a="s2a-parallel")
+
+
+@pytest.fixture(scope="module")
+def pipe(parallel_bundle):
+    return Pipeline(model=parallel_bundle, quiet=True)
+
+
+def test_the_bundle_speaks_three_frames_a_token(pipe):
+    assert pipe.parallel and type(pipe.s2a).__name__ == "ParallelS2A"
+    stoks = [torch.randint(0, 512, (17,))]
+    codes = pipe.generate_atoks("Hello there.", seed=0)
+    assert len(codes) == 1 and codes[0].shape[0] == 4 and codes[0].shape[1] % 3 == 0
+    assert codes[0].max() < 1024 and codes[0].min() >= 0
+    wav = pipe.generate("Hello there.", seed=0)
+    assert wav.ndim == 1 and wav.shape[0] == codes[0].shape[1] * 320  # the codec's hop
+    from whisperspeech.s2a_parallel import parallel_s2a_generate
+    assert parallel_s2a_generate(pipe.s2a, stoks, pipe.speaker())[0].shape == (4, 51)
+
+
+def test_stream_adds_up_to_generate(pipe):
+    pieces = list(pipe.generate_stream(TEXT, speaker="flite:rms", seed=7, frames=12))
+    whole = pipe.generate(TEXT, speaker="flite:rms", seed=7)
+    assert len(pieces) > 4 and all(p.ndim == 1 and len(p) > 0 for p in pieces)
+    assert torch.allclose(torch.cat(pieces), whole, atol=1e-5)
+
+
+def test_requests_batched_together_equal_requests_alone(pipe):
+    reqs = [dict(text="Hello there.", speaker="flite:slt", seed=1), dict(text=TEXT, speaker="flite:rms", cps=12, seed=2),
+            dict(text="Guten Morgen.", lang="de", seed=3)]
+    for r, wav in zip(reqs, pipe.generate_many(reqs)):
+        alone = pipe.generate(r["text"], speaker=r.get("speaker"), lang=r.get("lang", "en"), cps=r.get("cps"), seed=r["seed"])
+        assert torch.allclose(wav, alone, atol=1e-5)
+    a, b = (pipe.generate_atoks("Hello there.", speaker=v, seed=1)[0] for v in ("flite:slt", "flite:rms"))
+    assert not torch.equal(a, b)  # the voice reaches the S2A
+
+
+def test_guidance_and_a_foreign_codec_are_clear_errors(parallel_bundle, tmp_path):
+    with pytest.raises(WhisperSpeechError, match="guidance is for an autoregressive S2A"):
+        Pipeline(model=parallel_bundle, guidance=2, quiet=True)
+    other = tmp_path / "other"
+    other.mkdir()
+    for f in ("t2s.model", "s2a.model", "voices.pt", "rates.json"): (other / f).symlink_to(parallel_bundle / f)
+    codec = load_model(parallel_bundle / "codec.model", kind="codec")
+    with torch.no_grad(): codec.quantizer.vq.layers[0].codebook.add_(0.01)  # a codec the S2A was not trained with
+    save_model(codec, other / "codec.model")
+    with pytest.raises(WhisperSpeechError, match="codes of the codec it was trained with"):
+        Pipeline(model=other, quiet=True)
+
+
+def test_the_cli_speaks_and_streams_with_it(parallel_bundle, tmp_path):
+    out = tmp_path / "hello.wav"
+    r = subprocess.run([WS, "say", "Hello there.", "--model", str(parallel_bundle), "-o", str(out), "--seed", "0"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    import soundfile as sf
+    wav, sr = sf.read(out)
+    assert sr == 24000 and len(wav) > 0
+
+
+def test_a_parallel_checkpoint_serves_as_s2a_only(parallel_bundle):
+    assert type(load_model(parallel_bundle / "s2a.model", kind="s2a")).__name__ == "ParallelS2A"
+    with pytest.raises(WhisperSpeechError, match="is a parallel semantic-to-acoustic \\(S2A\\) model, but a text-to-semantic"):
+        load_model(parallel_bundle / "s2a.model", kind="t2s")
+
+
+@pytest.fixture(scope="module")
+def micro_codec(tmp_path_factory):
+    "A random codec with 4 x 1024 codebooks: the prepared corpus's EnCodec codes index into it."
+    from whisperspeech.codec import Codec
+    from whisperspeech.training import preset
+    from whisperspeech.vocoder import randomize_codebooks
+    torch.manual_seed(0)
+    codec = Codec(preset("codec", "micro", bins=1024))
+    randomize_codebooks(codec)
+    return save_model(codec, tmp_path_factory.mktemp("codec") / "codec.model")
+
+
+def test_it_learns_resumes_and_loads_in_the_pipeline(prepared, micro_codec, tmp_path):
+    from test_training import fixed_batch
+    from whisperspeech.training import _loss, build_model, preset, train
+    config = preset("s2a-parallel", "micro")
+    with pytest.raises(WhisperSpeechError, match="needs --codec"):
+        train("s2a-parallel", prepared["spk"], tmp_path / "none", "micro", steps=2, batch_size=4, progress=False)
+    codec = load_model(micro_codec, kind="codec")
+    fresh = build_model("s2a-parallel", config).set_codec(codec).eval()
+    data = fixed_batch(prepared["spk"], "s2a-parallel", config, 4)
+    assert data["atoks"].shape[-1] == 3 * data["stoks"].shape[-1] and (data["frames"] <= 3 * data["lengths"]).all()
+    run = tmp_path / "run"
+    train("s2a-parallel", prepared["spk"], run, "micro", steps=20, batch_size=8, lr=3e-3, warmup=3, save_every=10,
+          progress=False, codec=micro_codec)
+    path = train("s2a-parallel", prepared["spk"], run, "micro", steps=30, batch_size=8, lr=3e-3, warmup=3, save_every=10,
+                 progress=False)  # resumes: the run keeps the codebooks it has, no --codec needed
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 30
+    trained = load_model(path, kind="s2a")
+    with torch.no_grad():
+        before, after = float(_loss("s2a-parallel", fresh, data)), float(_loss("s2a-parallel", trained, data))
+    assert after < 0.8 * before, (before, after)
+    books = lambda m: torch.stack([layer.codebook for layer in m.vq.layers])
+    assert torch.equal(books(trained.quantizer), books(codec.quantizer))  # the codebooks never train
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "s2a.model").symlink_to(path)
+    (bundle / "codec.model").symlink_to(micro_codec)
+    t2s = train("t2s", prepared["spk"], tmp_path / "t2s", steps=2, batch_size=4, progress=False)
+    (bundle / "t2s.model").symlink_to(t2s)
+    wav = Pipeline(model=bundle, quiet=True).generate("Hello there.", seed=0, speaker=torch.randn(256))
+    assert wav.ndim == 1 and len(wav) > 0
