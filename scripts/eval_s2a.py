@@ -87,13 +87,19 @@ def load_stack(args):
             CodecVocoder(load_model(args.codec, kind="codec")))
 
 
+def _langs(s2a, sample):
+    "The language input of a parallel S2A that hears it, for one sample (as training and the Pipeline give it)."
+    from whisperspeech.languages import lang_id
+    return torch.tensor([lang_id(sample["json"].get("lang", "en"))]) if s2a.config.conditioned else None
+
+
 def parallel_codebooks(s2a, samples) -> dict:
     "A parallel S2A's share of true codes per codebook, over whole utterances."
     right, n = torch.zeros(s2a.config.quantizers), 0
     for s in samples:
         codes = torch.as_tensor(np.asarray(s["atoks.npy"], dtype=np.int64))[:s2a.config.quantizers]
         stoks = torch.as_tensor(np.asarray(s["stoks.npy"], dtype=np.int64))
-        pred = parallel_s2a_generate(s2a, [stoks], torch.as_tensor(s["spk.npy"]).float()[None])[0]
+        pred = parallel_s2a_generate(s2a, [stoks], torch.as_tensor(s["spk.npy"]).float()[None], _langs(s2a, s))[0]
         t = min(pred.shape[-1], codes.shape[-1])
         right += (pred[:, :t] == codes[:, :t]).float().sum(-1)
         n += t
@@ -136,7 +142,7 @@ def resynthesis(tok, s2a, vocoder, samples, temperature: float) -> list[dict]:
         for i, s in enumerate(group):
             spk = torch.as_tensor(s["spk.npy"]).float()
             stoks = torch.as_tensor(np.asarray(s["stoks.npy"], dtype=np.int64))
-            codes = (parallel_s2a_generate(s2a, [stoks], spk[None]) if isinstance(s2a, ParallelS2A) else
+            codes = (parallel_s2a_generate(s2a, [stoks], spk[None], _langs(s2a, s)) if isinstance(s2a, ParallelS2A) else
                      s2a_generate(s2a, [stoks], spk[None], temperature=temperature, generator=torch.Generator().manual_seed(i)))[0]
             out = resample(vocoder.decode(codes)[0], 24000, 16000)
             refs.append(s["txt"])

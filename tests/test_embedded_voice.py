@@ -1,4 +1,6 @@
 """The embedded voice's trained models, as shipped (whisperspeech/voice/): each checked on held-out speech."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -8,6 +10,10 @@ from whisperspeech.bundle import EMBEDDED, embedded_available
 from whisperspeech.checkpoints import load_model
 from whisperspeech.speaker import speaker_embedding
 from whisperspeech.system_voices import speak_system
+
+# the embedded voice's autoregressive S2A until its parallel one replaced it: what the autoregressive research tools
+# (scripts/s2a_codebook_oracle.py, eval_s2a.py's per-codebook measures) are checked on
+AUTOREGRESSIVE_S2A = Path(__file__).parent / "fixtures" / "s2a-autoregressive-embedded.model"
 
 HELD_OUT = ["The library on Maple Street closes early on Sundays.",
             "Our teacher read us a story about a fox who learned to swim.",
@@ -189,7 +195,7 @@ def test_codebook_oracle_conditions_s2a_on_the_true_codes(monkeypatch):
     from whisperspeech.stages import expand_shards
     monkeypatch.syspath_prepend(str(SCRIPTS))
     from s2a_codebook_oracle import forced_resynthesis
-    s2a = load_model(EMBEDDED / "s2a.model", kind="s2a")
+    s2a = load_model(AUTOREGRESSIVE_S2A, kind="s2a")
     shard = str(expand_shards(str(TOKENS / "12h/*.tar.gz"))[0])
     sample = next(iter(wds.WebDataset(shard, shardshuffle=False).decode()))
     true = torch.from_numpy(sample["atoks.npy"]).long()
@@ -221,7 +227,7 @@ def test_s2a_per_codebook_measures_add_up_to_its_loss(monkeypatch):
     from whisperspeech.training import _loss, batch_maker
     monkeypatch.syspath_prepend(str(SCRIPTS))
     from eval_s2a import per_codebook
-    s2a = load_model(EMBEDDED / "s2a.model", kind="s2a")
+    s2a = load_model(AUTOREGRESSIVE_S2A, kind="s2a")
     shard = str(expand_shards(str(TOKENS / "12h/*.tar.gz"))[0])
     samples = [s for _, s in zip(range(3), wds.WebDataset(shard, shardshuffle=False).decode())]
     m = per_codebook(s2a, samples)
@@ -234,9 +240,10 @@ def test_s2a_per_codebook_measures_add_up_to_its_loss(monkeypatch):
 
 @pytest.mark.skipif(not embedded_available(), reason="no embedded voice in this checkout")
 def test_embedded_voice_speaks_held_out_sentences_in_the_voice_asked_for(tiny_en):
-    """The shipped bundle end to end, on evaluation sentences (in no training text): Whisper hears most of
-    the words (the model card's `whisperspeech eval` measures 0.25-0.36 word error rate by voice), each
-    utterance sounds like its voice's teacher and lasts about as long."""
+    """The shipped bundle end to end, on evaluation sentences (in no training text): Whisper hears the words
+    (word error rate at most 0.25 over these six utterances; the model card's `whisperspeech eval` measures 0.19-0.26
+    by voice over all 30 sentences, 0.15 and 0.18 on these three), each utterance sounds like its voice's teacher
+    (similarity above 0.8) and lasts about as long."""
     from whisperspeech.evaluate import read_sentences
     from whisperspeech.pipeline import Pipeline
     pipe = Pipeline(model="embedded", quiet=True)
@@ -249,7 +256,7 @@ def test_embedded_voice_speaks_held_out_sentences_in_the_voice_asked_for(tiny_en
             refs.append(text)
             heard.append(transcribe(tiny_en, wav))
             sim = torch.nn.functional.cosine_similarity(*(speaker_embedding(x, "resemblyzer") for x in (wav, teacher)), dim=0)
-            assert sim > 0.7 and 0.6 < wav.shape[0] / teacher.shape[0] < 1.6, (voice, text, float(sim))
+            assert sim > 0.8 and 0.6 < wav.shape[0] / teacher.shape[0] < 1.6, (voice, text, float(sim))
     wer = word_error_rate(refs, heard)
     print("embedded voice:", list(zip(refs, heard)), f"WER {wer:.3f}")
-    assert wer < 0.7
+    assert wer <= 0.25

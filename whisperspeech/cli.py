@@ -314,7 +314,7 @@ def _add_sampling(p):
                         "as its bundle's sampling.json records, else 0.7)")
     p.add_argument("--top-k", type=_top_k, help="sample among the k most likely tokens only (default: all)")
 
-GUIDANCE_HELP = ("S2A classifier-free guidance scale, 1 for none (default: the model's own; the embedded voice's is 2); "
+GUIDANCE_HELP = ("S2A classifier-free guidance scale, 1 for none (default: the model's own; autoregressive S2A only); "
                  "needs an S2A trained with --uncond-rate")
 INT8_HELP = "int8 weights for the T2S/S2A models (CPU): about 2x faster decoding where weight reads limit it; speech not bit-identical"
 COMPILE_HELP = ("torch.compile the decoding steps (with --int8 too): the first request of each batch size waits while they "

@@ -80,12 +80,16 @@ class Codec(nn.Module):
         if codes.ndim != 3 or codes.shape[1] > self.config.quantizers:
             raise WhisperSpeechError(f"codes must be (batch, <= {self.config.quantizers}, frames), not {tuple(codes.shape)}")
         if codes.shape[-1] == 0: return torch.zeros(codes.shape[0], 0, device=codes.device)
-        return self.head(self.decoder(self.quantizer.decode(codes.transpose(0, 1))))
+        return self.decode_latents(self.quantizer.decode(codes.transpose(0, 1)))
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        "Audio (batch, frames * hop) of quantized latents (batch, codebook_dim, frames), or of predictions of them."
+        return self.head(self.decoder(latents))
 
     def forward(self, wav: torch.Tensor):
         "Training pass: reconstruction (batch, frames * hop) and the quantizer's commitment penalty."
         q = self.quantizer(self._latents(wav), self.config.frame_rate)
-        return self.head(self.decoder(q.quantized)), q.penalty * self.config.commit_weight
+        return self.decode_latents(q.quantized), q.penalty * self.config.commit_weight
 
 # %% ../nbs/23_codec.ipynb #652890eb
 class CodecVocoder:
@@ -98,6 +102,10 @@ class CodecVocoder:
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        "Waveform of integer codes (Q, frames), or of floating latents (codebook_dim, frames) such as a parallel S2A's."
+        if codes.is_floating_point():
+            if codes.ndim == 2: codes = codes[None]
+            return self.codec.decode_latents(codes.to(self.device)).cpu()
         codes = clean_codes(codes, self.codec.config.bins)
         if codes.ndim == 2: codes = codes[None]
         return self.codec.decode(codes.to(self.device)).cpu()

@@ -296,14 +296,18 @@ def generate_stream(self, text: str, speaker=None, lang="en", cps: float | None 
 Pipeline.generate_stream = generate_stream
 
 def _parallel_pieces(self, stoks, speakers, langs, first: int, frames: int):
-    """Speech of one chunk's semantic tokens from the parallel S2A, in pieces of `first`, then `frames` acoustic
-    frames (whole tokens): each piece's codes are decoded with the S2A's and the vocoder's context around them,
-    so the pieces join into what decoding the whole chunk gives."""
+    """Speech of one chunk's semantic tokens from the parallel S2A, in pieces: first `first` acoustic frames (whole
+    tokens) from an S2A pass over those tokens and the context around them only, so sound starts early; then the rest
+    from one S2A pass, vocoded `frames` at a time. Each pass and window has its receptive field of context, so the
+    pieces join into what decoding the whole chunk gives."""
     ctx = -(-self.vocoder.context_frames // FRAMES_PER_STOK)  # tokens whose codes the vocoder reads beside a piece
-    n, a = len(stoks), 0
-    while a < n:
-        b = min(n, a + max(1, -(-(first if a == 0 else frames) // FRAMES_PER_STOK)))
-        lo, hi = max(0, a - ctx), min(n, b + ctx)
-        codes = parallel_s2a_span(self.s2a, stoks, speakers, langs, lo, hi).cpu()
-        yield _window(self.vocoder, codes, FRAMES_PER_STOK * (a - lo), FRAMES_PER_STOK * (b - lo)).clamp(-1, 1)
-        a = b
+    n = len(stoks)
+    b = min(n, max(1, -(-first // FRAMES_PER_STOK)))
+    codes = parallel_s2a_span(self.s2a, stoks, speakers, langs, 0, min(n, b + ctx)).cpu()
+    yield _window(self.vocoder, codes, 0, FRAMES_PER_STOK * b).clamp(-1, 1)
+    if b == n: return
+    lo = max(0, b - ctx)
+    codes = parallel_s2a_span(self.s2a, stoks, speakers, langs, lo, n).cpu()
+    for a in range(FRAMES_PER_STOK * (b - lo), codes.shape[-1], frames):
+        yield _window(self.vocoder, codes, a, min(a + frames, codes.shape[-1])).clamp(-1, 1)
+

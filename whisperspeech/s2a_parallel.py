@@ -61,7 +61,7 @@ class ParallelS2A(nn.Module):
         self.token_norm = nn.LayerNorm(c.dim, eps=1e-6)
         self.phase_emb = nn.Embedding(FRAMES_PER_STOK, c.dim)  # a frame's place within its token
         self.spk_to_hidden = nn.Linear(c.spk_width, c.dim)
-        self.lang_emb = nn.Embedding(len(LANGUAGES) + 1, c.dim) if c.conditioned else None  # last row: not given
+        self.lang_emb = nn.Embedding(len(LANGUAGES) + 1, c.dim) if c.conditioned else None  # last row unused
         self.frame_blocks = block(c.frame_layers)
         self.frame_norm = nn.LayerNorm(c.dim, eps=1e-6)
         self.to_latent = nn.Linear(c.dim, c.codebook_dim)
@@ -87,8 +87,7 @@ class ParallelS2A(nn.Module):
         x = self.token_norm(x.transpose(1, 2)).transpose(1, 2)
         x = x.repeat_interleave(FRAMES_PER_STOK, dim=2) + self.phase_emb.weight.T.repeat(1, n)
         cond = self.spk_to_hidden(F.normalize(speakers.float(), dim=-1))
-        if self.lang_emb is not None:
-            cond = cond + self.lang_emb(torch.full((b,), len(LANGUAGES), device=stoks.device) if langs is None else langs)
+        if self.lang_emb is not None and langs is not None: cond = cond + self.lang_emb(langs)  # trained with it: give it
         mask = mask.repeat_interleave(FRAMES_PER_STOK, dim=2)
         x = (x + cond[:, :, None]) * mask
         for blk in self.frame_blocks: x = blk(x) * mask
@@ -115,26 +114,27 @@ def _stoks_batch(model: ParallelS2A, stoks_list):
 @torch.inference_mode()
 def parallel_s2a_generate(model: ParallelS2A, stoks_list, speakers, langs=None, latents: bool = False) -> list[torch.Tensor]:
     """Codes (Q, 3 x len) for each semantic token sequence, decoded together in one pass; with `latents`, the
-    predicted latents (3 x len, codebook_dim) instead of their codes."""
+    predicted latents (codebook_dim, 3 x len) instead of their codes (the vocoder decodes either)."""
     stoks, lengths = _stoks_batch(model, stoks_list)
     speakers = speakers.to(stoks.device, torch.float32).expand(stoks.shape[0], -1)
     lat = model(stoks, speakers, langs, lengths)
-    out = lat if latents else model.quantize(lat)
-    return [(o[:FRAMES_PER_STOK * n] if latents else o[:, :FRAMES_PER_STOK * n]) for o, n in zip(out, lengths.tolist())]
+    out = lat.transpose(1, 2) if latents else model.quantize(lat)
+    return [o[:, :FRAMES_PER_STOK * n] for o, n in zip(out, lengths.tolist())]
 
 @torch.inference_mode()
-def parallel_s2a_span(model: ParallelS2A, stoks, speaker, lang=None, start: int = 0, end: int | None = None) -> torch.Tensor:
-    """Codes (Q, 3 x (end - start)) of tokens [start, end) of one sequence `stoks`, computed over that span and
-    `context_tokens` on each side: the same codes as that span of the whole sequence's."""
+def parallel_s2a_span(model: ParallelS2A, stoks, speaker, lang=None, start: int = 0, end: int | None = None,
+                      latents: bool = False) -> torch.Tensor:
+    """Codes (Q, 3 x (end - start)) of tokens [start, end) of one sequence `stoks` (with `latents`, the latents), computed
+    over that span and `context_tokens` on each side: the same as that span of the whole sequence's."""
     n = len(stoks)
     end = n if end is None else end
     if not 0 <= start < end <= n: raise WhisperSpeechError(f"span {start}..{end} is outside the {n} semantic tokens")
     ctx = model.config.context_tokens
     lo, hi = max(0, start - ctx), min(n, end + ctx)
-    codes = parallel_s2a_generate(model, [stoks[lo:hi]], speaker, lang)[0]
-    return codes[:, FRAMES_PER_STOK * (start - lo):FRAMES_PER_STOK * (end - lo)]
+    out = parallel_s2a_generate(model, [stoks[lo:hi]], speaker, lang, latents)[0]
+    return out[:, FRAMES_PER_STOK * (start - lo):FRAMES_PER_STOK * (end - lo)]
 
-# %% ../nbs/16b_s2a_parallel.ipynb #6be25d85
+# %% ../nbs/16b_s2a_parallel.ipynb #6b6cae8d
 def parallel_s2a_loss(model: ParallelS2A, stoks, speakers, codes, langs=None, lengths=None, frames=None) -> torch.Tensor:
     """Mean L1 distance of predicted and true latents for padded tokens (batch, n) and codes (batch, Q, 3n);
     `frames`: each sample's frames that hold codes (default: all)."""
