@@ -88,9 +88,7 @@ class Pipeline:
         self.vocoder = vocoder_ref if hasattr(vocoder_ref, "decode") else Vocoder(vocoder_ref, self.device, random_vocoder_ok)
         if self.parallel:
             codec = getattr(self.vocoder, "codec", None)
-            books = lambda q: [layer.codebook for layer in q.vq.layers]
-            if codec is None or not all(torch.allclose(a, b.to(a.device), rtol=1e-3, atol=1e-4)  # float16 exports round them
-                                        for a, b in zip(books(codec.quantizer), books(self.s2a.quantizer))):
+            if codec is None or not self.s2a.speaks(codec):
                 raise WhisperSpeechError(f"the parallel S2A {s2a_ref} speaks the codes of the codec it was trained with, and the "
                                          "vocoder is another: load both from one bundle (--model)")
 

@@ -77,6 +77,12 @@ class ParallelS2A(nn.Module):
         self.quantizer.load_state_dict(codec.quantizer.state_dict())
         return self
 
+    def speaks(self, codec) -> bool:
+        "Whether `codec` has the codebooks this model quantizes into (up to float16 rounding: exports store them so)."
+        books = lambda q: [layer.codebook for layer in q.vq.layers]
+        return all(a.shape == b.shape and torch.allclose(a, b.to(a.device), rtol=1e-3, atol=1e-4)
+                   for a, b in zip(books(self.quantizer), books(codec.quantizer)))
+
     def forward(self, stoks, speakers, langs=None, lengths=None) -> torch.Tensor:
         "Latents (batch, 3 x tokens, codebook_dim) of padded semantic tokens (batch, tokens) with their `lengths`."
         c, (b, n) = self.config, stoks.shape
