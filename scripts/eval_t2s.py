@@ -31,6 +31,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     tok = load_model(args.tokenizer, kind="vq")
     t2s = load_model(args.t2s, kind="t2s").eval()
+    if t2s.kind != "t2s":
+        sys.exit(f"{args.t2s} is a parallel T2S: its tokens need durations to be teacher-forced; judge it with "
+                 "`whisperspeech eval` (end-to-end WER and the readback of its tokens)")
     held = [{"txt": text, "stoks.npy": encode_audio(tok, wav)[0].numpy(), "json": {"lang": "en"}, "__key__": voice,
              "spk.npy": speaker_embedding(wav, "resemblyzer").numpy()}
             for voice, utterances in heldout_utterances(args, sr=16000) for text, wav in utterances]

@@ -16,9 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data}; RUNS=${RUNS:-runs}; VOICE=whisperspeech/voice; TOKENS=${TOKENS:-datasets/voice-tokens}
 KINDS=${KINDS:-t2s s2a}
-# schedule lengths; S2A is the parallel S2A (`train s2a-parallel`), its runs in $RUNS/s2a-parallel
-STEPS_t2s=${T2S_STEPS:-20000}; STEPS_s2a=${S2A_STEPS:-10000}
-run_kind() { if [ "$1" = s2a ]; then echo s2a-parallel; else echo "$1"; fi; }
+# schedule lengths; T2S and S2A are the parallel ones (`train t2s-parallel`, `train s2a-parallel`), their runs in
+# $RUNS/t2s-parallel and $RUNS/s2a-parallel
+STEPS_t2s=${T2S_STEPS:-4000}; STEPS_s2a=${S2A_STEPS:-10000}
+run_kind() { echo "$1-parallel"; }
 ws=.venv/bin/whisperspeech
 py=.venv/bin/python
 
@@ -107,11 +108,27 @@ touch "$TOKENS/more-text/done"
 $py scripts/voice_tokens.py write "$TOKENS"
 fi
 
-# 6. T2S (compact preset, 8.4M parameters) and the parallel S2A (compact, 11M) on the tokens; on a machine without
-#    the runs, each continues from its committed partial export (and that export's place in the schedule, when it
-#    records one). T2S trained without speaker input up to step 6,800; from there it continued with one (the export
-#    grows it: `train --init` starts the new input at zero). The parallel S2A predicts the codec's latents of the
-#    codes the shards hold (it takes the codebooks of --codec) and trains 0.5 s a step in bf16 on 2 cores
+# 6a. phoneme durations for the parallel T2S: a CTC aligner (semantic tokens + speaker -> phonemes, 2.5M parameters)
+#     and the `align` stage, which writes each sample's phonemes and the tokens each lasts into $DATA/aligned
+#     (~1 s a step in bf16 on 2 cores, 750 steps; alignment ~5 minutes); the committed datasets/voice-aligner.model
+#     is that aligner, so a fresh machine only aligns
+aligner=datasets/voice-aligner.model
+if [[ " $KINDS " == *" t2s "* ]]; then
+  if [ ! -f "$aligner" ]; then
+    $ws train aligner --data "$TOKENS/*/*.tar.gz" --config compact -o "$RUNS/aligner" --steps 750 --batch-size 48 \
+        --lr 2e-3 --warmup 100 --save-every 250 --log-every 25 --precision "$PRECISION" --quiet
+    $ws train aligner -o "$RUNS/aligner" --export-only --half && cp "$RUNS/aligner/aligner.model" "$aligner"
+  fi
+  for d in "$TOKENS"/*/; do
+    $ws prepare align --aligner "$aligner" -i "$d*.tar.gz" -o "$DATA/aligned/$(basename "$d")" --workers 2 --quiet
+  done
+fi
+
+# 6b. the parallel T2S (compact preset, phonemes -> durations -> all tokens) on the aligned tokens, and the
+#    parallel S2A (compact, 11M) on the tokens; on a machine without the runs, each continues from its committed
+#    partial export (and that export's place in the schedule, when it records one). The parallel S2A predicts the
+#    codec's latents of the codes the shards hold (it takes the codebooks of --codec) and trains 0.5 s a step in
+#    bf16 on 2 cores; the parallel T2S 0.6 s a step
 for kind in $KINDS; do
   rk=$(run_kind $kind)
   if [ -f "$VOICE/$kind.model" ] && [ ! -f "$RUNS/$rk/checkpoints/last.ckpt" ]; then
@@ -125,9 +142,10 @@ for kind in $KINDS; do
     fi
   fi
   steps=STEPS_$kind
-  if [ "$kind" = t2s ]; then  # its last three exports are averaged (step 7)
-    $ws train t2s --data "$TOKENS/*/*.tar.gz" --config compact -o "$RUNS/t2s" --steps "${!steps}" --batch-size 32 \
-        --lr 1e-3 --warmup $warmup --save-every 200 --log-every 20 --precision "$PRECISION" --quiet "${init[@]}" --keep-every 2000
+  if [ "$kind" = t2s ]; then
+    $ws train t2s-parallel --data "$DATA/aligned/*/*.tar.gz" --config compact -o "$RUNS/$rk" --steps "${!steps}" \
+        --batch-size 32 --lr 1e-3 --warmup $warmup --save-every 250 --log-every 25 --precision "$PRECISION" --quiet \
+        "${init[@]}" --keep-every 1000
   else
     $ws train s2a-parallel --data "$TOKENS/*/*.tar.gz" --config compact --codec "$VOICE/codec.model" -o "$RUNS/$rk" \
         --steps "${!steps}" --batch-size 16 --lr 1e-3 --warmup $warmup --save-every 250 --log-every 50 \
@@ -136,13 +154,9 @@ for kind in $KINDS; do
 done
 [ "$KINDS" = "t2s s2a" ] || exit 0
 
-# 7. the bundle: models in float16 and one speaker embedding per corpus voice (once both are trained here)
-[ -f "$RUNS/t2s/t2s.model" ] && [ -f "$RUNS/s2a-parallel/s2a-parallel.model" ] || exit 0
-# T2S: the mean of its exports at steps 16,000, 18,000 and 20,000 (held-out cross-entropy 2.31 -> 2.21 and end to
-# end WER 0.47 -> 0.42 on the validation sentences, docs/training_log.md); its last export alone when the run did not keep them
-t2s="$RUNS/t2s/t2s.model"
-kept=("$RUNS"/t2s/kept/t2s-step{16000,18000,20000}.model)
-if ls "${kept[@]}" > /dev/null 2>&1; then $ws average "${kept[@]}" -o "$RUNS/t2s/t2s-averaged.model" && t2s="$RUNS/t2s/t2s-averaged.model"
-else echo "T2S kept no exports at steps 16,000-20,000 (a run resumed from an older recipe): bundling its last step" >&2; fi
-$py scripts/make_voice_bundle.py --t2s "$t2s" --s2a "$RUNS/s2a-parallel/s2a-parallel.model" \
-    --codec "$VOICE/codec.model" --spk "$TOKENS/{3h,12h,new-text}/*.tar.gz" --first-voice festival:slt-hts -o "$VOICE"
+# 7. the bundle: models in float16 and one speaker embedding per corpus voice (once both are trained here); the
+#    parallel T2S decodes greedily (sampling.json: T2S temperature 0)
+[ -f "$RUNS/t2s-parallel/t2s-parallel.model" ] && [ -f "$RUNS/s2a-parallel/s2a-parallel.model" ] || exit 0
+$py scripts/make_voice_bundle.py --t2s "$RUNS/t2s-parallel/t2s-parallel.model" --s2a "$RUNS/s2a-parallel/s2a-parallel.model" \
+    --codec "$VOICE/codec.model" --spk "$TOKENS/{3h,12h,new-text}/*.tar.gz" --first-voice festival:slt-hts -o "$VOICE" \
+    --t2s-temperature 0 --sampling-note "the parallel T2S reads the most likely token of every position"

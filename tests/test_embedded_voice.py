@@ -62,13 +62,15 @@ def test_committed_training_tokens_match_the_shipped_models():
 
 @pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists(), reason="no committed training tokens in this checkout")
 def test_validation_and_evaluation_sentences_are_in_no_training_text():
-    "The fixed validation sentences and the evaluation sentences: distinct, and spoken by no training shard."
+    "The fixed validation sentences and the evaluation sentences (plain and hard): distinct, and spoken by no training shard."
     from whisperspeech.corpus import spoken_sentences
     from whisperspeech.evaluate import read_sentences
-    validation, evaluation = (read_sentences(TOKENS.parent / name) for name in ("validation_sentences_en.txt", "eval_sentences_en.txt"))
+    validation, evaluation, hard = (read_sentences(TOKENS.parent / name) for name in
+                                    ("validation_sentences_en.txt", "eval_sentences_en.txt", "hard_sentences_en.txt"))
     spoken = spoken_sentences(str(TOKENS / "*/*.tar.gz"))
-    assert len(spoken) > 20000 and len(set(validation)) == len(validation) == 32
-    assert not (set(validation) | set(evaluation)) & spoken and not set(validation) & set(evaluation)
+    assert len(spoken) > 20000 and len(set(validation)) == len(validation) == 32 and len(set(hard)) == len(hard) >= 20
+    assert not (set(validation) | set(evaluation) | set(hard)) & spoken
+    assert not set(validation) & set(evaluation) and not set(hard) & (set(validation) | set(evaluation))
 
 
 def test_loss_logs_of_a_resumed_run_merge_without_duplicates(tmp_path):

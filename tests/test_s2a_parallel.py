@@ -1,8 +1,4 @@
 """The parallel S2A: every surface of a bundle that holds one, its training recipe, and its checkpoint kind."""
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -11,7 +7,6 @@ from whisperspeech.core import WhisperSpeechError
 from whisperspeech.pipeline import Pipeline
 
 TEXT = "The ferry leaves at seven. Pack your bags tonight, and do not forget the tickets."
-WS = str(Path(sys.executable).parent / "whisperspeech")
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +60,6 @@ def test_guidance_and_a_foreign_codec_are_clear_errors(parallel_bundle, tmp_path
     save_model(codec, other / "codec.model")
     with pytest.raises(WhisperSpeechError, match="codes of the codec it was trained with"):
         Pipeline(model=other, quiet=True)
-
-
-def test_the_cli_speaks_and_streams_with_it(parallel_bundle, tmp_path):
-    out = tmp_path / "hello.wav"
-    r = subprocess.run([WS, "say", "Hello there.", "--model", str(parallel_bundle), "-o", str(out), "--seed", "0"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    import soundfile as sf
-    wav, sr = sf.read(out)
-    assert sr == 24000 and len(wav) > 0
 
 
 def test_a_parallel_checkpoint_serves_as_s2a_only(parallel_bundle):

@@ -113,9 +113,11 @@ def save_sampling(path, t2s: float | None = None, s2a: float | None = None, **no
     return Path(path)
 
 # %% ../nbs/24_bundle.ipynb #14fed9ea
-def random_bundle(folder, size: str = "micro", voices=("flite:slt", "flite:rms"), seed: int = 0, s2a: str = "s2a") -> Path:
+def random_bundle(folder, size: str = "micro", voices=("flite:slt", "flite:rms"), seed: int = 0, s2a: str = "s2a",
+                  t2s: str = "t2s") -> Path:
     """A bundle of random-weight T2S, S2A and codec of preset `size` (micro or tiny) in `folder`; `s2a`: its S2A's
-    kind, the autoregressive `s2a` or `s2a-parallel` (preset micro, whatever the size)."""
+    kind, the autoregressive `s2a` or `s2a-parallel` (preset micro, whatever the size); `t2s` likewise, `t2s` or
+    `t2s-parallel` (micro, reading the English phonemes of a few sentences)."""
     from whisperspeech.checkpoints import save_model
     from whisperspeech.codec import Codec
     from whisperspeech.core import STOKS_PER_SECOND, speaking_rate
@@ -128,11 +130,19 @@ def random_bundle(folder, size: str = "micro", voices=("flite:slt", "flite:rms")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    t2s = T2S(preset("t2s", size))
-    with torch.no_grad():
-        t2s.stok_emb.special.weight.mul_(0.01)
-        if t2s.spk_to_hidden is not None: torch.nn.init.normal_(t2s.spk_to_hidden.weight)  # starts at zero: make voices matter
-    save_model(t2s, folder / "t2s.model")
+    sentence = "The lamp on the desk flickered twice and then went dark."
+    if t2s == "t2s-parallel":
+        from whisperspeech.phonemes import text_symbols
+        from whisperspeech.t2s_parallel import ParallelT2S
+        phones = sorted({s for text in (sentence, "Quick zebras jump; vexing bold foxes, and why? Ah, the thing!")
+                         for s in text_symbols(text)})
+        save_model(ParallelT2S(preset(t2s, "micro", phones=phones)), folder / "t2s.model")
+    else:
+        model = T2S(preset("t2s", size))
+        with torch.no_grad():
+            model.stok_emb.special.weight.mul_(0.01)
+            if model.spk_to_hidden is not None: torch.nn.init.normal_(model.spk_to_hidden.weight)  # starts at zero: make voices matter
+        save_model(model, folder / "t2s.model")
     if s2a == "s2a": save_model(S2A(preset("s2a", size)), folder / "s2a.model")
     codec = Codec(preset("codec", size, bins=1024))
     randomize_codebooks(codec)  # else every code decodes to the same zero vector: speech independent of the codes
@@ -140,7 +150,6 @@ def random_bundle(folder, size: str = "micro", voices=("flite:slt", "flite:rms")
     if s2a == "s2a-parallel":
         from whisperspeech.s2a_parallel import ParallelS2A
         save_model(ParallelS2A(preset(s2a, "micro")).set_codec(codec), folder / "s2a.model")
-    sentence = "The lamp on the desk flickered twice and then went dark."
     speech = {v: speak_system(sentence, v, sr=16000) for v in voices}
     save_voices(folder / "voices.pt", {v: speaker_embedding(w, "resemblyzer") for v, w in speech.items()})
     save_rates(folder / "rates.json", {v: speaking_rate(sentence, len(w) / 16000 * STOKS_PER_SECOND) for v, w in speech.items()})

@@ -19,15 +19,19 @@ from .core import WhisperSpeechError, atomic_write
 from .refs import resolve_ref
 from .s2a import S2A, S2AConfig
 from .s2a_parallel import ParallelS2A, ParallelS2AConfig
+from .aligner import Aligner, AlignerConfig
+from .t2s_parallel import ParallelT2S, ParallelT2SConfig
 from .t2s import T2S, T2SConfig
 from .vq import SemanticTokenizer, VQConfig
 
 # %% ../nbs/20_checkpoints.ipynb #3b102e80
 MODELS = {"codec": (Codec, CodecConfig), "t2s": (T2S, T2SConfig), "s2a": (S2A, S2AConfig),
-          "s2a-parallel": (ParallelS2A, ParallelS2AConfig), "vq": (SemanticTokenizer, VQConfig)}
+          "s2a-parallel": (ParallelS2A, ParallelS2AConfig), "vq": (SemanticTokenizer, VQConfig), "aligner": (Aligner, AlignerConfig),
+          "t2s-parallel": (ParallelT2S, ParallelT2SConfig)}
 KIND_NAMES = {"codec": "an acoustic codec", "t2s": "a text-to-semantic (T2S) model", "s2a": "a semantic-to-acoustic (S2A) model",
-              "s2a-parallel": "a parallel semantic-to-acoustic (S2A) model", "vq": "a semantic tokenizer (VQ) model"}
-ROLES = {"s2a-parallel": "s2a"}  # kinds that serve where another is asked for: a pipeline's S2A may be either
+              "s2a-parallel": "a parallel semantic-to-acoustic (S2A) model", "vq": "a semantic tokenizer (VQ) model",
+              "aligner": "a phoneme aligner", "t2s-parallel": "a parallel text-to-semantic (T2S) model"}
+ROLES = {"s2a-parallel": "s2a", "t2s-parallel": "t2s"}  # kinds that serve where another is asked for: a pipeline's S2A may be either
 
 def save_model(model, path, half: bool = False, step: int | None = None, averaged_steps: list | None = None) -> Path:
     """Write `model` with its config to `path` atomically, in our format; `half` stores floating

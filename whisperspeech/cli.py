@@ -149,7 +149,10 @@ def cmd_prepare(args):
         options = {"segment": dict(max_seconds=args.max_seconds), "transcribe": dict(model=args.whisper, backend=args.asr_backend),
                    "atoks": dict(codec=args.codec, bandwidth=args.bandwidth, random_weights_ok=args.random_codec),
                    "wenc": dict(model=args.whisper),
-                   "stoks": dict(model=args.tokenizer), "spk": dict(backend=args.speaker_backend), "slim": {}}[args.stage]
+                   "stoks": dict(model=args.tokenizer), "spk": dict(backend=args.speaker_backend),
+                   "align": dict(model=args.aligner), "slim": {}}[args.stage]
+        if args.stage == "align" and not args.aligner:
+            raise WhisperSpeechError("the align stage needs --aligner: a trained aligner (whisperspeech train aligner)")
         if args.stage == "stoks" and not args.tokenizer:
             raise WhisperSpeechError("the stoks stage needs --tokenizer: a trained semantic tokenizer (vq) checkpoint")
         if not args.input: raise WhisperSpeechError(f"the {args.stage} stage needs --input shards")
@@ -197,8 +200,9 @@ def cmd_train(args):
 # %% ../nbs/08_cli.ipynb #f3a84ef3
 def _add_prepare(sub):
     pr = sub.add_parser("prepare", help="build a synthetic corpus or run a preparation stage over shards")
-    pr.add_argument("stage", choices=["corpus", "segment", "transcribe", "atoks", "wenc", "stoks", "spk", "slim"],
-                    help="slim: keep only what T2S and S2A train on (no audio, no Whisper features)")
+    pr.add_argument("stage", choices=["corpus", "segment", "transcribe", "atoks", "wenc", "stoks", "spk", "align", "slim"],
+                    help="align: the phonemes of each sample and the tokens each lasts (what the parallel T2S trains on); "
+                    "slim: keep only what T2S and S2A train on (no audio, no Whisper features)")
     pr.add_argument("-i", "--input", help="input shards: a folder, a glob ('data/*.tar') or a brace pattern")
     pr.add_argument("-o", "--output", required=True, help="output folder for the shards")
     pr.add_argument("--workers", type=int, default=1, help="shards processed in parallel (default: 1)")
@@ -221,11 +225,12 @@ def _add_prepare(sub):
                     "cannot be downloaded (for testing the pipeline only)")
     pr.add_argument("--tokenizer", help="stoks: semantic tokenizer checkpoint (path or owner/repo:file)")
     pr.add_argument("--speaker-backend", default="resemblyzer", help="spk: resemblyzer or ecapa (default: resemblyzer)")
+    pr.add_argument("--aligner", help="align: a trained aligner .model (whisperspeech train aligner)")
     pr.set_defaults(run=cmd_prepare)
 
 def _add_train(sub):
     tr = sub.add_parser("train", help="train a codec, semantic tokenizer (vq), T2S or S2A model on prepared shards")
-    tr.add_argument("kind", choices=["codec", "vq", "t2s", "s2a", "s2a-parallel"],
+    tr.add_argument("kind", choices=["codec", "vq", "t2s", "s2a", "s2a-parallel", "aligner", "t2s-parallel"],
                     help="s2a: the autoregressive S2A of the published models; s2a-parallel: one pass, the embedded voice's")
     tr.add_argument("--data", help="training shards: a folder, glob or brace pattern (required unless --export-only)")
     tr.add_argument("--config", default="micro", help="model preset: micro, compact, tiny, base (vq: tiny.en; codec: micro, tiny) (default: micro)")

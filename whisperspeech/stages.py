@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['AUDIO_FIELDS', 'TRAINING_FIELDS', 'STAGES', 'expand_shards', 'sample_audio', 'npy_bytes', 'sample_json',
            'read_samples', 'ShardReport', 'process_shard', 'run_stage', 'segmenter', 'transcriber',
-           'acoustic_tokenizer', 'whisper_encoder', 'semantic_tokenizer', 'speaker_embedder', 'training_fields']
+           'acoustic_tokenizer', 'whisper_encoder', 'semantic_tokenizer', 'speaker_embedder', 'phoneme_aligner',
+           'training_fields']
 
 # %% ../nbs/31_stages.ipynb #810686cb
 import glob
@@ -271,7 +272,26 @@ def speaker_embedder(backend: str = "resemblyzer"):
         return [dict(sample, **{"spk.npy": npy_bytes(b.embed(wav).numpy().astype(np.float32)), "__seconds__": wav.shape[0] / 16000})]
     return run
 
-TRAINING_FIELDS = ("txt", "json", "stoks.npy", "atoks.npy", "spk.npy")
+def phoneme_aligner(model: str):
+    """Each sample's phoneme symbols (its JSON's `phones`) and the semantic tokens each lasts, with start and end
+    (`dur.npy`, adding up to its tokens), found by a trained `aligner` from its tokens and speaker embedding."""
+    from whisperspeech.aligner import durations
+    from whisperspeech.checkpoints import load_model
+    from whisperspeech.phonemes import text_symbols
+    aligner = load_model(model, kind="aligner")
+    def run(sample):
+        if "stoks.npy" not in sample or "spk.npy" not in sample:
+            raise WhisperSpeechError("no semantic tokens or speaker embedding: run the stoks and spk stages first")
+        meta = sample_json(sample)
+        symbols = text_symbols(sample["txt"].decode("utf-8").strip(), meta.get("lang", "en"))
+        stoks = np.load(io.BytesIO(sample["stoks.npy"])).astype(np.int64)
+        dur = durations(aligner, stoks, np.load(io.BytesIO(sample["spk.npy"])).astype(np.float32), symbols)
+        return [dict(sample, **{"dur.npy": npy_bytes(dur.astype(np.int16)),
+                                "json": json.dumps(dict(meta, phones=symbols), ensure_ascii=False).encode(),
+                                "__seconds__": len(stoks) / STOKS_PER_SECOND})]
+    return run
+
+TRAINING_FIELDS = ("txt", "json", "stoks.npy", "atoks.npy", "spk.npy", "dur.npy")
 
 def training_fields(keep: tuple = TRAINING_FIELDS):
     """Only what T2S and S2A train on (`TRAINING_FIELDS`), speaker embeddings in float16: a small
@@ -286,4 +306,4 @@ def training_fields(keep: tuple = TRAINING_FIELDS):
     return run
 
 STAGES = {"segment": segmenter, "transcribe": transcriber, "atoks": acoustic_tokenizer, "wenc": whisper_encoder,
-          "stoks": semantic_tokenizer, "spk": speaker_embedder, "slim": training_fields}
+          "stoks": semantic_tokenizer, "spk": speaker_embedder, "align": phoneme_aligner, "slim": training_fields}
