@@ -243,9 +243,9 @@ def test_s2a_per_codebook_measures_add_up_to_its_loss(monkeypatch):
 @pytest.mark.skipif(not embedded_available(), reason="no embedded voice in this checkout")
 def test_embedded_voice_speaks_held_out_sentences_in_the_voice_asked_for(tiny_en):
     """The shipped bundle end to end, on evaluation sentences (in no training text): Whisper hears the words
-    (word error rate at most 0.25 over these six utterances; the model card's `whisperspeech eval` measures 0.19-0.26
-    by voice over all 30 sentences, 0.15 and 0.18 on these three), each utterance sounds like its voice's teacher
-    (similarity above 0.8) and lasts about as long."""
+    (word error rate at most 0.22 over these six utterances, 0.152 measured, most of it Whisper's spelling of "harbour"
+    and "seven"; the model card's `whisperspeech eval` measures 0.08-0.14 by voice over all 30 sentences), each
+    utterance sounds like its voice's teacher (similarity above 0.8) and lasts about as long."""
     from whisperspeech.evaluate import read_sentences
     from whisperspeech.pipeline import Pipeline
     pipe = Pipeline(model="embedded", quiet=True)
@@ -261,4 +261,4 @@ def test_embedded_voice_speaks_held_out_sentences_in_the_voice_asked_for(tiny_en
             assert sim > 0.8 and 0.6 < wav.shape[0] / teacher.shape[0] < 1.6, (voice, text, float(sim))
     wer = word_error_rate(refs, heard)
     print("embedded voice:", list(zip(refs, heard)), f"WER {wer:.3f}")
-    assert wer <= 0.25
+    assert wer <= 0.22
