@@ -160,19 +160,19 @@ def t2s_parallel_batch(samples, config: ParallelT2SConfig):
         meta = _meta(s)
         if "phones" not in meta or "dur.npy" not in s:
             raise WhisperSpeechError(f"{s['__key__']}: no phoneme durations; run `whisperspeech prepare align` on the shards first")
-        st, dur = _npy(s["stoks.npy"]).long()[: config.stoks_len], _npy(s["dur.npy"]).long()
-        if int(dur.sum()) != len(_npy(s["stoks.npy"])) or len(dur) != len(meta["phones"]) + 2:
+        full, dur = _npy(s["stoks.npy"]).long(), _npy(s["dur.npy"]).long()
+        if int(dur.sum()) != len(full) or len(dur) != len(meta["phones"]) + 2:
             raise WhisperSpeechError(f"{s['__key__']}: its durations do not fit its tokens and phonemes; align the shards again")
-        rows.append(([1] + [ids.get(p, 3) for p in meta["phones"]] + [2], dur, st))
+        rows.append(([1] + [ids.get(p, 3) for p in meta["phones"]] + [2], dur, full[: config.stoks_len], speaking_rate(s["txt"], len(full))))
     n_sym, n_tok = max(len(r[0]) for r in rows), max(len(r[2]) for r in rows)
     sym = torch.zeros(len(rows), n_sym, dtype=torch.long)
     dur = torch.zeros(len(rows), n_sym, dtype=torch.long)
     stoks = torch.full((len(rows), n_tok), -100, dtype=torch.long)
-    for i, (x, d, st) in enumerate(rows):
+    for i, (x, d, st, _) in enumerate(rows):
         sym[i, :len(x)], stoks[i, :len(st)] = torch.tensor(x), st
         dur[i, :len(x)] = torch.diff(d.cumsum(0).clamp(max=len(st)), prepend=torch.zeros(1, dtype=torch.long))  # cut at stoks_len
     return dict(ids=sym, durations=dur, stoks=stoks, langs=torch.tensor([lang_id(_meta(s).get("lang", "en")) for s in samples]),
-                cps=torch.tensor([speaking_rate(s["txt"], len(_npy(s["stoks.npy"]))) for s in samples], dtype=torch.float32),
+                cps=torch.tensor([r[3] for r in rows], dtype=torch.float32),
                 speakers=torch.stack([_npy(s["spk.npy"]).float() for s in samples]), keys=[s["__key__"] for s in samples])
 
 def aligner_batch(samples, config: AlignerConfig):
