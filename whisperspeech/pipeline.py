@@ -193,13 +193,17 @@ def _temperatures(self, temperature) -> tuple[float, float]:
     except ValueError as e: raise WhisperSpeechError(str(e)) from None
     return t, t
 
-def _decode_jobs(self, jobs, temperature, top_k, step_callback=None) -> list[torch.Tensor]:
-    "Acoustic codes for decoding jobs (any texts, speakers, languages, rates), `batch_size` at a time."
-    out, (t2s_t, s2a_t) = [], _temperatures(self, temperature)
+def _semantic_batches(self, jobs, t2s_temperature, top_k, step_callback=None):
+    "T2S over decoding jobs, `batch_size` at a time: each batch, its speakers (batch, width), tokens and S2A language input."
     for i in range(0, len(jobs), self.batch_size):
         batch = jobs[i:i + self.batch_size]
         speakers = torch.stack([j["speaker"] for j in batch])
-        stoks, langs = _semantic(self, batch, speakers, t2s_t, top_k, step_callback)
+        yield (batch, speakers, *_semantic(self, batch, speakers, t2s_temperature, top_k, step_callback))
+
+def _decode_jobs(self, jobs, temperature, top_k, step_callback=None) -> list[torch.Tensor]:
+    "Acoustic codes for decoding jobs (any texts, speakers, languages, rates), `batch_size` at a time."
+    out, (t2s_t, s2a_t) = [], _temperatures(self, temperature)
+    for batch, speakers, stoks, langs in _semantic_batches(self, jobs, t2s_t, top_k, step_callback):
         if self.parallel: out += parallel_s2a_generate(self.s2a, stoks, speakers, langs)
         else: out += s2a_generate(self.s2a, stoks, speakers, langs, s2a_t, top_k, [j["s2a_gen"] for j in batch],
                                   step_callback=step_callback, compile=self.compile, kv_dtype=self.kv_dtype)
@@ -216,11 +220,7 @@ def generate_stoks(self, text: str, speaker=None, lang="en", cps: float | None =
                    temperature: float | None = None, top_k: int | None = None) -> list[torch.Tensor]:
     "T2S alone: the semantic tokens of each chunk of `text` (what `generate_atoks` hands to S2A with the same arguments)."
     jobs, (t2s_t, _) = _jobs(self, text, speaker, lang, cps, seed), _temperatures(self, temperature)
-    out = []
-    for i in range(0, len(jobs), self.batch_size):
-        batch = jobs[i:i + self.batch_size]
-        out += _semantic(self, batch, torch.stack([j["speaker"] for j in batch]), t2s_t, top_k)[0]
-    return out
+    return [s for _, _, stoks, _ in _semantic_batches(self, jobs, t2s_t, top_k) for s in stoks]
 
 Pipeline._chunks = _chunks
 Pipeline._jobs = _jobs
