@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -c constraints-cpu.txt
 DEMO_TEXT ?= Rice is often served in round bowls.
 
-.PHONY: demo test sysdeps sysdeps-test check-nbs clean-venv
+.PHONY: demo test sysdeps sysdeps-test check-nbs lint clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ demo: sysdeps $(VENV)/.installed
 check-nbs: $(VENV)/.installed-dev
 	@bash scripts/check_nbdev.sh
 
-test: sysdeps-test $(VENV)/.installed-dev check-nbs
+# ruff.toml: formatting of the notebooks, scripts and tests; lint of everything, the exported package included
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/ruff check --quiet .
+
+test: sysdeps-test $(VENV)/.installed-dev check-nbs lint
 	$(BIN)/python -m pytest tests
 	$(BIN)/nbdev_test --n_workers 2
 

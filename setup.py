@@ -1,4 +1,5 @@
 """Package build for whisperspeech: every field comes from settings.ini (shared with nbdev)."""
+
 from configparser import ConfigParser
 from pathlib import Path
 
@@ -30,7 +31,9 @@ setuptools.setup(
     package_data={cfg["lib_path"]: ["voice/*.model", "voice/*.pt", "voice/*.md", "voice/*.json"]},  # the embedded voice
     install_requires=words("requirements"),
     extras_require={group: words(f"{group}_requirements") for group in ("dev", "train", "serve", "fast")},
-    entry_points={"console_scripts": words("console_scripts"),
-                  "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
+    entry_points={
+        "console_scripts": words("console_scripts"),
+        "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],
+    },
     zip_safe=False,
 )

@@ -13,6 +13,7 @@ model has trained). A run that continued a committed export's schedule (`train -
 --continue-schedule`) logs its steps from 0: they are shifted by the step it started at, which its
 checkpoint records.
 """
+
 import argparse
 import csv
 import sys
@@ -23,20 +24,27 @@ def run_start(run_dir: Path) -> int:
     "The schedule step a run started at: 0, or the export's step for a run continued from one."
     import torch
     from whisperspeech.training import last_checkpoint
+
     ckpt = last_checkpoint(run_dir)
-    if ckpt is None: return 0
-    return (torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True).get("whisperspeech") or {}).get("start_step", 0)
+    if ckpt is None:
+        return 0
+    return (torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True).get("whisperspeech") or {}).get(
+        "start_step", 0
+    )
 
 
 def merged_rows(run_dir: Path, until: int | None = None, earlier: Path | None = None) -> list[dict]:
     """Rows with a loss, one per step of the schedule, from every `logs/version_*/metrics.csv` under
     `run_dir` (shifted by `run_start`), after those of `earlier` (a CSV merged before) when it exists."""
     versions = sorted((run_dir / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
-    if not versions: raise SystemExit(f"no logs/version_*/metrics.csv under {run_dir}: is it a training output folder?")
+    if not versions:
+        raise SystemExit(f"no logs/version_*/metrics.csv under {run_dir}: is it a training output folder?")
     start = run_start(run_dir)
     sources = [(earlier, 0)] if earlier is not None and earlier.exists() else []
     by_step = {}
-    for path, shift in sources + [(v, start) for v in versions]:  # later versions overwrite earlier rows of the same step
+    for path, shift in sources + [
+        (v, start) for v in versions
+    ]:  # later versions overwrite earlier rows of the same step
         with open(path, newline="") as f:
             for row in csv.DictReader(f):
                 step = int(row["step"]) + shift
@@ -54,9 +62,14 @@ def main(argv=None):
     until = None
     if args.until:
         from whisperspeech.checkpoints import trained_steps
+
         until = trained_steps(args.until)
-        if until is None: raise SystemExit(f"{args.until} records no training step: export it with `whisperspeech train --export-only`")
+        if until is None:
+            raise SystemExit(
+                f"{args.until} records no training step: export it with `whisperspeech train --export-only`"
+            )
     from whisperspeech.core import atomic_write
+
     out = Path(args.output)
     rows = merged_rows(Path(args.run), until, earlier=out)
     with atomic_write(out) as tmp, open(tmp, "w", newline="") as f:

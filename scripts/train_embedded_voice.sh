@@ -32,7 +32,7 @@ if [ "${1:-}" = snapshot ]; then
   done
   exit 0
 fi
-# bf16 autocast on CPUs with AMX or AVX512-BF16 (scripts/bench_training.py: 1.3-1.6x more data per second); PRECISION=32-true elsewhere
+# bf16 autocast on CPUs with AMX or AVX512-BF16 (scripts/bench/bench_training.py: 1.3-1.6x more data per second); PRECISION=32-true elsewhere
 PRECISION=${PRECISION:-bf16-mixed}
 mkdir -p "$VOICE"
 
@@ -53,7 +53,7 @@ if [ ! -f "$VOICE/codec.model" ] || [ ! -f "$VOICE/vq.model" ] || ! $py scripts/
 $ws prepare corpus -o "$DATA/corpus" --hours 3 --workers 2 --seed 0 --languages en:0.8,de:0.1,pl:0.1 --quiet
 # 2. Whisper tiny.en encoder features of the speech frames (the tokenizer trains on them; stoks reuses them)
 $ws prepare wenc -i "$DATA/corpus" -o "$DATA/wenc" --workers 2 --quiet
-# 12 more hours (T2S memorized the 3,000 sentences of the first 3, scripts/eval_t2s.py): ~50 minutes
+# 12 more hours (T2S memorized the 3,000 sentences of the first 3, scripts/research/eval_t2s.py): ~50 minutes
 $ws prepare corpus -o "$DATA/corpus-12h" --hours 12 --workers 2 --seed 1 --languages en:0.8,de:0.1,pl:0.1 --quiet
 $ws prepare wenc -i "$DATA/corpus-12h" -o "$DATA/wenc-12h" --workers 2 --quiet
 

@@ -6,6 +6,7 @@ machine without redoing hours of synthesis and Whisper features.
     .venv/bin/python scripts/voice_tokens.py write datasets/voice-tokens   # after the recipe's slim stage
     .venv/bin/python scripts/voice_tokens.py check datasets/voice-tokens   # exit 0: made with today's models
 """
+
 import argparse
 import collections
 import hashlib
@@ -29,6 +30,7 @@ def summary(folder: Path) -> dict:
     "Samples, hours of speech (from the semantic token counts), and utterances per language and voice."
     from whisperspeech.core import STOKS_PER_SECOND
     from whisperspeech.stages import expand_shards, read_samples
+
     shards = expand_shards(str(folder / "*" / "*.tar.gz"))
     langs, voices, seconds = collections.Counter(), collections.Counter(), 0.0
     for p in shards:
@@ -37,9 +39,14 @@ def summary(folder: Path) -> dict:
             langs[meta.get("lang", "en")] += 1
             voices[meta.get("voice", "?")] += 1
             seconds += len(np.load(io.BytesIO(s["stoks.npy"]))) / STOKS_PER_SECOND
-    return dict(shards=len(shards), samples=sum(langs.values()), hours=round(seconds / 3600, 2),
-                languages=dict(sorted(langs.items())), voices=dict(sorted(voices.items())),
-                bytes=sum(p.stat().st_size for p in shards))
+    return dict(
+        shards=len(shards),
+        samples=sum(langs.values()),
+        hours=round(seconds / 3600, 2),
+        languages=dict(sorted(langs.items())),
+        voices=dict(sorted(voices.items())),
+        bytes=sum(p.stat().st_size for p in shards),
+    )
 
 
 def main(argv=None):
@@ -59,8 +66,11 @@ def main(argv=None):
     made_with = json.loads(manifest.read_text())["made_with"]
     stale = [name for name in models if made_with.get(name, {}).get("sha256") != models[name]["sha256"]]
     if stale:
-        print(f"{args.folder}: made with another {' and '.join(stale)} than {VOICE.relative_to(ROOT)} holds; "
-              "the recipe rebuilds them", file=sys.stderr)
+        print(
+            f"{args.folder}: made with another {' and '.join(stale)} than {VOICE.relative_to(ROOT)} holds; "
+            "the recipe rebuilds them",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -1,4 +1,5 @@
 """Shared fixtures: a private cache dir per test session and one offline Whisper tiny.en."""
+
 import os
 import socket
 import subprocess
@@ -27,6 +28,7 @@ def seeded():
 @pytest.fixture(scope="session")
 def tiny_en(private_cache):
     from whisperspeech.whisper_models import load_whisper
+
     return load_whisper("tiny.en")
 
 
@@ -38,13 +40,24 @@ def prepared(tmp_path_factory, private_cache):
     from whisperspeech.stages import STAGES, run_stage
     from whisperspeech.training import PRESETS
     from whisperspeech.vq import SemanticTokenizer
+
     root = tmp_path_factory.mktemp("prepared")
     torch.manual_seed(0)
     vq = save_model(SemanticTokenizer(PRESETS["vq"]["tiny.en"]), root / "vq.model")
-    build_corpus(root / "corpus", CorpusSpec({"en": 0.7, "de": 0.15, "pl": 0.15}, seed=5, shard_size=5),
-                 utterances=20, progress=False)
-    steps = [("segment", {}), ("transcribe", {}), ("atoks", dict(random_weights_ok=True)), ("wenc", {}),
-             ("stoks", dict(model=str(vq))), ("spk", {})]
+    build_corpus(
+        root / "corpus",
+        CorpusSpec({"en": 0.7, "de": 0.15, "pl": 0.15}, seed=5, shard_size=5),
+        utterances=20,
+        progress=False,
+    )
+    steps = [
+        ("segment", {}),
+        ("transcribe", {}),
+        ("atoks", dict(random_weights_ok=True)),
+        ("wenc", {}),
+        ("stoks", dict(model=str(vq))),
+        ("spk", {}),
+    ]
     out, src, summaries = {"corpus": root / "corpus", "vq": vq}, root / "corpus", {}
     for name, options in steps:
         summaries[name] = run_stage(name, STAGES[name], src, root / name, options, workers=2, progress=False)
@@ -56,7 +69,8 @@ def prepared(tmp_path_factory, private_cache):
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory):
     "A bundle of micro random-weight models (T2S, S2A, codec) with two named voices: every surface runs on it, fast."
-    from whisperspeech.bundle import random_bundle
+    from bundles import random_bundle
+
     return random_bundle(tmp_path_factory.mktemp("bundle"), "micro")
 
 
@@ -89,4 +103,5 @@ def serving():
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
     return run

@@ -52,8 +52,12 @@ def test_errors_name_the_file_and_the_fix(tmp_path):
     (tmp_path / "text.wav").write_text("hello, I am not audio")
     sf.write(tmp_path / "empty.wav", np.zeros(0, np.float32), 16000)
     sf.write(tmp_path / "silent.wav", np.zeros(16000, np.float32), 16000)
-    cases = {"missing.wav": "not found", "text.wav": "cannot decode", "empty.wav": "no audio samples",
-             "silent.wav": "is silent"}
+    cases = {
+        "missing.wav": "not found",
+        "text.wav": "cannot decode",
+        "empty.wav": "no audio samples",
+        "silent.wav": "is silent",
+    }
     for name, message in cases.items():
         with pytest.raises(WhisperSpeechError, match=message) as e:
             load_audio(tmp_path / name, 16000)

@@ -50,24 +50,26 @@ def test_say_reads_stdin(tmp_path):
 
 
 def test_failures_are_one_line_with_status_1(tmp_path):
-    for args in (["say", "hello", "--model", "system", "--voice", "nobody:here", "-o", str(tmp_path / "x.wav")],
-                 ["say", "   ", "-o", str(tmp_path / "x.wav")],
-                 ["say", "-o", str(tmp_path / "x.wav")],
-                 ["say", "hello", "--model", "system", "-o", str(tmp_path / "x.mp4")],
-                 ["say", "hello", "--model", "system", "--int8", "-o", str(tmp_path / "x.wav")],
-                 ["voices", "--system", "--rates"],
-                 ["say", "hello", "--model", str(tmp_path), "-o", str(tmp_path / "x.wav")],
-                 ["transcribe", str(tmp_path / "missing.wav")],
-                 ["whisper", "no-such-model"],
-                 ["average", str(tmp_path / "missing.model"), str(tmp_path / "missing.model"), "-o", str(tmp_path / "a.model")],
-                 ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--dropout", "1.5"],
-                 ["train", "codec", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--dropout", "0.1"],
-                 ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--depth", "0"],
-                 ["train", "vq", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--depth", "2"],
-                 ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,x,1,1"],
-                 ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,0,1,1"],
-                 ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,1"],
-                 ["train", "t2s", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,1,1,1"]):
+    for args in (
+        ["say", "hello", "--model", "system", "--voice", "nobody:here", "-o", str(tmp_path / "x.wav")],
+        ["say", "   ", "-o", str(tmp_path / "x.wav")],
+        ["say", "-o", str(tmp_path / "x.wav")],
+        ["say", "hello", "--model", "system", "-o", str(tmp_path / "x.mp4")],
+        ["say", "hello", "--model", "system", "--int8", "-o", str(tmp_path / "x.wav")],
+        ["voices", "--system", "--rates"],
+        ["say", "hello", "--model", str(tmp_path), "-o", str(tmp_path / "x.wav")],
+        ["transcribe", str(tmp_path / "missing.wav")],
+        ["whisper", "no-such-model"],
+        ["average", str(tmp_path / "missing.model"), str(tmp_path / "missing.model"), "-o", str(tmp_path / "a.model")],
+        ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--dropout", "1.5"],
+        ["train", "codec", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--dropout", "0.1"],
+        ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--depth", "0"],
+        ["train", "vq", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--depth", "2"],
+        ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,x,1,1"],
+        ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,0,1,1"],
+        ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,1"],
+        ["train", "t2s", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,1,1,1"],
+    ):
         r = run_cli(*args)
         assert r.returncode == 1, (args, r.stderr)
         assert r.stderr.startswith("whisperspeech: error: ") and r.stderr.count("\n") == 1, r.stderr
@@ -76,10 +78,12 @@ def test_failures_are_one_line_with_status_1(tmp_path):
 def test_average_writes_the_mean_of_one_model_s_exports(tiny_bundle, tmp_path):
     from whisperspeech.checkpoints import load_model, save_model, trained_steps
     import torch
+
     t2s = load_model(tiny_bundle / "t2s.model")
     save_model(t2s, tmp_path / "a.model", step=100)
     with torch.no_grad():
-        for p in t2s.parameters(): p.add_(1.0)
+        for p in t2s.parameters():
+            p.add_(1.0)
     save_model(t2s, tmp_path / "b.model", step=200)
     out = tmp_path / "avg.model"
     assert main(["average", str(tmp_path / "a.model"), str(tmp_path / "b.model"), "-o", str(out), "--half"]) == 0
@@ -87,6 +91,7 @@ def test_average_writes_the_mean_of_one_model_s_exports(tiny_bundle, tmp_path):
     assert all(torch.allclose(p, q + 0.5, atol=2e-3, rtol=2e-3) for p, q in zip(avg.parameters(), first.parameters()))
     assert trained_steps(out) == 200
     from whisperspeech.checkpoints import load_export  # the model and its record from one read
+
     assert load_export(out)[1] == {"step": 200, "averaged_steps": [100, 200]}
     r = run_cli("average", str(tmp_path / "a.model"), str(tiny_bundle / "s2a.model"), "-o", str(tmp_path / "bad.model"))
     assert r.returncode == 1 and "average exports of one model" in r.stderr and not (tmp_path / "bad.model").exists()
@@ -96,9 +101,23 @@ def test_say_with_a_bundle_from_argument_file_and_stdin(tiny_bundle, tmp_path):
     text = tmp_path / "text.txt"
     text.write_text("Rice is often served in round bowls.")
     outs = []
-    for i, (args, stdin) in enumerate([(["Rice is often served in round bowls."], None), (["-f", str(text)], None), (["-"], text.read_text())]):
+    for i, (args, stdin) in enumerate(
+        [(["Rice is often served in round bowls."], None), (["-f", str(text)], None), (["-"], text.read_text())]
+    ):
         out = tmp_path / f"out{i}.flac"
-        r = run_cli("say", *args, "--model", str(tiny_bundle), "--voice", "flite:rms", "--seed", "3", "-o", str(out), stdin=stdin)
+        r = run_cli(
+            "say",
+            *args,
+            "--model",
+            str(tiny_bundle),
+            "--voice",
+            "flite:rms",
+            "--seed",
+            "3",
+            "-o",
+            str(out),
+            stdin=stdin,
+        )
         assert r.returncode == 0, r.stderr
         assert "real-time factor" in r.stderr and "voice flite:rms" in r.stderr
         outs.append(sf.read(out)[0])
@@ -111,7 +130,9 @@ def test_say_with_a_bundle_from_argument_file_and_stdin(tiny_bundle, tmp_path):
 
 def test_say_with_int8_weights(tiny_bundle, tmp_path):
     out = tmp_path / "int8.wav"
-    r = run_cli("say", HARVARD, "--model", str(tiny_bundle), "--voice", "flite:rms", "--seed", "3", "--int8", "-o", str(out))
+    r = run_cli(
+        "say", HARVARD, "--model", str(tiny_bundle), "--voice", "flite:rms", "--seed", "3", "--int8", "-o", str(out)
+    )
     assert r.returncode == 0, r.stderr
     assert f"speaking with the model bundle {tiny_bundle}, int8 weights" in r.stderr
     wav, sr = sf.read(out)
@@ -120,9 +141,11 @@ def test_say_with_int8_weights(tiny_bundle, tmp_path):
 
 def test_say_sampling_options_reach_the_decoder(tiny_bundle, tmp_path):
     "Greedy speech does not depend on the seed, and top-k 1 is greedy; sampled speech does."
+
     def say(name, *opts):
         assert main(["say", HARVARD, "--model", str(tiny_bundle), "--quiet", "-o", str(tmp_path / name), *opts]) == 0
         return sf.read(tmp_path / name)[0]
+
     greedy = say("g1.wav", "--temperature", "0", "--seed", "1")
     assert np.array_equal(greedy, say("g2.wav", "--temperature", "0", "--seed", "2"))
     assert np.array_equal(greedy, say("k1.wav", "--top-k", "1", "--seed", "5"))
@@ -131,8 +154,21 @@ def test_say_sampling_options_reach_the_decoder(tiny_bundle, tmp_path):
 
 def test_say_streams_wav_to_stdout(tiny_bundle, tmp_path):
     script = Path(sys.executable).parent / "whisperspeech"
-    r = subprocess.run([str(script), "say", "Hello there. How are you?", "--model", str(tiny_bundle), "-o", "-", "--seed", "1",
-                        "--quiet"], capture_output=True)
+    r = subprocess.run(
+        [
+            str(script),
+            "say",
+            "Hello there. How are you?",
+            "--model",
+            str(tiny_bundle),
+            "-o",
+            "-",
+            "--seed",
+            "1",
+            "--quiet",
+        ],
+        capture_output=True,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stderr == b""  # --quiet: nothing but audio
     data = r.stdout
@@ -143,7 +179,12 @@ def test_say_streams_wav_to_stdout(tiny_bundle, tmp_path):
     assert sr == 24000 and len(wav) > 24000
     # the same speech as written to a file
     out = tmp_path / "same.wav"
-    assert run_cli("say", "Hello there. How are you?", "--model", str(tiny_bundle), "-o", str(out), "--seed", "1").returncode == 0
+    assert (
+        run_cli(
+            "say", "Hello there. How are you?", "--model", str(tiny_bundle), "-o", str(out), "--seed", "1"
+        ).returncode
+        == 0
+    )
     assert np.allclose(sf.read(out)[0], wav, atol=2 / 32768)
 
 
@@ -155,7 +196,8 @@ def test_voices_lists_the_bundle_voices(tiny_bundle):
     r = run_cli("voices", "--model", str(tiny_bundle), "--rates")  # each voice's own rate, as the bundle records it
     rates = json.loads((tiny_bundle / "rates.json").read_text())["cps"]
     assert r.returncode == 0 and [line.split("\t") for line in r.stdout.splitlines()] == [
-        [v, f"{rates[v]:.1f}"] for v in ("flite:slt", "flite:rms")]
+        [v, f"{rates[v]:.1f}"] for v in ("flite:slt", "flite:rms")
+    ]
 
 
 def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):
@@ -164,34 +206,69 @@ def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):
     ref = tmp_path / "ref.wav"
     sf.write(ref, speak_system("We should take the long road home.", "flite:awb", sr=16000).numpy(), 16000)
     out = tmp_path / "report.json"
-    assert main(["eval", "--model", str(tiny_bundle), "--sentences", str(sentences), "--voice", "flite:slt",
-                 "--voice", str(ref), "--clone", "flite:kal16", "--json", str(out), "--quiet", "--top-k", "50"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(tiny_bundle),
+                "--sentences",
+                str(sentences),
+                "--voice",
+                "flite:slt",
+                "--voice",
+                str(ref),
+                "--clone",
+                "flite:kal16",
+                "--json",
+                str(out),
+                "--quiet",
+                "--top-k",
+                "50",
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     assert report["temperature"] == {"t2s": 0.7, "s2a": 0.7} and report["top_k"] == 50  # the bundle records none
     assert report["s2a_guidance"] == 1.0  # its S2A decodes unguided
     slt, cloned, kal = report["voices"]
     # a system voice the model lacks, cloned from its recording: scored like a model voice, teacher included
     assert kal["cloned"] and not slt["cloned"] and kal["cps"] == 15 and 0 <= kal["teacher_wer"] < 0.5
-    assert 0 <= kal["nearest_own"] <= 1 and kal["nearest_model_voice"] in ("flite:slt", "flite:rms") and kal["duration_ratio_min"] > 0
+    assert (
+        0 <= kal["nearest_own"] <= 1
+        and kal["nearest_model_voice"] in ("flite:slt", "flite:rms")
+        and kal["duration_ratio_min"] > 0
+    )
     assert report["summary"]["mean_teacher_wer"] == slt["teacher_wer"]  # the model's voices only
     assert slt["utterances"] == 2 and 0 <= slt["teacher_wer"] < 0.5 and slt["wer"] >= 0  # random weights: noise
     assert 0 <= slt["nearest_own"] <= 1 and slt["duration_ratio_min"] > 0 and slt["rtf"] > 0
     assert -1 <= cloned["similarity"] <= 1 and cloned["nearest_model_voice"] in ("flite:slt", "flite:rms")
-    assert report["cps"] is None and slt["cps"] == load_bundle(tiny_bundle).rates["flite:slt"] != 15 and cloned["cps"] == 15
+    assert (
+        report["cps"] is None
+        and slt["cps"] == load_bundle(tiny_bundle).rates["flite:slt"] != 15
+        and cloned["cps"] == 15
+    )
     assert "mean_teacher_wer" in report["summary"]
     assert report["summary"]["mean_wer_model_voices"] == slt["wer"]  # the cloned voice left out of it
     lo, hi = slt["wer_ci95"]  # the interval holds its WER; per-utterance edits add up to it
-    assert lo <= slt["wer"] <= hi and sum(c["edits"] for c in slt["clips"]) / sum(c["words"] for c in slt["clips"]) == slt["wer"]
+    assert (
+        lo <= slt["wer"] <= hi
+        and sum(c["edits"] for c in slt["clips"]) / sum(c["words"] for c in slt["clips"]) == slt["wer"]
+    )
     lo, hi = report["summary"]["mean_wer_ci95"]
     assert lo <= report["summary"]["mean_wer"] <= hi
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "give at least one --voice or --clone"),
-    (["--voice", "flite:awb"], "flite:awb is not one of the model's voices (flite:slt, flite:rms): to clone it"),
-    (["--clone", "flite:slt"], "flite:slt is one of the model's own voices"),
-    (["--clone", "no-such-recording.wav"], "a clone is of a system voice"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "give at least one --voice or --clone"),
+        (["--voice", "flite:awb"], "flite:awb is not one of the model's voices (flite:slt, flite:rms): to clone it"),
+        (["--clone", "flite:slt"], "flite:slt is one of the model's own voices"),
+        (["--clone", "no-such-recording.wav"], "a clone is of a system voice"),
+    ],
+)
 def test_eval_says_which_voices_it_cannot_score(tiny_bundle, tmp_path, args, message):
     sentences = tmp_path / "s.txt"
     sentences.write_text("The soup needs more salt.\n")

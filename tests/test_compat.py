@@ -1,4 +1,5 @@
 """The torchaudio guard: works around a torchaudio whose extension cannot load, and does nothing otherwise."""
+
 import subprocess
 import sys
 import textwrap
@@ -31,22 +32,30 @@ def test_real_torchaudio_imports_and_its_python_parts_work():
 def test_a_torchaudio_that_imports_normally_is_left_alone(tmp_path):
     (tmp_path / "torchaudio").mkdir()
     (tmp_path / "torchaudio" / "__init__.py").write_text("MARK = 'native'\n")
-    r = run_python("""
+    r = run_python(
+        """
         from whisperspeech.compat import import_torchaudio
         ta = import_torchaudio()
         print(ta.MARK, hasattr(ta, "whisperspeech_without_extension"))
-    """, str(tmp_path))
+    """,
+        str(tmp_path),
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["native", "False"]
 
 
 def test_other_import_failures_are_not_hidden(tmp_path):
     (tmp_path / "torchaudio").mkdir()
-    (tmp_path / "torchaudio" / "__init__.py").write_text("raise OSError('libcuda.so.1: cannot open shared object file')\n")
-    r = run_python("""
+    (tmp_path / "torchaudio" / "__init__.py").write_text(
+        "raise OSError('libcuda.so.1: cannot open shared object file')\n"
+    )
+    r = run_python(
+        """
         from whisperspeech.compat import import_torchaudio
         try: import_torchaudio()
         except OSError as e: print("raised", e)
-    """, str(tmp_path))
+    """,
+        str(tmp_path),
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("raised libcuda.so.1")

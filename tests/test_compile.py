@@ -1,4 +1,5 @@
 """`compile=True` (static KV caches, `torch.compile`d decoding steps) decodes what eager decoding does."""
+
 import pytest
 import torch
 
@@ -8,8 +9,14 @@ from whisperspeech.t2s import T2S, t2s_generate
 from whisperspeech.training import preset
 
 
-@pytest.mark.parametrize("lengths, frames, guidance", [((30, 17), [86, 47], 1.0), ((25,), [71], 1.0),  # padding masked;
-                                                       ((30, 17), [86, 47], 2.0)])  # one row: its own head path; guided twins
+@pytest.mark.parametrize(
+    "lengths, frames, guidance",
+    [
+        ((30, 17), [86, 47], 1.0),
+        ((25,), [71], 1.0),  # padding masked;
+        ((30, 17), [86, 47], 2.0),
+    ],
+)  # one row: its own head path; guided twins
 def test_compiled_s2a_decodes_the_eager_codes(lengths, frames, guidance):
     torch.manual_seed(0)
     model = S2A(preset("s2a", "micro", uncond_rate=0.1, guidance=guidance)).eval()
@@ -25,18 +32,24 @@ def test_compiled_int8_s2a_steps_give_the_eager_int8_logits(monkeypatch):
     """Greedy int8 decoding can part ways at a near-tie (activations are rounded to bfloat16, and a compiled step
     fuses ops differently), so the two paths are compared step by step on the same tokens: the eager run's."""
     from whisperspeech.s2a import s2a_columns
+
     torch.manual_seed(0)
     model = quantize_int8(S2A(preset("s2a", "micro")).eval())
     stoks = [torch.randint(0, 512, (n,)) for n in (30, 17)]
     speakers = torch.randn(2, model.config.spk_width)
+
     def run(compile, forced=None):
         seen = []
+
         def record(logits, *args):  # stands in for sampling: greedy, or the forced run's next column
             seen.append(logits.clone())
             return logits.argmax(-1) if forced is None else forced[:, :, len(seen)]
+
         monkeypatch.setattr("whisperspeech.s2a.sample", record)
-        for grid, _ in s2a_columns(model, stoks, speakers, compile=compile): pass
+        for grid, _ in s2a_columns(model, stoks, speakers, compile=compile):
+            pass
         return grid.clone(), torch.stack(seen)
+
     grid, eager = run(False)
     _, compiled = run(True, forced=grid)
     assert compiled.shape == eager.shape == (3 * 30 - 1, 2, 4, model.config.codes + 2)
@@ -47,13 +60,25 @@ def test_compiled_int8_s2a_steps_give_the_eager_int8_logits(monkeypatch):
 def test_compiled_t2s_samples_the_eager_tokens():
     torch.manual_seed(0)
     model = T2S(preset("t2s", "micro")).eval()
-    with torch.no_grad(): model.stok_emb.special.weight.zero_()  # random weights would end at once
+    with torch.no_grad():
+        model.stok_emb.special.weight.zero_()  # random weights would end at once
     texts = [list(b"The lamp on the desk flickered twice."), list(b"Rice is often served in round bowls.")]
     speakers = torch.randn(2, model.config.spk_width)
+
     def run(compile):
         gens = [torch.Generator().manual_seed(i) for i in range(2)]
-        return t2s_generate(model, texts, [0, 0], [15.0, 15.0], temperature=1.0, generator=gens, max_tokens=40,
-                            compile=compile, speakers=speakers)
+        return t2s_generate(
+            model,
+            texts,
+            [0, 0],
+            [15.0, 15.0],
+            temperature=1.0,
+            generator=gens,
+            max_tokens=40,
+            compile=compile,
+            speakers=speakers,
+        )
+
     eager, compiled = run(False), run(True)
     assert [len(t) for t in eager] == [40, 40]  # decoded to the limit: every step compared
     assert all(torch.equal(a, b) for a, b in zip(eager, compiled))
@@ -62,11 +87,14 @@ def test_compiled_t2s_samples_the_eager_tokens():
 def test_compiled_steps_serve_new_lengths_without_compiling_again():
     torch.manual_seed(0)
     t2s, s2a = T2S(preset("t2s", "micro")).eval(), S2A(preset("s2a", "micro")).eval()
-    with torch.no_grad(): t2s.stok_emb.special.weight.zero_()
+    with torch.no_grad():
+        t2s.stok_emb.special.weight.zero_()
     speakers = torch.randn(1, s2a.config.spk_width)
+
     def run(text, n_stoks):
         stoks = t2s_generate(t2s, [list(text)], [0], [15.0], temperature=0, max_tokens=n_stoks, compile=True)
         return stoks, s2a_generate(s2a, stoks, speakers, temperature=0, compile=True)
+
     run(b"A first sentence.", 12)  # compiles both steps
     with torch._dynamo.config.patch(error_on_recompile=True):  # another text length, token count and frame count
         stoks, atoks = run(b"Then a second, rather longer sentence of text.", 30)
@@ -74,6 +102,7 @@ def test_compiled_steps_serve_new_lengths_without_compiling_again():
 
 
 def test_a_compiled_pipeline_says_so(tiny_bundle):
-    from whisperspeech.cli import load_pipeline
+    from whisperspeech.pipeline import load_pipeline
+
     pipe = load_pipeline(str(tiny_bundle), quiet=True, compile=True)
     assert pipe.compile and pipe.description == f"the model bundle {tiny_bundle}, compiled decoding"

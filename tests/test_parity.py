@@ -2,6 +2,7 @@
 
 Fixtures come from scripts/make_parity_fixtures.py, which runs PyPI whisperspeech==0.8.9 in its own
 virtualenv (random weights, small configs, published lengths and vocabularies)."""
+
 import hashlib
 import json
 from pathlib import Path

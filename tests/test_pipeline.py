@@ -1,4 +1,5 @@
 """The Pipeline end to end on small reference-format models with a random-weight Vocos."""
+
 from pathlib import Path
 
 import pytest
@@ -59,21 +60,27 @@ def test_long_text_is_split_batched_and_joined(pipe):
 
 def test_speaker_from_a_recording_checks_the_embedding_size(pipe, tmp_path):
     from whisperspeech.audio import save_audio
+
     ref = save_audio(tmp_path / "voice.wav", speak_system("Rice is often served in round bowls.", "flite:slt"), 24000)
     # the fixture S2A expects 192-d ECAPA embeddings; resemblyzer gives 256
-    pipe_r = Pipeline(FIX / "t2s-ref.model", FIX / "s2a-ref.model", vocoder_ref=pipe.vocoder, speaker_backend="resemblyzer")
+    pipe_r = Pipeline(
+        FIX / "t2s-ref.model", FIX / "s2a-ref.model", vocoder_ref=pipe.vocoder, speaker_backend="resemblyzer"
+    )
     with pytest.raises(WhisperSpeechError, match="expects 192"):
         pipe_r.generate("Hi there.", speaker=ref)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(text=""), "empty"),
-    (dict(text="   \n "), "empty"),
-    (dict(text="bell\x07"), "control characters"),
-    (dict(text="Hello.", lang="xx"), "unknown language"),
-    (dict(text="Hello.", cps=100), "cps"),
-    (dict(text="Hello.", speaker="/no/such/voice.wav"), "not found"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(text=""), "empty"),
+        (dict(text="   \n "), "empty"),
+        (dict(text="bell\x07"), "control characters"),
+        (dict(text="Hello.", lang="xx"), "unknown language"),
+        (dict(text="Hello.", cps=100), "cps"),
+        (dict(text="Hello.", speaker="/no/such/voice.wav"), "not found"),
+    ],
+)
 def test_bad_input_is_one_clear_error(pipe, kwargs, message):
     with pytest.raises(WhisperSpeechError, match=message) as e:
         pipe.generate(**{"speaker": SPK, **kwargs})
@@ -106,6 +113,7 @@ def test_vocoder_weights_missing_offline_is_an_error(monkeypatch):
 
 def test_ecapa_backend_unavailable_offline_is_clear(pipe):
     from whisperspeech.speaker import speaker_embedding
+
     with pytest.raises(WhisperSpeechError, match="speechbrain|Hugging Face|ecapa"):
         speaker_embedding(torch.randn(16000), "ecapa")
 
@@ -117,19 +125,28 @@ def test_int8_weights_speak_and_keep_the_float32_predictions(pipe):
     assert wav.ndim == 1 and wav.shape[0] > 0 and torch.isfinite(wav).all()
     g = torch.Generator().manual_seed(0)
     with torch.inference_mode():  # teacher-forced: the same inputs through both
-        args = (pipe.t2s.text_batch([list(b"hello there"), list(b"a second one")]), torch.tensor([0, 0]),
-                torch.tensor([15.0, 15.0]), torch.randint(0, 512, (2, 30), generator=g))
+        args = (
+            pipe.t2s.text_batch([list(b"hello there"), list(b"a second one")]),
+            torch.tensor([0, 0]),
+            torch.tensor([15.0, 15.0]),
+            torch.randint(0, 512, (2, 30), generator=g),
+        )
         t_f, t_q = pipe.t2s(*args), q.t2s(*args)
-        args = (pipe.s2a.stoks_batch([torch.randint(0, 512, (20,), generator=g)] * 2), torch.randn(2, 192, generator=g),
-                torch.randint(0, 1024, (2, 4, 40), generator=g))
+        args = (
+            pipe.s2a.stoks_batch([torch.randint(0, 512, (20,), generator=g)] * 2),
+            torch.randn(2, 192, generator=g),
+            torch.randint(0, 1024, (2, 4, 40), generator=g),
+        )
         s_f, s_q = pipe.s2a(*args), q.s2a(*args)
     assert (t_f.argmax(-1) == t_q.argmax(-1)).float().mean() >= 0.95  # measured 1.0
-    assert (s_f.argmax(-1) == s_q.argmax(-1)).float().mean() >= 0.8   # measured 0.91 on these random weights
+    assert (s_f.argmax(-1) == s_q.argmax(-1)).float().mean() >= 0.8  # measured 0.91 on these random weights
     assert 0 < (t_f - t_q).abs().max() < 0.2 * t_f.std()
 
 
 def test_int8_combines_with_compile():  # compiled int8 decoding itself: tests/test_compile.py
-    q = Pipeline(FIX / "t2s-ref.model", FIX / "s2a-ref.model", random_vocoder_ok=True, int8=True, compile=True, quiet=True)
+    q = Pipeline(
+        FIX / "t2s-ref.model", FIX / "s2a-ref.model", random_vocoder_ok=True, int8=True, compile=True, quiet=True
+    )
     assert q.t2s.int8 and q.s2a.int8 and q.compile
     assert q.description.endswith(", int8 weights, compiled decoding")
 
@@ -138,6 +155,7 @@ def test_guidance_only_for_an_s2a_trained_for_it(tiny_bundle, tmp_path):
     "`guidance=` decodes guided with an S2A trained with uncond_rate, says so in the description, and refuses other models."
     import shutil
     from whisperspeech.checkpoints import load_export, save_model
+
     with pytest.raises(WhisperSpeechError, match="needs an S2A trained with --uncond-rate"):
         Pipeline(model=tiny_bundle, guidance=2, quiet=True)
     with pytest.raises(WhisperSpeechError, match="from 0 to 10"):

@@ -1,5 +1,6 @@
 """Reading semantic tokens back into text with the frozen Whisper decoder (`read_tokens`, over the tokens' own span),
 with the shipped tokenizer on its own training tokens and on speech, and the readback scores of `whisperspeech eval`."""
+
 import math
 import shutil
 
@@ -14,7 +15,7 @@ from whisperspeech.system_voices import speak_system
 from whisperspeech.vq import READ_TOKENS_PER_SECOND, read_tokens, transcribe_tokens
 
 TOKENS = EMBEDDED.parent.parent / "datasets" / "voice-tokens"
-SCRIPTS = EMBEDDED.parent.parent / "scripts"
+SCRIPTS = EMBEDDED.parent.parent / "scripts" / "research"
 pytestmark = pytest.mark.skipif(not (EMBEDDED / "vq.model").exists(), reason="no shipped tokenizer in this checkout")
 
 
@@ -31,8 +32,10 @@ def test_true_tokens_read_back_as_their_transcript_and_stop(shipped, monkeypatch
     and deterministic), each text at most 1.23x its transcript's length (no repeats); from a 30 s window (the old
     reading) WER 0.86, most of them read as a word or two."""
     import webdataset as wds
+
     monkeypatch.syspath_prepend(str(SCRIPTS))
     from eval_vq import windowed_read
+
     shard = str(TOKENS / "12h" / "corpus-000000.tar.gz")
     samples = [s for s in wds.WebDataset(shard, shardshuffle=False).decode() if s["json"]["lang"] == "en"][:8]
     refs, stoks = [s["txt"] for s in samples], [torch.from_numpy(s["stoks.npy"].astype("int64")) for s in samples]
@@ -46,7 +49,10 @@ def test_true_tokens_read_back_as_their_transcript_and_stop(shipped, monkeypatch
 
 def test_transcribe_tokens_reads_speech_over_its_span(shipped):
     "Tokens of held-out speech read back close to what was said (WER 0.27 measured), and stop."
-    texts = ["The library on Maple Street closes early on Sundays.", "Our teacher read us a story about a fox who learned to swim."]
+    texts = [
+        "The library on Maple Street closes early on Sundays.",
+        "Our teacher read us a story about a fox who learned to swim.",
+    ]
     read = [transcribe_tokens(shipped, speak_system(t, "flite:slt", sr=16000)) for t in texts]
     print(read)
     assert word_error_rate(texts, read) <= 0.45 and all(len(h) <= 1.5 * len(t) for t, h in zip(texts, read))
@@ -57,6 +63,7 @@ def test_read_tokens_of_nothing_short_or_wrong_tokens(shipped):
     short = torch.tensor([12, 40, 40, 7, 512])  # 0.2 s, the last one the mask code: the text stays within the cap
     text = read_tokens(shipped, short)
     import whisper
+
     n = len(whisper.tokenizer.get_tokenizer(False).encode(" " + text))
     assert isinstance(text, str) and n <= math.ceil(len(short) / 25 * READ_TOKENS_PER_SECOND) + 2
     assert read_tokens(shipped, [short.tolist()]) == [text]  # a list of sequences: a list of texts
@@ -73,6 +80,7 @@ def test_eval_reads_back_when_the_bundle_has_a_tokenizer(tiny_bundle, tmp_path):
     error. The random micro T2S writes noise; the teacher's tokens read back close to the sentence."""
     from whisperspeech.evaluate import evaluate, format_table, tokenizer_path
     from whisperspeech.pipeline import Pipeline
+
     bundle = shutil.copytree(tiny_bundle, tmp_path / "bundle")
     shutil.copy(EMBEDDED / "vq.model", bundle / "vq.model")
     assert tokenizer_path(Pipeline(model=str(tiny_bundle), quiet=True)) is None

@@ -1,4 +1,5 @@
 """The parallel S2A: every surface of a bundle that holds one, its training recipe, and its checkpoint kind."""
+
 import pytest
 import torch
 
@@ -11,7 +12,8 @@ TEXT = "The ferry leaves at seven. Pack your bags tonight, and do not forget the
 
 @pytest.fixture(scope="module")
 def parallel_bundle(tmp_path_factory):
-    from whisperspeech.bundle import random_bundle
+    from bundles import random_bundle
+
     return random_bundle(tmp_path_factory.mktemp("parallel-bundle"), "micro", s2a="s2a-parallel")
 
 
@@ -29,6 +31,7 @@ def test_the_bundle_speaks_three_frames_a_token(pipe):
     wav = pipe.generate("Hello there.", seed=0)
     assert wav.ndim == 1 and wav.shape[0] == codes[0].shape[1] * 320  # the codec's hop
     from whisperspeech.s2a_parallel import parallel_s2a_generate
+
     assert parallel_s2a_generate(pipe.s2a, stoks, pipe.speaker())[0].shape == (4, 51)
 
 
@@ -40,10 +43,15 @@ def test_stream_adds_up_to_generate(pipe):
 
 
 def test_requests_batched_together_equal_requests_alone(pipe):
-    reqs = [dict(text="Hello there.", speaker="flite:slt", seed=1), dict(text=TEXT, speaker="flite:rms", cps=12, seed=2),
-            dict(text="Guten Morgen.", lang="de", seed=3)]
+    reqs = [
+        dict(text="Hello there.", speaker="flite:slt", seed=1),
+        dict(text=TEXT, speaker="flite:rms", cps=12, seed=2),
+        dict(text="Guten Morgen.", lang="de", seed=3),
+    ]
     for r, wav in zip(reqs, pipe.generate_many(reqs)):
-        alone = pipe.generate(r["text"], speaker=r.get("speaker"), lang=r.get("lang", "en"), cps=r.get("cps"), seed=r["seed"])
+        alone = pipe.generate(
+            r["text"], speaker=r.get("speaker"), lang=r.get("lang", "en"), cps=r.get("cps"), seed=r["seed"]
+        )
         assert torch.allclose(wav, alone, atol=1e-5)
     a, b = (pipe.generate_atoks("Hello there.", speaker=v, seed=1)[0] for v in ("flite:slt", "flite:rms"))
     assert not torch.equal(a, b)  # the voice reaches the S2A
@@ -54,9 +62,11 @@ def test_guidance_and_a_foreign_codec_are_clear_errors(parallel_bundle, tmp_path
         Pipeline(model=parallel_bundle, guidance=2, quiet=True)
     other = tmp_path / "other"
     other.mkdir()
-    for f in ("t2s.model", "s2a.model", "voices.pt", "rates.json"): (other / f).symlink_to(parallel_bundle / f)
+    for f in ("t2s.model", "s2a.model", "voices.pt", "rates.json"):
+        (other / f).symlink_to(parallel_bundle / f)
     codec = load_model(parallel_bundle / "codec.model", kind="codec")
-    with torch.no_grad(): codec.quantizer.vq.layers[0].codebook.add_(0.01)  # a codec the S2A was not trained with
+    with torch.no_grad():
+        codec.quantizer.vq.layers[0].codebook.add_(0.01)  # a codec the S2A was not trained with
     save_model(codec, other / "codec.model")
     with pytest.raises(WhisperSpeechError, match="codes of the codec it was trained with"):
         Pipeline(model=other, quiet=True)
@@ -64,7 +74,9 @@ def test_guidance_and_a_foreign_codec_are_clear_errors(parallel_bundle, tmp_path
 
 def test_a_parallel_checkpoint_serves_as_s2a_only(parallel_bundle):
     assert type(load_model(parallel_bundle / "s2a.model", kind="s2a")).__name__ == "ParallelS2A"
-    with pytest.raises(WhisperSpeechError, match="is a parallel semantic-to-acoustic \\(S2A\\) model, but a text-to-semantic"):
+    with pytest.raises(
+        WhisperSpeechError, match="is a parallel semantic-to-acoustic \\(S2A\\) model, but a text-to-semantic"
+    ):
         load_model(parallel_bundle / "s2a.model", kind="t2s")
 
 
@@ -74,6 +86,7 @@ def micro_codec(tmp_path_factory):
     from whisperspeech.codec import Codec
     from whisperspeech.training import preset
     from whisperspeech.vocoder import randomize_codebooks
+
     torch.manual_seed(0)
     codec = Codec(preset("codec", "micro", bins=1024))
     randomize_codebooks(codec)
@@ -83,6 +96,7 @@ def micro_codec(tmp_path_factory):
 def test_it_learns_resumes_and_loads_in_the_pipeline(prepared, micro_codec, tmp_path):
     from test_training import fixed_batch
     from whisperspeech.training import _loss, build_model, preset, train
+
     config = preset("s2a-parallel", "micro")
     with pytest.raises(WhisperSpeechError, match="needs --codec"):
         train("s2a-parallel", prepared["spk"], tmp_path / "none", "micro", steps=2, batch_size=4, progress=False)
@@ -91,10 +105,31 @@ def test_it_learns_resumes_and_loads_in_the_pipeline(prepared, micro_codec, tmp_
     data = fixed_batch(prepared["spk"], "s2a-parallel", config, 4)
     assert data["atoks"].shape[-1] == 3 * data["stoks"].shape[-1] and (data["frames"] <= 3 * data["lengths"]).all()
     run = tmp_path / "run"
-    train("s2a-parallel", prepared["spk"], run, "micro", steps=20, batch_size=8, lr=3e-3, warmup=3, save_every=10,
-          progress=False, codec=micro_codec)
-    path = train("s2a-parallel", prepared["spk"], run, "micro", steps=30, batch_size=8, lr=3e-3, warmup=3, save_every=10,
-                 progress=False)  # resumes: the run keeps the codebooks it has, no --codec needed
+    train(
+        "s2a-parallel",
+        prepared["spk"],
+        run,
+        "micro",
+        steps=20,
+        batch_size=8,
+        lr=3e-3,
+        warmup=3,
+        save_every=10,
+        progress=False,
+        codec=micro_codec,
+    )
+    path = train(
+        "s2a-parallel",
+        prepared["spk"],
+        run,
+        "micro",
+        steps=30,
+        batch_size=8,
+        lr=3e-3,
+        warmup=3,
+        save_every=10,
+        progress=False,
+    )  # resumes: the run keeps the codebooks it has, no --codec needed
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 30
     trained = load_model(path, kind="s2a")
     with torch.no_grad():

@@ -1,4 +1,5 @@
 """The HTTP server over loopback: the official OpenAI client, streaming, voice uploads, limits, batching, fuzzing."""
+
 import io
 import socket
 import threading
@@ -29,11 +30,13 @@ def pipe(tiny_bundle):
 def start(app):
     "Serve `app` with uvicorn on a free loopback port in a thread; returns (base url, server)."
     import uvicorn
+
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     for _ in range(200):
-        if server.started: break
+        if server.started:
+            break
         time.sleep(0.05)
     assert server.started
     return f"http://127.0.0.1:{port}", server
@@ -50,12 +53,17 @@ def server(pipe, tmp_path_factory):
 
 def test_openai_client_gets_playable_audio(server):
     from openai import OpenAI
+
     url, _, _ = server
     client = OpenAI(base_url=f"{url}/v1", api_key="not-needed")
-    wav = client.audio.speech.create(model="tts-1", voice="flite:rms", input="Hello from the server.", response_format="wav")
+    wav = client.audio.speech.create(
+        model="tts-1", voice="flite:rms", input="Hello from the server.", response_format="wav"
+    )
     audio, sr = sf.read(io.BytesIO(wav.content))
     assert sr == 24000 and len(audio) > 0.5 * sr and np.abs(audio).max() > 0
-    mp3 = client.audio.speech.create(model="tts-1", voice="alloy", input="Hello again.")  # OpenAI's defaults: mp3, alloy
+    mp3 = client.audio.speech.create(
+        model="tts-1", voice="alloy", input="Hello again."
+    )  # OpenAI's defaults: mp3, alloy
     audio, sr = sf.read(io.BytesIO(mp3.content))
     assert sr == 24000 and len(audio) > 0.5 * sr
     pcm = client.audio.speech.create(model="tts-1", voice="echo", input="Raw samples.", response_format="pcm")
@@ -75,8 +83,14 @@ def test_speed_scales_the_voice_s_own_rate(server, pipe):
 
 def test_streamed_speech_arrives_in_pieces(server):
     url, _, _ = server
-    body = dict(model="tts-1", voice="flite:slt", input="One sentence here. And another one there.", response_format="wav",
-                stream=True, seed=2)
+    body = dict(
+        model="tts-1",
+        voice="flite:slt",
+        input="One sentence here. And another one there.",
+        response_format="wav",
+        stream=True,
+        seed=2,
+    )
     with httpx.stream("POST", f"{url}/v1/audio/speech", json=body, timeout=120) as r:
         assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
         chunks = [c for c in r.iter_raw()]
@@ -89,32 +103,47 @@ def test_streamed_speech_arrives_in_pieces(server):
 def test_register_and_use_a_voice(server):
     url, _, data = server
     buf = io.BytesIO()
-    sf.write(buf, speak_system("We should take the long road home and stop by the river.", "flite:awb", sr=16000).numpy(),
-             16000, format="WAV")
+    sf.write(
+        buf,
+        speak_system("We should take the long road home and stop by the river.", "flite:awb", sr=16000).numpy(),
+        16000,
+        format="WAV",
+    )
     r = httpx.post(f"{url}/v1/voices", data={"name": "awb-clone"}, files={"file": ("../../x.wav", buf.getvalue())})
     assert r.status_code == 201, r.text
     names = {v["name"]: v["kind"] for v in httpx.get(f"{url}/v1/voices").json()["voices"]}
     assert names["awb-clone"] == "registered" and names["flite:slt"] == "builtin"
     stored = list((data / "voices").glob("*.wav"))
     assert len(stored) == 1 and len(stored[0].stem) == 32  # a generated name, not the client's
-    r = httpx.post(f"{url}/v1/audio/speech", json=dict(model="tts-1", voice="awb-clone", input="Cloned.", response_format="flac"),
-                   timeout=120)
+    r = httpx.post(
+        f"{url}/v1/audio/speech",
+        json=dict(model="tts-1", voice="awb-clone", input="Cloned.", response_format="flac"),
+        timeout=120,
+    )
     assert r.status_code == 200 and r.headers["content-type"] == "audio/flac"
     r = httpx.post(f"{url}/v1/voices", data={"name": "awb-clone"}, files={"file": ("a.wav", buf.getvalue())})
     assert r.status_code == 409
 
 
-@pytest.mark.parametrize("name,payload,status", [
-    ("../../etc/passwd", "speech", 422),      # path traversal in the name
-    ("ok-name", "text", 422),                 # not audio
-    ("ok-name", "short", 422),                # 0.2 s
-    ("ok-name", "huge", 413),                 # over the upload limit
-])
+@pytest.mark.parametrize(
+    "name,payload,status",
+    [
+        ("../../etc/passwd", "speech", 422),  # path traversal in the name
+        ("ok-name", "text", 422),  # not audio
+        ("ok-name", "short", 422),  # 0.2 s
+        ("ok-name", "huge", 413),  # over the upload limit
+    ],
+)
 def test_bad_uploads_are_refused(server, name, payload, status):
     url, _, data = server
     before = set((data / "voices").iterdir())
     speech = speak_system("We should take the long road home.", "flite:awb", sr=16000).numpy()
-    files = {"speech": speech, "short": speech[:3200], "huge": np.random.default_rng(0).uniform(-1, 1, 1_200_000), "text": None}
+    files = {
+        "speech": speech,
+        "short": speech[:3200],
+        "huge": np.random.default_rng(0).uniform(-1, 1, 1_200_000),
+        "text": None,
+    }
     if payload == "text":
         content = b"this is not audio at all"
     else:
@@ -127,13 +156,24 @@ def test_bad_uploads_are_refused(server, name, payload, status):
     assert set((data / "voices").iterdir()) == before  # nothing written
 
 
-@pytest.mark.parametrize("change,status", [
-    (dict(input="x" * 301), 413), (dict(voice="nobody"), 404), (dict(speed=5.0), 422), (dict(input=""), 422),
-    (dict(response_format="aac"), 422), (dict(input="bell\x07"), 422), (dict(lang="xx"), 422), (dict(voice={"id": "nobody"}), 404),
-])
+@pytest.mark.parametrize(
+    "change,status",
+    [
+        (dict(input="x" * 301), 413),
+        (dict(voice="nobody"), 404),
+        (dict(speed=5.0), 422),
+        (dict(input=""), 422),
+        (dict(response_format="aac"), 422),
+        (dict(input="bell\x07"), 422),
+        (dict(lang="xx"), 422),
+        (dict(voice={"id": "nobody"}), 404),
+    ],
+)
 def test_bad_requests_get_json_errors(server, change, status):
     url, _, _ = server
-    r = httpx.post(f"{url}/v1/audio/speech", json={**dict(model="tts-1", input="Hi.", voice="alloy"), **change}, timeout=60)
+    r = httpx.post(
+        f"{url}/v1/audio/speech", json={**dict(model="tts-1", input="Hi.", voice="alloy"), **change}, timeout=60
+    )
     assert r.status_code == status, r.text
     assert r.json()["error"]["message"]
 
@@ -149,15 +189,23 @@ def test_concurrent_requests_are_batched_and_a_full_queue_answers_503(pipe, tmp_
     app = create_app(ServerConfig(data_dir=tmp_path, max_batch=4, max_queue=3), pipe)
     url, srv = start(app)
     try:
-        body = lambda i: dict(model="tts-1", voice="alloy", input=f"Request number {i} is here.", response_format="pcm", seed=i)
+        body = lambda i: dict(
+            model="tts-1", voice="alloy", input=f"Request number {i} is here.", response_format="pcm", seed=i
+        )
         with ThreadPoolExecutor(12) as pool:
-            codes = list(pool.map(lambda i: httpx.post(f"{url}/v1/audio/speech", json=body(i), timeout=300).status_code, range(12)))
+            codes = list(
+                pool.map(
+                    lambda i: httpx.post(f"{url}/v1/audio/speech", json=body(i), timeout=300).status_code, range(12)
+                )
+            )
         assert 503 in codes and 200 in codes and set(codes) <= {200, 503}
         assert app.state.engine.largest_batch > 1
         # a request batched with others gets the audio it gets alone
         alone = httpx.post(f"{url}/v1/audio/speech", json=body(0), timeout=300)
         with ThreadPoolExecutor(3) as pool:
-            batched = list(pool.map(lambda i: httpx.post(f"{url}/v1/audio/speech", json=body(i), timeout=300), range(3)))
+            batched = list(
+                pool.map(lambda i: httpx.post(f"{url}/v1/audio/speech", json=body(i), timeout=300), range(3))
+            )
         assert batched[0].content == alone.content
     finally:
         srv.should_exit = True
@@ -166,6 +214,7 @@ def test_concurrent_requests_are_batched_and_a_full_queue_answers_503(pipe, tmp_
 def test_fuzzing_the_openapi_spec_finds_no_server_errors(pipe, tmp_path):
     import schemathesis
     from hypothesis import HealthCheck, given, settings
+
     app = create_app(ServerConfig(data_dir=tmp_path, max_chars=40, max_upload_bytes=200_000), pipe)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures, statuses = [], []
@@ -178,7 +227,9 @@ def test_fuzzing_the_openapi_spec_finds_no_server_errors(pipe, tmp_path):
         def check(case):
             response = case.call()
             statuses.append(response.status_code)
-            if response.status_code >= 500: failures.append((case.method, case.path, response.status_code, response.text[:200]))
+            if response.status_code >= 500:
+                failures.append((case.method, case.path, response.status_code, response.text[:200]))
+
         check()
     print("fuzzed", len(statuses), "requests; statuses", sorted(set(statuses)))
     assert not failures, failures[:5]
@@ -186,9 +237,16 @@ def test_fuzzing_the_openapi_spec_finds_no_server_errors(pipe, tmp_path):
 
 
 def test_the_serve_command_answers_on_loopback(tiny_bundle, tmp_path, serving):
-    with serving("serve", "--model", str(tiny_bundle), "--data-dir", str(tmp_path / "data"), "--int8",
-                 path="/health") as (url, health):
-        assert health.json()["status"] == "ok" and health.json()["model"] == f"the model bundle {tiny_bundle}, int8 weights"
-        r = httpx.post(f"{url}/v1/audio/speech", json=dict(model="tts-1", input="Hi.", voice="alloy", response_format="wav"),
-                       timeout=120)
+    with serving(
+        "serve", "--model", str(tiny_bundle), "--data-dir", str(tmp_path / "data"), "--int8", path="/health"
+    ) as (url, health):
+        assert (
+            health.json()["status"] == "ok"
+            and health.json()["model"] == f"the model bundle {tiny_bundle}, int8 weights"
+        )
+        r = httpx.post(
+            f"{url}/v1/audio/speech",
+            json=dict(model="tts-1", input="Hi.", voice="alloy", response_format="wav"),
+            timeout=120,
+        )
         assert r.status_code == 200 and r.content[:4] == b"RIFF"

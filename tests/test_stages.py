@@ -1,4 +1,5 @@
 """A 20-utterance synthetic corpus through every preparation stage; killed and resumed stages."""
+
 import json
 import os
 import signal
@@ -7,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -33,13 +33,16 @@ def test_every_stage_adds_its_fields(prepared):
 
 def test_transcripts_of_english_voices_are_close(prepared):
     from whisperspeech.asr import word_error_rate
+
     refs, hyps = [], []
     for p in expand_shards(prepared["transcribe"]):
         for s in read_samples(p):
             meta = json.loads(s["json"])
             if meta["lang"] == "en" and meta["voice"] in ("flite:rms", "flite:slt", "piper:joe", "festival:slt-hts"):
-                refs.append(s["txt"].decode()); hyps.append(s["asr.txt"].decode())
-    if refs: assert word_error_rate(refs, hyps) < 0.5
+                refs.append(s["txt"].decode())
+                hyps.append(s["asr.txt"].decode())
+    if refs:
+        assert word_error_rate(refs, hyps) < 0.5
 
 
 def test_killed_stage_resumes_without_losing_or_duplicating(prepared, tmp_path):
@@ -47,7 +50,8 @@ def test_killed_stage_resumes_without_losing_or_duplicating(prepared, tmp_path):
     cmd = [WS, "prepare", "transcribe", "-i", str(prepared["corpus"]), "-o", str(out), "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not list(out.glob("corpus-*.tar")) and time.monotonic() < deadline: time.sleep(0.2)
+    while not list(out.glob("corpus-*.tar")) and time.monotonic() < deadline:
+        time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = sorted(p.name for p in out.glob("corpus-*.tar"))
@@ -56,16 +60,32 @@ def test_killed_stage_resumes_without_losing_or_duplicating(prepared, tmp_path):
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["skipped_existing"] == len(done_before)
-    assert keys(out) == keys(prepared["corpus"])          # same keys, same order, each once
+    assert keys(out) == keys(prepared["corpus"])  # same keys, same order, each once
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
 
 
 def test_a_new_corpus_can_exclude_the_text_of_earlier_ones(prepared, tmp_path):
     "prepare corpus --exclude-text: with the earlier corpus's own seed, not one of its sentences comes back."
     from whisperspeech.corpus import spoken_sentences
+
     out = tmp_path / "more"
-    corpus = [WS, "prepare", "corpus", "-o", str(out), "--utterances", "5", "--shard-size", "5", "--seed", "5",
-              "--languages", "en:0.7,de:0.15,pl:0.15", "--quiet", "--exclude-text"]
+    corpus = [
+        WS,
+        "prepare",
+        "corpus",
+        "-o",
+        str(out),
+        "--utterances",
+        "5",
+        "--shard-size",
+        "5",
+        "--seed",
+        "5",
+        "--languages",
+        "en:0.7,de:0.15,pl:0.15",
+        "--quiet",
+        "--exclude-text",
+    ]
     r = subprocess.run(corpus + [str(prepared["corpus"])], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     earlier = spoken_sentences(prepared["corpus"])
@@ -78,21 +98,27 @@ def test_a_new_corpus_can_exclude_the_text_of_earlier_ones(prepared, tmp_path):
     again = [str(tmp_path / "again") if a == str(out) else a for a in corpus]
     r = subprocess.run(again + [str(prepared["corpus"]), "--exclude-text", str(held)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert len(spoken_sentences(tmp_path / "again")) == 5 and not spoken_sentences(tmp_path / "again") & spoken_sentences(out)
+    assert len(spoken_sentences(tmp_path / "again")) == 5 and not spoken_sentences(
+        tmp_path / "again"
+    ) & spoken_sentences(out)
     r = subprocess.run(corpus + [str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert r.returncode != 0 and "no shards match" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_corrupt_audio_is_reported_and_skipped(prepared, tmp_path):
     import webdataset as wds
+
     src = tmp_path / "in"
     src.mkdir()
     good = list(read_samples(expand_shards(prepared["corpus"])[0]))[:2]
     with wds.TarWriter(str(src / "mixed-000000.tar"), encoder=False) as w:
         w.write({"__key__": "empty", "flac": b""})
-        for s in good: w.write({k: v for k, v in s.items() if not k.startswith("__") or k == "__key__"})
+        for s in good:
+            w.write({k: v for k, v in s.items() if not k.startswith("__") or k == "__key__"})
         w.write({"__key__": "garbage", "flac": os.urandom(2000)})
-    r = subprocess.run([WS, "prepare", "spk", "-i", str(src), "-o", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True)
+    r = subprocess.run(
+        [WS, "prepare", "spk", "-i", str(src), "-o", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["bad"] == 2 and summary["samples_out"] == 2
@@ -103,8 +129,12 @@ def test_slim_shards_make_the_same_training_batches(prepared, tmp_path):
     "The slim stage keeps only what T2S and S2A read: a small fraction of the bytes, the same batches."
     import webdataset as wds
     from whisperspeech.training import batch_maker, preset
-    r = subprocess.run([WS, "prepare", "slim", "-i", str(prepared["spk"]), "-o", str(tmp_path), "--quiet"],
-                       capture_output=True, text=True)
+
+    r = subprocess.run(
+        [WS, "prepare", "slim", "-i", str(prepared["spk"]), "-o", str(tmp_path), "--quiet"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["samples_out"] == 20 and keys(tmp_path) == keys(prepared["spk"])
     fields = {k for k in next(iter(read_samples(expand_shards(tmp_path)[0]))) if not k.startswith("__")}
@@ -117,14 +147,20 @@ def test_slim_shards_make_the_same_training_batches(prepared, tmp_path):
         make = batch_maker(kind, preset(kind, "micro"))
         a, b = make(full[:6]), make(slim[:6])
         for name in a:
-            if name == "keys": assert a[name] == b[name]
-            elif name == "speakers": assert torch.allclose(a[name], b[name], atol=1e-3)  # float16 in slim shards
-            elif a[name] is not None: assert torch.equal(a[name], b[name]), (kind, name)
+            if name == "keys":
+                assert a[name] == b[name]
+            elif name == "speakers":
+                assert torch.allclose(a[name], b[name], atol=1e-3)  # float16 in slim shards
+            elif a[name] is not None:
+                assert torch.equal(a[name], b[name]), (kind, name)
 
 
 def test_slim_needs_semantic_tokens(prepared, tmp_path):
-    r = subprocess.run([WS, "prepare", "slim", "-i", str(prepared["atoks"]), "-o", str(tmp_path), "--quiet"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [WS, "prepare", "slim", "-i", str(prepared["atoks"]), "-o", str(tmp_path), "--quiet"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0 and json.loads(r.stdout)["bad"] == 20
     assert "no semantic tokens: run the stoks stage first" in r.stderr
 
@@ -137,6 +173,7 @@ def test_transcribe_backends(backend):
     from whisperspeech.asr import word_error_rate
     from whisperspeech.stages import transcriber
     from whisperspeech.system_voices import speak_system
+
     text = "Glue the sheet to the dark blue background."
     buf = io.BytesIO()
     sf.write(buf, speak_system(text, "flite:rms").numpy(), 24000, format="FLAC")

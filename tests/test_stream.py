@@ -1,4 +1,5 @@
 """Bundles, named voices, request batching and streaming, on the tiny random-weight bundle."""
+
 import pytest
 import torch
 
@@ -25,23 +26,26 @@ def test_bundle_voices_and_codec(pipe):
 
 def linked_bundle(bundle, folder, files=("t2s.model", "s2a.model", "codec.model", "voices.pt", "rates.json")):
     "A bundle in `folder` whose `files` are links to those of `bundle` (the test then adds what differs)."
-    for f in files: (folder / f).symlink_to(bundle / f)
+    for f in files:
+        (folder / f).symlink_to(bundle / f)
     return folder
 
 
 def test_the_voice_reaches_t2s(pipe, tiny_bundle, tmp_path):
     "The bundle's T2S hears the speaker: same text and seed, other voice, other semantic tokens."
-    from whisperspeech.pipeline import _jobs, _semantic
     assert pipe.t2s.config.spk_width == pipe.s2a.config.spk_width == 256
-    jobs = {v: _jobs(pipe, "Hello there.", v, "en", 15.0, 1) for v in pipe.voices}
-    stoks = {v: _semantic(pipe, j, torch.stack([x["speaker"] for x in j]), 0.7, None)[0][0] for v, j in jobs.items()}
+    jobs = {v: pipe._jobs("Hello there.", v, "en", 15.0, 1) for v in pipe.voices}
+    stoks = {v: pipe._semantic(j, torch.stack([x.speaker for x in j]), 0.7, None)[0][0] for v, j in jobs.items()}
     assert not torch.equal(*stoks.values())
     # a T2S that hears other speaker embeddings than its S2A takes is refused at load
     from whisperspeech.checkpoints import load_model, save_model
     from whisperspeech.t2s import T2S
     from dataclasses import replace
+
     linked_bundle(tiny_bundle, tmp_path, ("s2a.model", "codec.model", "voices.pt"))
-    save_model(T2S(replace(load_model(tiny_bundle / "t2s.model", kind="t2s").config, spk_width=192)), tmp_path / "t2s.model")
+    save_model(
+        T2S(replace(load_model(tiny_bundle / "t2s.model", kind="t2s").config, spk_width=192)), tmp_path / "t2s.model"
+    )
     with pytest.raises(WhisperSpeechError, match="192-wide speaker embeddings.*256-wide"):
         Pipeline(model=tmp_path, quiet=True)
 
@@ -49,12 +53,12 @@ def test_the_voice_reaches_t2s(pipe, tiny_bundle, tmp_path):
 def test_a_bundle_records_its_own_temperatures(pipe, tiny_bundle, tmp_path):
     "sampling.json sets each stage's default temperature; a caller's temperature overrides both."
     from whisperspeech.bundle import save_sampling
-    from whisperspeech.pipeline import _temperatures
+
     linked_bundle(tiny_bundle, tmp_path)
     save_sampling(tmp_path / "sampling.json", t2s=0, s2a=0)
     greedy = Pipeline(model=tmp_path, quiet=True)
     assert greedy.temperature == {"t2s": 0, "s2a": 0} and pipe.temperature == {"t2s": 0.7, "s2a": 0.7}
-    assert _temperatures(greedy, None) == (0, 0) and _temperatures(greedy, 0.5) == (0.5, 0.5)
+    assert greedy._temperatures(None) == (0, 0) and greedy._temperatures(0.5) == (0.5, 0.5)
     a, b = (greedy.generate_atoks("Hello there.", seed=s)[0] for s in (1, 2))
     assert torch.equal(a, b) and torch.equal(a, pipe.generate_atoks("Hello there.", seed=3, temperature=0)[0])
     assert not torch.equal(*(greedy.generate_atoks("Hello there.", seed=s, temperature=1.0)[0] for s in (1, 2)))
@@ -71,12 +75,16 @@ def test_stream_adds_up_to_generate(pipe):
 
 
 def test_requests_batched_together_equal_requests_alone(pipe):
-    reqs = [dict(text="Hello there.", speaker="flite:slt", seed=1),
-            dict(text=TEXT, speaker="flite:rms", cps=12, seed=2),
-            dict(text="Guten Morgen.", lang="de", seed=3)]
+    reqs = [
+        dict(text="Hello there.", speaker="flite:slt", seed=1),
+        dict(text=TEXT, speaker="flite:rms", cps=12, seed=2),
+        dict(text="Guten Morgen.", lang="de", seed=3),
+    ]
     together = pipe.generate_many(reqs)
     for r, wav in zip(reqs, together):
-        alone = pipe.generate(r["text"], speaker=r.get("speaker"), lang=r.get("lang", "en"), cps=r.get("cps"), seed=r["seed"])
+        alone = pipe.generate(
+            r["text"], speaker=r.get("speaker"), lang=r.get("lang", "en"), cps=r.get("cps"), seed=r["seed"]
+        )
         assert torch.allclose(wav, alone, atol=1e-5)
     a, b = (pipe.generate_atoks("Hello there.", speaker="flite:slt", seed=s)[0] for s in (1, 4))
     assert not torch.equal(a, b)  # and the seed matters

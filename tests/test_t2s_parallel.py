@@ -1,4 +1,5 @@
 """The parallel T2S: phonemes, the aligner and its preparation stage, training, and every surface of a bundle that holds one."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,11 @@ WS = str(Path(sys.executable).parent / "whisperspeech")
 
 def test_phonemes_read_numbers_times_and_abbreviations_as_words():
     from whisperspeech.phonemes import is_phone, phonemize, text_symbols
+
     assert phonemize("It is 10:30.") == phonemize("It is ten thirty.")
-    assert phonemize("In 1999, we left.").replace(" ", "") == phonemize("In nineteen hundred ninety nine, we left.").replace(" ", "")
+    assert phonemize("In 1999, we left.").replace(" ", "") == phonemize(
+        "In nineteen hundred ninety nine, we left."
+    ).replace(" ", "")
     assert "dˈɑːktɚ" in phonemize("Dr. Smith") and "pɔɪnt" in phonemize("It weighs 4.5 tons.")
     symbols = text_symbols("Yes, 3 cats?")
     assert symbols[-1] == "?" and "," in symbols and " " in symbols
@@ -30,6 +34,7 @@ def test_phonemes_read_numbers_times_and_abbreviations_as_words():
 def test_without_espeak_ng_the_error_says_how_to_install_it(monkeypatch):
     from phonemizer.backend import EspeakBackend
     from whisperspeech import phonemes
+
     phonemes._backend.cache_clear()
     monkeypatch.setattr(EspeakBackend, "is_available", classmethod(lambda cls: False))
     try:
@@ -41,8 +46,11 @@ def test_without_espeak_ng_the_error_says_how_to_install_it(monkeypatch):
 
 @pytest.fixture(scope="module")
 def parallel_bundle(tmp_path_factory):
-    from whisperspeech.bundle import random_bundle
-    return random_bundle(tmp_path_factory.mktemp("t2s-parallel-bundle"), "micro", s2a="s2a-parallel", t2s="t2s-parallel")
+    from bundles import random_bundle
+
+    return random_bundle(
+        tmp_path_factory.mktemp("t2s-parallel-bundle"), "micro", s2a="s2a-parallel", t2s="t2s-parallel"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,42 +69,59 @@ def test_the_bundle_reads_phonemes_in_one_pass(pipe):
 def test_stream_and_batches_equal_generate(pipe):
     pieces = list(pipe.generate_stream(TEXT, speaker="flite:rms", seed=7, frames=6))
     assert torch.allclose(torch.cat(pieces), pipe.generate(TEXT, speaker="flite:rms", seed=7), atol=1e-5)
-    reqs = [dict(text="Hello there.", speaker="flite:slt", seed=1), dict(text=TEXT, speaker="flite:rms", cps=12, seed=2),
-            dict(text="Guten Morgen.", lang="de", seed=3)]
+    reqs = [
+        dict(text="Hello there.", speaker="flite:slt", seed=1),
+        dict(text=TEXT, speaker="flite:rms", cps=12, seed=2),
+        dict(text="Guten Morgen.", lang="de", seed=3),
+    ]
     for r, wav in zip(reqs, pipe.generate_many(reqs)):
-        alone = pipe.generate(r["text"], speaker=r.get("speaker"), lang=r.get("lang", "en"), cps=r.get("cps"), seed=r["seed"])
+        alone = pipe.generate(
+            r["text"], speaker=r.get("speaker"), lang=r.get("lang", "en"), cps=r.get("cps"), seed=r["seed"]
+        )
         assert torch.allclose(wav, alone, atol=1e-5)
 
 
 def test_the_cli_speaks_with_it(parallel_bundle, tmp_path):
     "`say` with a bundle of both parallel models (the embedded voice's kinds), digits in the text."
     out = tmp_path / "hello.wav"
-    r = subprocess.run([WS, "say", "It is 10:30.", "--model", str(parallel_bundle), "-o", str(out), "--seed", "0"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [WS, "say", "It is 10:30.", "--model", str(parallel_bundle), "-o", str(out), "--seed", "0"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     import soundfile as sf
+
     wav, sr = sf.read(out)
     assert sr == 24000 and len(wav) > 0
 
 
 def test_a_parallel_t2s_serves_as_t2s_only(parallel_bundle):
     assert type(load_model(parallel_bundle / "t2s.model", kind="t2s")).__name__ == "ParallelT2S"
-    with pytest.raises(WhisperSpeechError, match="is a parallel text-to-semantic \\(T2S\\) model, but a semantic-to-acoustic"):
+    with pytest.raises(
+        WhisperSpeechError, match="is a parallel text-to-semantic \\(T2S\\) model, but a semantic-to-acoustic"
+    ):
         load_model(parallel_bundle / "t2s.model", kind="s2a")
 
 
 def test_durations_set_the_length_and_each_row_samples_alone():
     "Sampled or greedy, one pass: an utterance lasts what its rounded durations add up to, in a batch or alone."
     from whisperspeech.t2s_parallel import ParallelT2S, ParallelT2SConfig, parallel_t2s_generate
+
     torch.manual_seed(0)
-    m = ParallelT2S(ParallelT2SConfig(phones=["a", "b", " ", "."], width=32, n_head=2, text_depth=1, token_depth=1)).eval()
-    with torch.no_grad(): m.duration.out.weight.zero_(), m.duration.out.bias.fill_(1.5)  # e^1.5 - 1 = 3.48 tokens a symbol
+    m = ParallelT2S(
+        ParallelT2SConfig(phones=["a", "b", " ", "."], width=32, n_head=2, text_depth=1, token_depth=1)
+    ).eval()
+    with torch.no_grad():
+        m.duration.out.weight.zero_(), m.duration.out.bias.fill_(1.5)  # e^1.5 - 1 = 3.48 tokens a symbol
     ids = m.symbol_ids(list("ab ba."))
     (toks,) = parallel_t2s_generate(m, [ids], 0, 15.0, torch.randn(256))
     assert len(toks) == round(len(ids) * 3.4817)  # rounded once, not per symbol (that would give 3 x 8)
     gens = [torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)]
     a, b = parallel_t2s_generate(m, [ids, ids[:3]], 0, 15.0, torch.randn(256), temperature=1.0, generator=gens)
-    alone = parallel_t2s_generate(m, [ids[:3]], 0, 15.0, torch.randn(256), temperature=1.0, generator=[torch.Generator().manual_seed(2)])[0]
+    alone = parallel_t2s_generate(
+        m, [ids[:3]], 0, 15.0, torch.randn(256), temperature=1.0, generator=[torch.Generator().manual_seed(2)]
+    )[0]
     assert torch.equal(b, alone)
     assert len(parallel_t2s_generate(m, [ids], 0, 15.0, torch.randn(256), max_tokens=5)[0]) == 5
 
@@ -108,11 +133,23 @@ def test_aligner_stage_and_training_recipe(prepared, tmp_path):
     from test_training import fixed_batch
     from whisperspeech.stages import STAGES, expand_shards, run_stage
     from whisperspeech.training import _loss, build_model, train
-    aligner = train("aligner", prepared["spk"], tmp_path / "aligner", "micro", steps=30, batch_size=8, lr=3e-3, warmup=3,
-                    progress=False)
+
+    aligner = train(
+        "aligner",
+        prepared["spk"],
+        tmp_path / "aligner",
+        "micro",
+        steps=30,
+        batch_size=8,
+        lr=3e-3,
+        warmup=3,
+        progress=False,
+    )
     model = load_model(aligner, kind="aligner")
     assert " " in model.config.phones and len(model.config.phones) > 30  # en, de and pl symbols
-    summary = run_stage("align", STAGES["align"], prepared["spk"], tmp_path / "aligned", dict(model=str(aligner)), progress=False)
+    summary = run_stage(
+        "align", STAGES["align"], prepared["spk"], tmp_path / "aligned", dict(model=str(aligner)), progress=False
+    )
     assert summary["samples_out"] >= summary["samples_in"] - 2, summary
     seen = 0
     for s in wds.WebDataset([str(p) for p in expand_shards(tmp_path / "aligned")], shardshuffle=False).decode():
@@ -123,9 +160,30 @@ def test_aligner_stage_and_training_recipe(prepared, tmp_path):
     with pytest.raises(WhisperSpeechError, match="prepare align"):
         train("t2s-parallel", prepared["spk"], tmp_path / "unaligned", "micro", steps=1, batch_size=2, progress=False)
     run = tmp_path / "t2s"
-    train("t2s-parallel", tmp_path / "aligned", run, "micro", steps=20, batch_size=8, lr=3e-3, warmup=3, save_every=10, progress=False)
-    path = train("t2s-parallel", tmp_path / "aligned", run, "micro", steps=40, batch_size=8, lr=3e-3, warmup=3, save_every=10,
-                 progress=False)  # resumes with the inventory it has
+    train(
+        "t2s-parallel",
+        tmp_path / "aligned",
+        run,
+        "micro",
+        steps=20,
+        batch_size=8,
+        lr=3e-3,
+        warmup=3,
+        save_every=10,
+        progress=False,
+    )
+    path = train(
+        "t2s-parallel",
+        tmp_path / "aligned",
+        run,
+        "micro",
+        steps=40,
+        batch_size=8,
+        lr=3e-3,
+        warmup=3,
+        save_every=10,
+        progress=False,
+    )  # resumes with the inventory it has
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 40
     trained = load_model(path, kind="t2s")
     fresh = build_model("t2s-parallel", trained.config)

@@ -1,4 +1,5 @@
 """Training recipes on the prepared 20-utterance corpus: falling losses, resume, DDP, two nodes, Pipeline."""
+
 import csv
 import os
 import socket
@@ -24,29 +25,47 @@ def fixed_batch(shards, kind, config, n):
     import webdataset as wds
     from whisperspeech.stages import expand_shards
     from whisperspeech.training import batch_maker
+
     samples = []
     for s in wds.WebDataset([str(p) for p in expand_shards(shards)], shardshuffle=False).decode():
         samples.append(s)
-        if len(samples) == n: break
+        if len(samples) == n:
+            break
     return batch_maker(kind, config)(samples)
 
 
-@pytest.mark.parametrize("kind,steps,batch,lr", [("t2s", 30, 8, 3e-3), ("s2a", 30, 8, 3e-3), ("vq", 48, 2, 3e-3),
-                                                 ("codec", 30, 4, 3e-3)])
+@pytest.mark.parametrize(
+    "kind,steps,batch,lr", [("t2s", 30, 8, 3e-3), ("s2a", 30, 8, 3e-3), ("vq", 48, 2, 3e-3), ("codec", 30, 4, 3e-3)]
+)
 def test_each_model_learns(prepared, tmp_path, kind, steps, batch, lr):
     "Loss on a fixed batch of the corpus: the model as training starts (same seed) vs as it ends."
     import lightning as L
     from whisperspeech.training import _loss, build_model, preset
+
     config = preset(kind, "tiny.en" if kind == "vq" else "micro")
     L.seed_everything(0, verbose=False)
     fresh = build_model(kind, config).eval()
     data = fixed_batch(prepared["spk"], kind, config, 4 if kind != "vq" else 2)
-    path = train(kind, prepared["spk"], tmp_path, "tiny.en" if kind == "vq" else "micro", steps=steps, batch_size=batch,
-                 lr=lr, warmup=3, log_every=2, progress=False)
+    path = train(
+        kind,
+        prepared["spk"],
+        tmp_path,
+        "tiny.en" if kind == "vq" else "micro",
+        steps=steps,
+        batch_size=batch,
+        lr=lr,
+        warmup=3,
+        log_every=2,
+        progress=False,
+    )
     trained = load_model(path, kind=kind)
     with torch.no_grad():
         before, after = float(_loss(kind, fresh, data)), float(_loss(kind, trained, data))
-    print(kind, f"loss on a fixed batch: fresh {before:.2f}, trained {after:.2f}; logged", [round(x, 2) for x in losses(tmp_path)])
+    print(
+        kind,
+        f"loss on a fixed batch: fresh {before:.2f}, trained {after:.2f}; logged",
+        [round(x, 2) for x in losses(tmp_path)],
+    )
     # the tokenizer learns slowest: its signal comes through a frozen Whisper decoder (CE + KL to the teacher)
     assert after < (0.97 if kind == "vq" else 0.8) * before
 
@@ -59,7 +78,9 @@ def test_resume_continues_from_the_last_checkpoint(prepared, tmp_path):
     assert torch.load(ckpt, weights_only=False)["global_step"] == 10  # the last step too, though not a multiple of 3
     # a run's last checkpoint exports on its own (the checkpoint records the model's kind and config)
     full, size = load_model(tmp_path / "t2s.model", kind="t2s"), (tmp_path / "t2s.model").stat().st_size
-    r = subprocess.run([WS, "train", "t2s", "-o", str(tmp_path), "--export-only", "--half"], capture_output=True, text=True)
+    r = subprocess.run(
+        [WS, "train", "t2s", "-o", str(tmp_path), "--export-only", "--half"], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     half = load_model(tmp_path / "t2s.model", kind="t2s")
     assert trained_steps(tmp_path / "t2s.model") == 10
@@ -67,8 +88,17 @@ def test_resume_continues_from_the_last_checkpoint(prepared, tmp_path):
     for (k, a), b in zip(full.state_dict().items(), half.state_dict().values()):
         assert b.dtype == a.dtype and torch.allclose(a, b, rtol=1e-3, atol=1e-4), k
     # a new run can start from the exported weights (how training continues on another machine)
-    again = train("t2s", prepared["spk"], tmp_path / "again", steps=1, batch_size=2, lr=1e-12, warmup=1, progress=False,
-                  init=str(tmp_path / "t2s.model"))
+    again = train(
+        "t2s",
+        prepared["spk"],
+        tmp_path / "again",
+        steps=1,
+        batch_size=2,
+        lr=1e-12,
+        warmup=1,
+        progress=False,
+        init=str(tmp_path / "t2s.model"),
+    )
     for (k, a), b in zip(half.state_dict().items(), load_model(again, kind="t2s").state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), k
     steps = [int(r["step"]) for f in sorted(tmp_path.glob("logs/*/metrics.csv")) for r in csv.DictReader(open(f))]
@@ -84,18 +114,34 @@ def test_a_continued_run_picks_up_the_schedule(prepared, tmp_path):
     from whisperspeech.checkpoints import trained_steps
     from whisperspeech.core import WhisperSpeechError
     from whisperspeech.training import OptimConfig
+
     o = OptimConfig(lr=1.0, warmup=3, steps=10)
-    assert [OptimConfig(lr=1.0, warmup=1, steps=10, start=4).lr_factor(s) for s in range(3)] == \
-        [o.lr_factor(s) for s in (4, 5, 6)]
+    assert [OptimConfig(lr=1.0, warmup=1, steps=10, start=4).lr_factor(s) for s in range(3)] == [
+        o.lr_factor(s) for s in (4, 5, 6)
+    ]
     assert OptimConfig(lr=1.0, warmup=3, steps=10, start=4).lr_factor(0) == pytest.approx(o.lr_factor(4) / 3)
     first = train("t2s", prepared["spk"], tmp_path / "a", steps=4, batch_size=2, log_every=1, progress=False)
     assert trained_steps(first) == 4
-    more = train("t2s", prepared["spk"], tmp_path / "b", steps=7, batch_size=2, save_every=1, log_every=1, progress=False,
-                 init=str(first), continue_schedule=True, keep_every=2)
+    more = train(
+        "t2s",
+        prepared["spk"],
+        tmp_path / "b",
+        steps=7,
+        batch_size=2,
+        save_every=1,
+        log_every=1,
+        progress=False,
+        init=str(first),
+        continue_schedule=True,
+        keep_every=2,
+    )
     kept = sorted((tmp_path / "b" / "kept").iterdir())  # exports at multiples of 2 of the whole schedule's steps
     assert [p.name for p in kept] == ["t2s-step6.model"] and trained_steps(kept[0]) == 6
-    assert trained_steps(more) == 7 and max(int(r["step"]) for f in (tmp_path / "b").glob("logs/*/metrics.csv")
-                                             for r in csv.DictReader(open(f))) == 2  # 3 steps left of 7
+    assert (
+        trained_steps(more) == 7
+        and max(int(r["step"]) for f in (tmp_path / "b").glob("logs/*/metrics.csv") for r in csv.DictReader(open(f)))
+        == 2
+    )  # 3 steps left of 7
     # resumed from its last checkpoint, the continued run still counts from step 4
     assert trained_steps(train("t2s", prepared["spk"], tmp_path / "b", steps=9, batch_size=2, progress=False)) == 9
     with pytest.raises(WhisperSpeechError, match="positive"):
@@ -108,11 +154,26 @@ def test_a_t2s_grows_a_speaker_input(prepared, tmp_path):
     "--init from a T2S without speaker input (as the published ones): the new projection starts at zero."
     from whisperspeech.core import WhisperSpeechError
     from whisperspeech.training import _loss, preset
-    plain = train("t2s", prepared["spk"], tmp_path / "plain", steps=3, batch_size=2, progress=False, overrides=dict(spk_width=0))
+
+    plain = train(
+        "t2s", prepared["spk"], tmp_path / "plain", steps=3, batch_size=2, progress=False, overrides=dict(spk_width=0)
+    )
     start = load_model(plain, kind="t2s")
     assert start.spk_to_hidden is None
-    grown = load_model(train("t2s", prepared["spk"], tmp_path / "grown", steps=1, batch_size=2, lr=1e-12, warmup=1,
-                             progress=False, init=str(plain)), kind="t2s")
+    grown = load_model(
+        train(
+            "t2s",
+            prepared["spk"],
+            tmp_path / "grown",
+            steps=1,
+            batch_size=2,
+            lr=1e-12,
+            warmup=1,
+            progress=False,
+            init=str(plain),
+        ),
+        kind="t2s",
+    )
     assert grown.config == preset("t2s", "micro") and grown.config.spk_width == 256
     batch = fixed_batch(prepared["spk"], "t2s", grown.config, 4)
     assert batch["speakers"].shape == (4, 256)
@@ -121,25 +182,47 @@ def test_a_t2s_grows_a_speaker_input(prepared, tmp_path):
         grown.spk_to_hidden.weight.normal_()  # ...until the projection has learned something
         assert abs(float(_loss("t2s", grown, batch)) - float(_loss("t2s", start, batch))) > 1e-3
     with pytest.raises(WhisperSpeechError, match="another config"):  # only inputs grow, not the architecture
-        train("t2s", prepared["spk"], tmp_path / "other", steps=1, progress=False, init=str(plain), overrides=dict(ffn_mult=4))
+        train(
+            "t2s",
+            prepared["spk"],
+            tmp_path / "other",
+            steps=1,
+            progress=False,
+            init=str(plain),
+            overrides=dict(ffn_mult=4),
+        )
 
 
 def test_a_run_continues_with_another_dropout(prepared, tmp_path):
     "--init accepts an export trained with another dropout (a training-only field); the run trains and exports with its own."
     from whisperspeech.training import _loss
+
     plain = train("s2a", prepared["spk"], tmp_path / "plain", steps=2, batch_size=2, progress=False)
     start = load_model(plain, kind="s2a")
     assert start.config.dropout == 0.0
-    dropped = train("s2a", prepared["spk"], tmp_path / "drop", steps=1, batch_size=2, lr=1e-12, warmup=1,
-                    progress=False, init=str(plain), overrides=dict(dropout=0.2))
+    dropped = train(
+        "s2a",
+        prepared["spk"],
+        tmp_path / "drop",
+        steps=1,
+        batch_size=2,
+        lr=1e-12,
+        warmup=1,
+        progress=False,
+        init=str(plain),
+        overrides=dict(dropout=0.2),
+    )
     more = load_model(dropped, kind="s2a")
     assert more.config.dropout == 0.2
     from whisperspeech.checkpoints import average_models  # exports of one model, whatever dropout each trained with
+
     assert load_model(average_models([plain, dropped], tmp_path / "avg.model"), kind="s2a").config.dropout == 0.2
     batch = fixed_batch(prepared["spk"], "s2a", more.config, 2)
     logits = lambda m: m(batch["stoks"], batch["speakers"], batch["in_atoks"], batch["langs"], batch["lengths"])
     with torch.no_grad():  # the same weights: equal in inference, not while dropping
-        assert float(_loss("s2a", more.eval(), batch)) == pytest.approx(float(_loss("s2a", start.eval(), batch)), abs=1e-4)
+        assert float(_loss("s2a", more.eval(), batch)) == pytest.approx(
+            float(_loss("s2a", start.eval(), batch)), abs=1e-4
+        )
         torch.manual_seed(0)
         # a barely trained S2A is near uniform, so its loss hardly moves; its logits move by a good part of their size
         dropped_logits, plain_logits = logits(more.train()), logits(start)
@@ -149,6 +232,7 @@ def test_a_run_continues_with_another_dropout(prepared, tmp_path):
 def test_codebook_weights_weigh_each_code_by_its_codebook():
     "S2A's loss with codebook weights is the weighted mean of every code's cross-entropy (a slow loop's), padding left out."
     from whisperspeech.training import codebook_loss
+
     torch.manual_seed(0)
     logits, targets = torch.randn(2, 4, 7, 11), torch.randint(0, 11, (2, 4, 7))
     targets[0, 1, 5:] = targets[1, 3, 2:] = -100  # codebooks with fewer codes (delay pattern, shorter rows)
@@ -157,7 +241,8 @@ def test_codebook_weights_weigh_each_code_by_its_codebook():
     for b in range(2):
         for q in range(4):
             for t in range(7):
-                if targets[b, q, t] == -100: continue
+                if targets[b, q, t] == -100:
+                    continue
                 num += weights[q] * float(torch.nn.functional.cross_entropy(logits[b, q, t], targets[b, q, t]))
                 den += weights[q]
     assert float(codebook_loss(logits, targets, weights)) == pytest.approx(num / den, abs=1e-5)
@@ -169,12 +254,22 @@ def test_codebook_weights_weigh_each_code_by_its_codebook():
 def test_a_run_trains_with_codebook_weights(prepared, tmp_path):
     "--codebook-weights: recorded in the export (a training-only field, so --init takes the export); one per codebook."
     from whisperspeech.core import WhisperSpeechError
+
     plain = train("s2a", prepared["spk"], tmp_path / "plain", steps=1, batch_size=2, progress=False)
-    weighted = train("s2a", prepared["spk"], tmp_path / "w", steps=1, batch_size=2, progress=False, init=str(plain),
-                     overrides=dict(codebook_weights=[2.0, 1.0, 1.0, 1.0]))
+    weighted = train(
+        "s2a",
+        prepared["spk"],
+        tmp_path / "w",
+        steps=1,
+        batch_size=2,
+        progress=False,
+        init=str(plain),
+        overrides=dict(codebook_weights=[2.0, 1.0, 1.0, 1.0]),
+    )
     model = load_model(weighted, kind="s2a").eval()
     assert model.config.codebook_weights == [2.0, 1.0, 1.0, 1.0]
     from whisperspeech.training import _loss, codebook_loss
+
     batch = fixed_batch(prepared["spk"], "s2a", model.config, 2)
     with torch.no_grad():  # the training loss is the weighted one, with the weights the config records
         logits = model(batch["stoks"], batch["speakers"], batch["in_atoks"], batch["langs"], batch["lengths"])
@@ -185,7 +280,14 @@ def test_a_run_trains_with_codebook_weights(prepared, tmp_path):
             assert losses[-1] == pytest.approx(float(codebook_loss(logits, batch["out_atoks"], w)), abs=1e-6)
         assert abs(losses[0] - losses[1]) > 0.1  # 6.2 and 7.2 here: the weights reach the loss
     with pytest.raises(WhisperSpeechError, match="3 codebook weights for an S2A of 4 codebooks"):
-        train("s2a", prepared["spk"], tmp_path / "bad", steps=1, progress=False, overrides=dict(codebook_weights=[1.0] * 3))
+        train(
+            "s2a",
+            prepared["spk"],
+            tmp_path / "bad",
+            steps=1,
+            progress=False,
+            overrides=dict(codebook_weights=[1.0] * 3),
+        )
 
 
 @pytest.mark.parametrize("kind", ["t2s", "s2a"])
@@ -193,10 +295,21 @@ def test_a_model_grows_deeper(prepared, tmp_path, kind):
     "--init from a shallower export with a greater depth: its blocks are kept, the new ones start as identities."
     from whisperspeech.core import WhisperSpeechError
     from whisperspeech.training import _block_stacks, _loss
+
     plain = train(kind, prepared["spk"], tmp_path / "plain", steps=3, batch_size=2, progress=False)
     start = load_model(plain, kind=kind).eval()
-    deep = train(kind, prepared["spk"], tmp_path / "deep", steps=1, batch_size=2, lr=1e-12, warmup=1, progress=False,
-                 init=str(plain), overrides=dict(depth=2))
+    deep = train(
+        kind,
+        prepared["spk"],
+        tmp_path / "deep",
+        steps=1,
+        batch_size=2,
+        lr=1e-12,
+        warmup=1,
+        progress=False,
+        init=str(plain),
+        overrides=dict(depth=2),
+    )
     grown = load_model(deep, kind=kind).eval()
     assert grown.config.depth == 2 and start.config.depth == 1
     before, after = _block_stacks(start), _block_stacks(grown)
@@ -207,7 +320,15 @@ def test_a_model_grows_deeper(prepared, tmp_path, kind):
         after["decoder"][-1].mlp[-1].weight.normal_()  # ...until a new block has learned something
         assert abs(float(_loss(kind, grown, batch)) - float(_loss(kind, start, batch))) > 1e-3
     with pytest.raises(WhisperSpeechError, match="grow, not shrink"):
-        train(kind, prepared["spk"], tmp_path / "shallow", steps=1, progress=False, init=str(deep), overrides=dict(depth=1))
+        train(
+            kind,
+            prepared["spk"],
+            tmp_path / "shallow",
+            steps=1,
+            progress=False,
+            init=str(deep),
+            overrides=dict(depth=1),
+        )
 
 
 def _keys(prefix: Path):
@@ -215,9 +336,31 @@ def _keys(prefix: Path):
 
 
 def test_two_process_ddp_sees_disjoint_data(prepared, tmp_path):
-    r = subprocess.run([WS, "train", "t2s", "--data", str(prepared["spk"]), "-o", str(tmp_path / "run"), "--steps", "4",
-                        "--batch-size", "2", "--devices", "2", "--strategy", "ddp", "--quiet",
-                        "--keys-log", str(tmp_path / "keys")], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            WS,
+            "train",
+            "t2s",
+            "--data",
+            str(prepared["spk"]),
+            "-o",
+            str(tmp_path / "run"),
+            "--steps",
+            "4",
+            "--batch-size",
+            "2",
+            "--devices",
+            "2",
+            "--strategy",
+            "ddp",
+            "--quiet",
+            "--keys-log",
+            str(tmp_path / "keys"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     a, b = _keys(tmp_path / "keys")
     assert a and b and not a & b
@@ -233,13 +376,43 @@ def _free_port():
 def test_simulated_two_node_launch_with_torchrun(prepared, tmp_path):
     port = _free_port()
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    launchers = [subprocess.Popen([str(Path(sys.executable).parent / "torchrun"), "--nnodes=2", "--nproc-per-node=1",
-                                   f"--node-rank={rank}", "--master-addr=127.0.0.1", f"--master-port={port}", WS,
-                                   "train", "t2s", "--data", str(prepared["spk"]), "-o", str(tmp_path / "run"),
-                                   "--steps", "4", "--batch-size", "2", "--num-nodes", "2", "--devices", "1",
-                                   "--strategy", "ddp", "--quiet", "--keys-log", str(tmp_path / "keys")],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-                 for rank in (0, 1)]
+    launchers = [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "torchrun"),
+                "--nnodes=2",
+                "--nproc-per-node=1",
+                f"--node-rank={rank}",
+                "--master-addr=127.0.0.1",
+                f"--master-port={port}",
+                WS,
+                "train",
+                "t2s",
+                "--data",
+                str(prepared["spk"]),
+                "-o",
+                str(tmp_path / "run"),
+                "--steps",
+                "4",
+                "--batch-size",
+                "2",
+                "--num-nodes",
+                "2",
+                "--devices",
+                "1",
+                "--strategy",
+                "ddp",
+                "--quiet",
+                "--keys-log",
+                str(tmp_path / "keys"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        for rank in (0, 1)
+    ]
     outputs = [p.communicate(timeout=600)[0] for p in launchers]
     assert [p.returncode for p in launchers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
     a, b = _keys(tmp_path / "keys")
@@ -248,6 +421,7 @@ def test_simulated_two_node_launch_with_torchrun(prepared, tmp_path):
 
 def test_trained_models_load_in_the_pipeline(prepared, tmp_path):
     from whisperspeech.pipeline import Pipeline
+
     t2s = train("t2s", prepared["spk"], tmp_path / "t2s", steps=3, batch_size=4, progress=False)
     s2a = train("s2a", prepared["spk"], tmp_path / "s2a", steps=3, batch_size=4, progress=False)
     pipe = Pipeline(t2s, s2a, random_vocoder_ok=True)
@@ -261,13 +435,16 @@ def test_length_buckets_cut_padding_and_keep_every_sample():
     "Batches from sorted pools: every sample exactly once, far less padding than random batches, random batch order."
     import random
     from whisperspeech.training import length_buckets
+
     samples = [{"n": n} for n in random.Random(0).sample(range(1, 1000), 256)]
     batches = list(length_buckets(8, lambda s: s["n"], buffer=4, seed=0)(iter(samples)))
     assert all(len(b) == 8 for b in batches)
     assert sorted(s["n"] for b in batches for s in b) == sorted(s["n"] for s in samples)
 
-    def padding(bs): return sum(8 * max(s["n"] for s in b) - sum(s["n"] for s in b) for b in bs)
-    assert padding(batches) < padding([samples[i:i + 8] for i in range(0, 256, 8)]) / 3
+    def padding(bs):
+        return sum(8 * max(s["n"] for s in b) - sum(s["n"] for s in b) for b in bs)
+
+    assert padding(batches) < padding([samples[i : i + 8] for i in range(0, 256, 8)]) / 3
     firsts = [b[0]["n"] for b in batches[:4]]  # one pool: its batches come out shuffled, not shortest first
     assert firsts != sorted(firsts)
 
@@ -276,18 +453,26 @@ def test_fresh_s2a_starts_near_uniform():
     "A new S2A predicts near-uniform codes (cross-entropy ~ ln(codes + 2)), not the ~70 of default-init tied logits."
     import math
     from whisperspeech.training import _loss, build_model, preset
+
     torch.manual_seed(0)
     config = preset("s2a", "compact")
     model = build_model("s2a", config)
     q, n = config.quantizers, 60
-    batch = dict(stoks=torch.randint(0, 512, (2, 22)), speakers=torch.randn(2, config.spk_width), langs=None,
-                 lengths=torch.tensor([20, 20]), in_atoks=torch.randint(0, 1024, (2, q, n)), out_atoks=torch.randint(0, 1024, (2, q, n)))
+    batch = dict(
+        stoks=torch.randint(0, 512, (2, 22)),
+        speakers=torch.randn(2, config.spk_width),
+        langs=None,
+        lengths=torch.tensor([20, 20]),
+        in_atoks=torch.randint(0, 1024, (2, q, n)),
+        out_atoks=torch.randint(0, 1024, (2, q, n)),
+    )
     assert abs(float(_loss("s2a", model, batch)) - math.log(config.codes + 2)) < 0.5
 
 
 def test_keep_freed_memory_on_glibc():
     from whisperspeech.training import keep_freed_memory
     import platform
+
     assert keep_freed_memory() == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
 
 
@@ -295,12 +480,19 @@ def test_dropout_only_while_training():
     "Residual dropout changes training outputs and leaves inference exactly as without it."
     from whisperspeech.training import build_model, preset
     from dataclasses import replace
+
     config = preset("t2s", "micro")
     torch.manual_seed(0)
     plain = build_model("t2s", config)
     dropped = build_model("t2s", replace(config, dropout=0.5))
     dropped.load_state_dict(plain.state_dict())
-    args = (torch.randint(0, 256, (2, 12)), torch.zeros(2, dtype=torch.long), torch.tensor([14.0, 15.0]), torch.randint(0, 512, (2, 9)), torch.tensor([12, 10]))
+    args = (
+        torch.randint(0, 256, (2, 12)),
+        torch.zeros(2, dtype=torch.long),
+        torch.tensor([14.0, 15.0]),
+        torch.randint(0, 512, (2, 9)),
+        torch.tensor([12, 10]),
+    )
     plain.eval(), dropped.eval()
     assert torch.equal(plain(*args), dropped(*args))
     dropped.train()

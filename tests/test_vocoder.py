@@ -1,4 +1,5 @@
 """Acoustic decoding: Vocos loaded through the real pretrained-loading path from a local folder."""
+
 import pytest
 import torch
 
@@ -41,7 +42,7 @@ def test_bandwidths_and_special_codes():
     with pytest.raises(WhisperSpeechError, match="2, 4, 8 or 16"):
         vocoder.decode(torch.randint(0, 1024, (3, 10)))
     codes = torch.randint(0, 1024, (4, 10))
-    codes[1, 3] = 1025   # a stray start code inside: replaced
+    codes[1, 3] = 1025  # a stray start code inside: replaced
     codes[:, 8:] = 1024  # end codes at the end: trimmed
     cleaned = clean_codes(codes)
     assert cleaned.shape == (4, 8) and cleaned.max() < 1024 and cleaned[1, 3] == 0

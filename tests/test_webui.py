@@ -1,5 +1,5 @@
 """The Gradio page in a real browser: headless Chromium types text, clicks Generate, and gets an audio player."""
-import os
+
 import shutil
 import socket
 from pathlib import Path
@@ -17,8 +17,10 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
-                    reason="needs Debian's chromium and chromium-driver (bash scripts/install_sysdeps.sh --browser)")
+@pytest.mark.skipif(
+    not (shutil.which("chromium") and shutil.which("chromedriver")),
+    reason="needs Debian's chromium and chromium-driver (bash scripts/install_sysdeps.sh --browser)",
+)
 def test_generate_in_headless_chromium(tiny_bundle):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -31,7 +33,13 @@ def test_generate_in_headless_chromium(tiny_bundle):
     app = launch(Pipeline(model=tiny_bundle, quiet=True), port=port, block=False)
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1000"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,1000",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
     try:
@@ -40,8 +48,16 @@ def test_generate_in_headless_chromium(tiny_bundle):
         box = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#text textarea")))
         box.send_keys("Hello from the browser test.")
         driver.find_element(By.CSS_SELECTOR, "#generate").click()
-        src = wait.until(lambda d: next((a.get_attribute("src") for a in d.find_elements(By.CSS_SELECTOR, "#speech audio")
-                                         if a.get_attribute("src")), None))
+        src = wait.until(
+            lambda d: next(
+                (
+                    a.get_attribute("src")
+                    for a in d.find_elements(By.CSS_SELECTOR, "#speech audio")
+                    if a.get_attribute("src")
+                ),
+                None,
+            )
+        )
         assert src.startswith(("http", "blob:", "data:"))
         info = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#info").text or None)
         assert "real-time factor" in info

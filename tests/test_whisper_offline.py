@@ -1,4 +1,5 @@
 """The offline Whisper tiny.en, converted from CTranslate2, understands speech made at test time."""
+
 import pytest
 
 from whisperspeech.asr import WHISPER_SR, transcribe, word_error_rate

@@ -24,21 +24,26 @@ from vocos.modules import ConvNeXtBlock  # noqa: E402
 @dataclass
 class AlignerConfig:
     "Everything that defines an aligner; saved inside its checkpoints."
+
     phones: list = field(default_factory=list)  # the phoneme inventory (CTC label i + 1; 0 is the blank)
     dim: int = 256
     layers: int = 6
-    stoks_codes: int = 513       # semantic codes, the last one padding
+    stoks_codes: int = 513  # semantic codes, the last one padding
     spk_width: int = 256
-    upsample: int = 2            # posterior frames per semantic token
+    upsample: int = 2  # posterior frames per semantic token
 
 # %% ../nbs/14c_aligner.ipynb #416901c6
 def phone_labels(ids: dict, symbols: list[str]) -> list[int]:
     "CTC labels (`ids`: phoneme -> label) of the phonemes among `symbols`; boundaries and punctuation dropped."
-    try: return [ids[s] for s in symbols if is_phone(s)]
-    except KeyError as e: raise WhisperSpeechError(f"phoneme {e.args[0]!r} is not in the aligner's inventory") from None
+    try:
+        return [ids[s] for s in symbols if is_phone(s)]
+    except KeyError as e:
+        raise WhisperSpeechError(f"phoneme {e.args[0]!r} is not in the aligner's inventory") from None
+
 
 class Aligner(nn.Module):
     "Semantic tokens + speaker -> phone posteriors at `upsample` x the token rate (CTC, label 0 = blank)."
+
     kind = "aligner"
 
     def __init__(self, config: AlignerConfig = AlignerConfig()):
@@ -59,17 +64,27 @@ class Aligner(nn.Module):
         "Log-probabilities (batch, upsample x tokens, labels) of padded tokens (batch, tokens)."
         c, (b, n) = self.config, stoks.shape
         lengths = torch.full((b,), n) if lengths is None else torch.as_tensor(lengths)
-        mask = (torch.arange(n * c.upsample, device=stoks.device)[None] < c.upsample * lengths.to(stoks.device)[:, None]).float()[:, None]
+        mask = (
+            torch.arange(n * c.upsample, device=stoks.device)[None] < c.upsample * lengths.to(stoks.device)[:, None]
+        ).float()[:, None]
         x = self.stok_emb(stoks).repeat_interleave(c.upsample, dim=1)
         x = (x + self.spk_to_hidden(F.normalize(speakers.float(), dim=-1))[:, None]).transpose(1, 2) * mask
-        for blk in self.blocks: x = blk(x) * mask
+        for blk in self.blocks:
+            x = blk(x) * mask
         return self.head(self.norm(x.transpose(1, 2))).log_softmax(-1)
+
 
 def aligner_loss(model: Aligner, stoks, speakers, lengths, targets, target_lengths) -> torch.Tensor:
     "CTC loss per target label of padded tokens and concatenated targets."
     logp = model(stoks, speakers, lengths)
-    loss = F.ctc_loss(logp.transpose(0, 1).float(), targets, model.config.upsample * torch.as_tensor(lengths), target_lengths,
-                      reduction="sum", zero_infinity=True)
+    loss = F.ctc_loss(
+        logp.transpose(0, 1).float(),
+        targets,
+        model.config.upsample * torch.as_tensor(lengths),
+        target_lengths,
+        reduction="sum",
+        zero_infinity=True,
+    )
     return loss / target_lengths.sum()
 
 # %% ../nbs/14c_aligner.ipynb #f0ed3532
@@ -86,18 +101,22 @@ def ctc_path(logp: np.ndarray, labels: list[int]) -> np.ndarray:
     back = np.zeros((t_len, n), dtype=np.int8)
     ninf = np.full(2, -np.inf)
     for t in range(1, t_len):
-        cand = np.stack([score, np.concatenate([ninf[:1], score[:-1]]),
-                         np.where(skip, np.concatenate([ninf, score[:-2]]), -np.inf)])
+        cand = np.stack(
+            [score, np.concatenate([ninf[:1], score[:-1]]), np.where(skip, np.concatenate([ninf, score[:-2]]), -np.inf)]
+        )
         back[t] = cand.argmax(0)
         score = cand.max(0) + emit[t]
     end = n - 1 if n == 1 or score[n - 1] >= score[n - 2] else n - 2
-    if not np.isfinite(score[end]): raise WhisperSpeechError(f"{len(labels)} phonemes do not fit in {t_len} frames")
+    if not np.isfinite(score[end]):
+        raise WhisperSpeechError(f"{len(labels)} phonemes do not fit in {t_len} frames")
     path = np.empty(t_len, dtype=np.int64)
     for t in range(t_len - 1, -1, -1):
         path[t] = end
         end -= int(back[t, end])
-    if path[0] > 1: raise WhisperSpeechError(f"{len(labels)} phonemes do not fit in {t_len} frames")
+    if path[0] > 1:
+        raise WhisperSpeechError(f"{len(labels)} phonemes do not fit in {t_len} frames")
     return path
+
 
 def frame_counts(path: np.ndarray, symbols: list[str]) -> np.ndarray:
     """Frames of each of [start] + symbols + [end] on a CTC path over the phonemes of `symbols`: blanks between two
@@ -110,18 +129,22 @@ def frame_counts(path: np.ndarray, symbols: list[str]) -> np.ndarray:
             counts[phone_at[state // 2]] += 1
             continue
         j = state // 2  # blank after the j-th phoneme
-        if j == 0: counts[0] += 1
-        elif j == len(phone_at): counts[-1] += 1
+        if j == 0:
+            counts[0] += 1
+        elif j == len(phone_at):
+            counts[-1] += 1
         else:
             between = list(range(phone_at[j - 1] + 1, phone_at[j]))
             marks = [i for i in between if symbols[i - 1] != " "]
             counts[(marks or between or [phone_at[j - 1]])[0]] += 1
     return counts
 
+
 def halve(counts: np.ndarray, factor: int = 2) -> np.ndarray:
     "Counts at 1/`factor` the rate, rounding their running sum (the total divides exactly)."
     ends = np.floor(np.cumsum(counts) / factor + 0.5).astype(np.int64)
     return np.diff(ends, prepend=0)
+
 
 @torch.inference_mode()
 def durations(model: Aligner, stoks, speaker, symbols: list[str]) -> np.ndarray:

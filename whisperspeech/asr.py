@@ -17,33 +17,50 @@ from .core import WhisperSpeechError
 # %% ../nbs/06_asr.ipynb #8ea6202f
 WHISPER_SR = whisper.audio.SAMPLE_RATE  # 16 kHz
 
+
 def transcribe(model: whisper.Whisper, audio, language: str | None = "en") -> str:
     "Text Whisper hears in `audio` (a file path, bytes, or a 16 kHz waveform tensor), decoded greedily."
     wav = audio if isinstance(audio, torch.Tensor) else load_audio(audio, WHISPER_SR)
-    if not model.is_multilingual: language = "en"
-    result = model.transcribe(wav.float().cpu().numpy(), language=language, temperature=0.0, fp16=False,
-                              condition_on_previous_text=False, verbose=None)
+    if not model.is_multilingual:
+        language = "en"
+    result = model.transcribe(
+        wav.float().cpu().numpy(),
+        language=language,
+        temperature=0.0,
+        fp16=False,
+        condition_on_previous_text=False,
+        verbose=None,
+    )
     return result["text"].strip()
 
 # %% ../nbs/06_asr.ipynb #c4c69c39
 _normalize = EnglishTextNormalizer()
 
+
 def word_errors(references: list[str], hypotheses: list[str]) -> list[tuple[int, int]]:
     """(edits, reference words) of each utterance after Whisper's English normalization; (0, 0) for a
     reference that normalizes to nothing. What `word_error_rate` sums, and what resampling needs."""
     if len(references) != len(hypotheses):
-        raise WhisperSpeechError(f"{len(references)} references but {len(hypotheses)} transcripts; give one per utterance")
+        raise WhisperSpeechError(
+            f"{len(references)} references but {len(hypotheses)} transcripts; give one per utterance"
+        )
     refs = [_normalize(r) for r in references]
-    if not any(r.strip() for r in refs): raise WhisperSpeechError("the reference texts are empty after normalization")
+    if not any(r.strip() for r in refs):
+        raise WhisperSpeechError("the reference texts are empty after normalization")
+
     def count(r, h):
-        if not r.strip(): return 0, 0
+        if not r.strip():
+            return 0, 0
         o = jiwer.process_words(r, _normalize(h))
         return o.substitutions + o.deletions + o.insertions, o.substitutions + o.deletions + o.hits
+
     return [count(r, h) for r, h in zip(refs, hypotheses)]
+
 
 def corpus_wer(counts: list[tuple[int, int]]) -> float:
     "Total edits over total reference words of `word_errors` counts."
     return sum(e for e, _ in counts) / sum(w for _, w in counts)
+
 
 def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
     "Corpus WER after Whisper's English normalization: total edits / total reference words."

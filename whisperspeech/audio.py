@@ -19,12 +19,15 @@ from .core import WhisperSpeechError, atomic_write
 # %% ../nbs/02_audio.ipynb #24cff2ce
 SILENCE_PEAK = 1e-4  # about -80 dBFS: quieter than any real recording's noise floor
 
+
 def _describe(source) -> str:
     return str(source) if isinstance(source, (str, Path)) else "the audio data"
 
+
 def resample(wav: torch.Tensor, sr: int, target_sr: int) -> torch.Tensor:
     "Resample the last axis of `wav` from `sr` to `target_sr` (no-op when equal)."
-    if sr == target_sr: return wav
+    if sr == target_sr:
+        return wav
     return import_torchaudio().functional.resample(wav, sr, target_sr)
 
 # %% ../nbs/02_audio.ipynb #bc1d4270
@@ -35,12 +38,14 @@ def load_audio(source, sr: int, allow_silence: bool = False) -> torch.Tensor:
     what = _describe(source)
     if isinstance(source, (str, Path)) and not Path(source).is_file():
         raise WhisperSpeechError(f"audio file not found: {source}; check the path")
-    if isinstance(source, (bytes, bytearray)): source = io.BytesIO(source)
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
     try:
         data, file_sr = sf.read(source, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
-        raise WhisperSpeechError(f"cannot decode {what} as audio ({str(e).splitlines()[0]}); "
-                                 "use wav, flac, ogg or mp3") from None
+        raise WhisperSpeechError(
+            f"cannot decode {what} as audio ({str(e).splitlines()[0]}); use wav, flac, ogg or mp3"
+        ) from None
     if data.shape[0] == 0:
         raise WhisperSpeechError(f"{what} contains no audio samples; give a recording with speech in it")
     wav = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
@@ -62,25 +67,42 @@ def save_audio(path, wav, sr: int) -> Path:
     return path
 
 # %% ../nbs/02_audio.ipynb #f1ec0dd4
-FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "mp3": ("MP3", "MPEG_LAYER_III"), "opus": ("OGG", "OPUS")}
+FORMATS = {
+    "wav": ("WAV", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
+    "mp3": ("MP3", "MPEG_LAYER_III"),
+    "opus": ("OGG", "OPUS"),
+}
+
 
 def pcm16(wav) -> bytes:
     "Little-endian 16-bit PCM of mono float audio in [-1, 1]."
     data = wav.detach().float().cpu().numpy() if isinstance(wav, torch.Tensor) else np.asarray(wav, dtype=np.float32)
     return (np.clip(data.reshape(-1), -1.0, 1.0) * 32767).round().astype("<i2").tobytes()
 
+
 def audio_bytes(wav, sr: int, fmt: str = "wav") -> bytes:
     "Mono audio encoded as a whole `wav`, `flac`, `mp3` or `opus` (Ogg) file, or raw 16-bit `pcm`."
-    if fmt == "pcm": return pcm16(wav)
-    if fmt not in FORMATS: raise WhisperSpeechError(f"unknown audio format {fmt!r}; choose {', '.join(FORMATS)} or pcm")
+    if fmt == "pcm":
+        return pcm16(wav)
+    if fmt not in FORMATS:
+        raise WhisperSpeechError(f"unknown audio format {fmt!r}; choose {', '.join(FORMATS)} or pcm")
     data = wav.detach().float().cpu().numpy() if isinstance(wav, torch.Tensor) else np.asarray(wav, dtype=np.float32)
     buf = io.BytesIO()
     container, subtype = FORMATS[fmt]
     sf.write(buf, np.clip(data.reshape(-1), -1.0, 1.0), sr, format=container, subtype=subtype)
     return buf.getvalue()
 
+
 def wav_stream_header(sr: int) -> bytes:
     "A 16-bit mono WAV header for a stream of unknown length."
     import struct
-    return (b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, sr, sr * 2, 2, 16)
-            + b"data" + struct.pack("<I", 0xFFFFFFFF - 36))
+
+    return (
+        b"RIFF"
+        + struct.pack("<I", 0xFFFFFFFF)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, sr, sr * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", 0xFFFFFFFF - 36)
+    )

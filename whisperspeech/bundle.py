@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'Bundle', 'embedded_available', 'load_voices', 'save_voices', 'load_bundle', 'load_rates', 'save_rates',
-           'load_sampling', 'save_sampling', 'random_bundle']
+           'load_sampling', 'save_sampling']
 
 # %% ../nbs/24_bundle.ipynb #0025be8f
 from dataclasses import dataclass, field
@@ -19,9 +19,11 @@ from .sampling import DEFAULT_TEMPERATURE, check_temperature
 # %% ../nbs/24_bundle.ipynb #3eff111f
 EMBEDDED = Path(whisperspeech.__file__).resolve().parent / "voice"  # inside the installed package
 
+
 @dataclass
 class Bundle:
     "Where a voice model's files are, and its named voices."
+
     folder: Path
     t2s: Path
     s2a: Path
@@ -31,21 +33,27 @@ class Bundle:
     rates: dict = field(default_factory=dict)  # voice name -> its own speaking rate (characters per second)
 
     @property
-    def name(self) -> str: return "embedded" if self.folder == EMBEDDED else str(self.folder)
+    def name(self) -> str:
+        return "embedded" if self.folder == EMBEDDED else str(self.folder)
+
 
 def embedded_available() -> bool:
     "Whether this installation carries the embedded offline voice."
     return (EMBEDDED / "t2s.model").is_file() and (EMBEDDED / "s2a.model").is_file()
+
 
 def load_voices(path) -> dict:
     "Named speaker embeddings from a `voices.pt` file."
     try:
         voices = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise WhisperSpeechError(f"{path} is not a readable voices file ({type(e).__name__}); rebuild it with save_voices") from None
+        raise WhisperSpeechError(
+            f"{path} is not a readable voices file ({type(e).__name__}); rebuild it with save_voices"
+        ) from None
     if not isinstance(voices, dict) or not all(isinstance(v, torch.Tensor) and v.ndim == 1 for v in voices.values()):
         raise WhisperSpeechError(f"{path} must hold a dict of name -> 1-D speaker embedding")
     return {str(k): v.float() for k, v in voices.items()}
+
 
 def save_voices(path, voices: dict) -> Path:
     "Write named speaker embeddings atomically (stored in float16: a voice needs no more)."
@@ -53,104 +61,85 @@ def save_voices(path, voices: dict) -> Path:
         torch.save({k: v.detach().to(torch.float16).cpu() for k, v in voices.items()}, f)
     return Path(path)
 
+
 def load_bundle(where) -> Bundle:
     "The bundle in folder `where`, or the embedded one for `'embedded'`."
     folder = EMBEDDED if str(where) == "embedded" else Path(where)
     if folder == EMBEDDED and not embedded_available():
-        raise WhisperSpeechError("this installation has no embedded voice (whisperspeech/voice/ is missing); "
-                                 "reinstall whisperspeech or pass --model with a bundle folder")
-    if not folder.is_dir(): raise WhisperSpeechError(f"model bundle {folder} is not a folder; give a folder with t2s.model and s2a.model")
+        raise WhisperSpeechError(
+            "this installation has no embedded voice (whisperspeech/voice/ is missing); "
+            "reinstall whisperspeech or pass --model with a bundle folder"
+        )
+    if not folder.is_dir():
+        raise WhisperSpeechError(f"model bundle {folder} is not a folder; give a folder with t2s.model and s2a.model")
     missing = [f for f in ("t2s.model", "s2a.model") if not (folder / f).is_file()]
-    if missing: raise WhisperSpeechError(f"model bundle {folder} lacks {' and '.join(missing)}")
+    if missing:
+        raise WhisperSpeechError(f"model bundle {folder} lacks {' and '.join(missing)}")
     codec = folder / "codec.model"
     voices = load_voices(folder / "voices.pt") if (folder / "voices.pt").is_file() else {}
     bundle = Bundle(folder, folder / "t2s.model", folder / "s2a.model", codec if codec.is_file() else None, voices)
-    if (folder / "sampling.json").is_file(): bundle.temperature.update(load_sampling(folder / "sampling.json"))
-    if (folder / "rates.json").is_file(): bundle.rates = load_rates(folder / "rates.json")
+    if (folder / "sampling.json").is_file():
+        bundle.temperature.update(load_sampling(folder / "sampling.json"))
+    if (folder / "rates.json").is_file():
+        bundle.rates = load_rates(folder / "rates.json")
     return bundle
+
 
 def load_rates(path) -> dict:
     "Each voice's own speaking rate `{name: characters per second}` from a `rates.json`."
     import json
+
     try:
         rates = json.loads(Path(path).read_text(encoding="utf-8"))["cps"]
-        if not isinstance(rates, dict): raise ValueError("cps is not a mapping")
+        if not isinstance(rates, dict):
+            raise ValueError("cps is not a mapping")
         rates = {str(k): float(v) for k, v in rates.items()}
         lo, hi = CPS_RANGE
         bad = [k for k, v in rates.items() if not lo <= v <= hi]
-        if bad: raise ValueError(f"{bad[0]}'s rate is outside {lo:g}..{hi:g}")
+        if bad:
+            raise ValueError(f"{bad[0]}'s rate is outside {lo:g}..{hi:g}")
         return rates
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise WhisperSpeechError(f"{path} is not a valid rates file ({e}); expected "
-                                 '{"cps": {"flite:slt": 15.9}}: fix or delete it') from None
+        raise WhisperSpeechError(
+            f"{path} is not a valid rates file ({e}); expected {{\"cps\": {{\"flite:slt\": 15.9}}}}: fix or delete it"
+        ) from None
+
 
 def save_rates(path, rates: dict, **notes) -> Path:
     "Write each voice's own speaking rate (characters per second, and notes on how it was measured) atomically."
     import json
+
     text = json.dumps(dict(cps={k: round(float(v), 1) for k, v in rates.items()}, **notes), indent=1)
-    with atomic_write(path) as tmp: Path(tmp).write_text(text + "\n")
+    with atomic_write(path) as tmp:
+        Path(tmp).write_text(text + "\n")
     return Path(path)
+
 
 def load_sampling(path) -> dict:
     "The per-stage temperatures `{'t2s': ..., 's2a': ...}` a `sampling.json` records (stages it omits keep the default)."
     import json
+
     try:
         temps = json.loads(Path(path).read_text(encoding="utf-8"))["temperature"]
-        if not isinstance(temps, dict) or not set(temps) <= {"t2s", "s2a"}: raise ValueError("expected keys t2s and s2a")
+        if not isinstance(temps, dict) or not set(temps) <= {"t2s", "s2a"}:
+            raise ValueError("expected keys t2s and s2a")
         return {k: check_temperature(v) for k, v in temps.items()}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise WhisperSpeechError(f"{path} is not a valid sampling file ({e}); expected "
-                                 '{"temperature": {"t2s": 0.7, "s2a": 0.7}}: fix or delete it') from None
+        raise WhisperSpeechError(
+            f"{path} is not a valid sampling file ({e}); expected "
+            '{"temperature": {"t2s": 0.7, "s2a": 0.7}}: fix or delete it'
+        ) from None
+
 
 def save_sampling(path, t2s: float | None = None, s2a: float | None = None, **notes) -> Path:
     """Write the temperatures of the stages given (and notes on how they were chosen) atomically; a
     stage left out follows the package default when loaded."""
     import json
-    temps = {k: check_temperature(v) for k, v in dict(t2s=t2s, s2a=s2a).items() if v is not None}
-    if not temps: raise WhisperSpeechError("save_sampling needs a temperature for t2s, s2a or both")
-    text = json.dumps(dict(temperature=temps, **notes), indent=1)
-    with atomic_write(path) as tmp: Path(tmp).write_text(text + "\n")
-    return Path(path)
 
-# %% ../nbs/24_bundle.ipynb #14fed9ea
-def random_bundle(folder, size: str = "micro", voices=("flite:slt", "flite:rms"), seed: int = 0, s2a: str = "s2a",
-                  t2s: str = "t2s") -> Path:
-    """A bundle of random-weight T2S, S2A and codec of preset `size` (micro or tiny) in `folder`; `s2a`: its S2A's
-    kind, the autoregressive `s2a` or `s2a-parallel` (preset micro, whatever the size); `t2s` likewise, `t2s` or
-    `t2s-parallel` (micro, reading the English phonemes of a few sentences)."""
-    from whisperspeech.checkpoints import save_model
-    from whisperspeech.codec import Codec
-    from whisperspeech.core import STOKS_PER_SECOND, speaking_rate
-    from whisperspeech.s2a import S2A
-    from whisperspeech.speaker import speaker_embedding
-    from whisperspeech.system_voices import speak_system
-    from whisperspeech.t2s import T2S
-    from whisperspeech.training import preset
-    from whisperspeech.vocoder import randomize_codebooks
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    sentence = "The lamp on the desk flickered twice and then went dark."
-    if t2s == "t2s-parallel":
-        from whisperspeech.phonemes import text_symbols
-        from whisperspeech.t2s_parallel import ParallelT2S
-        phones = sorted({s for text in (sentence, "Quick zebras jump; vexing bold foxes, and why? Ah, the thing!")
-                         for s in text_symbols(text)})
-        save_model(ParallelT2S(preset(t2s, "micro", phones=phones)), folder / "t2s.model")
-    else:
-        model = T2S(preset("t2s", size))
-        with torch.no_grad():
-            model.stok_emb.special.weight.mul_(0.01)
-            if model.spk_to_hidden is not None: torch.nn.init.normal_(model.spk_to_hidden.weight)  # starts at zero: make voices matter
-        save_model(model, folder / "t2s.model")
-    if s2a == "s2a": save_model(S2A(preset("s2a", size)), folder / "s2a.model")
-    codec = Codec(preset("codec", size, bins=1024))
-    randomize_codebooks(codec)  # else every code decodes to the same zero vector: speech independent of the codes
-    save_model(codec, folder / "codec.model")
-    if s2a == "s2a-parallel":
-        from whisperspeech.s2a_parallel import ParallelS2A
-        save_model(ParallelS2A(preset(s2a, "micro")).set_codec(codec), folder / "s2a.model")
-    speech = {v: speak_system(sentence, v, sr=16000) for v in voices}
-    save_voices(folder / "voices.pt", {v: speaker_embedding(w, "resemblyzer") for v, w in speech.items()})
-    save_rates(folder / "rates.json", {v: speaking_rate(sentence, len(w) / 16000 * STOKS_PER_SECOND) for v, w in speech.items()})
-    return folder
+    temps = {k: check_temperature(v) for k, v in dict(t2s=t2s, s2a=s2a).items() if v is not None}
+    if not temps:
+        raise WhisperSpeechError("save_sampling needs a temperature for t2s, s2a or both")
+    text = json.dumps(dict(temperature=temps, **notes), indent=1)
+    with atomic_write(path) as tmp:
+        Path(tmp).write_text(text + "\n")
+    return Path(path)

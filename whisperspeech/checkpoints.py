@@ -25,13 +25,29 @@ from .t2s import T2S, T2SConfig
 from .vq import SemanticTokenizer, VQConfig
 
 # %% ../nbs/20_checkpoints.ipynb #3b102e80
-MODELS = {"codec": (Codec, CodecConfig), "t2s": (T2S, T2SConfig), "s2a": (S2A, S2AConfig),
-          "s2a-parallel": (ParallelS2A, ParallelS2AConfig), "vq": (SemanticTokenizer, VQConfig), "aligner": (Aligner, AlignerConfig),
-          "t2s-parallel": (ParallelT2S, ParallelT2SConfig)}
-KIND_NAMES = {"codec": "an acoustic codec", "t2s": "a text-to-semantic (T2S) model", "s2a": "a semantic-to-acoustic (S2A) model",
-              "s2a-parallel": "a parallel semantic-to-acoustic (S2A) model", "vq": "a semantic tokenizer (VQ) model",
-              "aligner": "a phoneme aligner", "t2s-parallel": "a parallel text-to-semantic (T2S) model"}
-ROLES = {"s2a-parallel": "s2a", "t2s-parallel": "t2s"}  # kinds that serve where another is asked for: a pipeline's S2A may be either
+MODELS = {
+    "codec": (Codec, CodecConfig),
+    "t2s": (T2S, T2SConfig),
+    "s2a": (S2A, S2AConfig),
+    "s2a-parallel": (ParallelS2A, ParallelS2AConfig),
+    "vq": (SemanticTokenizer, VQConfig),
+    "aligner": (Aligner, AlignerConfig),
+    "t2s-parallel": (ParallelT2S, ParallelT2SConfig),
+}
+KIND_NAMES = {
+    "codec": "an acoustic codec",
+    "t2s": "a text-to-semantic (T2S) model",
+    "s2a": "a semantic-to-acoustic (S2A) model",
+    "s2a-parallel": "a parallel semantic-to-acoustic (S2A) model",
+    "vq": "a semantic tokenizer (VQ) model",
+    "aligner": "a phoneme aligner",
+    "t2s-parallel": "a parallel text-to-semantic (T2S) model",
+}
+ROLES = {
+    "s2a-parallel": "s2a",
+    "t2s-parallel": "t2s",
+}  # kinds that serve where another is asked for: a pipeline's S2A may be either
+
 
 def save_model(model, path, half: bool = False, step: int | None = None, averaged_steps: list | None = None) -> Path:
     """Write `model` with its config to `path` atomically, in our format; `half` stores floating
@@ -39,35 +55,57 @@ def save_model(model, path, half: bool = False, step: int | None = None, average
     steps behind the weights (a later run can continue the schedule from there); `averaged_steps`:
     the exports `average_models` took the mean of."""
     cast = lambda v: v.half() if half and v.is_floating_point() else v
-    spec = dict(format="whisperspeech", version=1, kind=model.kind, config=dataclasses.asdict(model.config),
-                state_dict={k: cast(v) for k, v in model.state_dict().items()})
-    if step is not None: spec["step"] = int(step)
-    if averaged_steps: spec["averaged_steps"] = [int(s) for s in averaged_steps]
+    spec = dict(
+        format="whisperspeech",
+        version=1,
+        kind=model.kind,
+        config=dataclasses.asdict(model.config),
+        state_dict={k: cast(v) for k, v in model.state_dict().items()},
+    )
+    if step is not None:
+        spec["step"] = int(step)
+    if averaged_steps:
+        spec["averaged_steps"] = [int(s) for s in averaged_steps]
     with atomic_write(path) as tmp, open(tmp, "wb") as f:
         torch.save(spec, f)
     return Path(path)
 
 # %% ../nbs/20_checkpoints.ipynb #45ccd80e
 _RENAMES = {
-    "t2s": [("lang_embeddings.", "lang_emb."), ("cps_embeddings.", "cps_emb."), ("encoder.embedding.", "encoder.tok_emb."),
-            ("encoder.layers.", "encoder.blocks."), ("encoder.positional_embedding", "encoder.pos_emb"),
-            ("embeddings.embedding.", "stok_emb."), ("embeddings.positional_embedding", "stok_pos_emb"),
-            ("decoder.layers.", "decoder."), ("decoder.ln_post.", "ln_post.")],
-    "s2a": [("embds.embeddings.", "atok_embs."), ("head.splitter.", "splitter."), ("decoder.layers.", "decoder."),
-            ("decoder.ln_post.", "decoder_ln."), ("cond_embeddings.lang.embed.", "cond.lang."),
-            ("cond_embeddings.snr.", "cond.snr."), ("cond_embeddings.c50.", "cond.c50."),
-            ("cond_embeddings.speaker.spk_to_hidden.", "cond.spk_to_hidden.")],
+    "t2s": [
+        ("lang_embeddings.", "lang_emb."),
+        ("cps_embeddings.", "cps_emb."),
+        ("encoder.embedding.", "encoder.tok_emb."),
+        ("encoder.layers.", "encoder.blocks."),
+        ("encoder.positional_embedding", "encoder.pos_emb"),
+        ("embeddings.embedding.", "stok_emb."),
+        ("embeddings.positional_embedding", "stok_pos_emb"),
+        ("decoder.layers.", "decoder."),
+        ("decoder.ln_post.", "ln_post."),
+    ],
+    "s2a": [
+        ("embds.embeddings.", "atok_embs."),
+        ("head.splitter.", "splitter."),
+        ("decoder.layers.", "decoder."),
+        ("decoder.ln_post.", "decoder_ln."),
+        ("cond_embeddings.lang.embed.", "cond.lang."),
+        ("cond_embeddings.snr.", "cond.snr."),
+        ("cond_embeddings.c50.", "cond.c50."),
+        ("cond_embeddings.speaker.spk_to_hidden.", "cond.spk_to_hidden."),
+    ],
     "vq": [("_out_blocks.", "out_blocks.")],
 }
 _DROPPED = ("val_true", "val_total", "_extra_state", "embds.positional_embedding")
 
+
 def _rename(kind, state_dict):
     out = {}
     for k, v in state_dict.items():
-        if k in _DROPPED: continue
+        if k in _DROPPED:
+            continue
         for old, new in _RENAMES[kind]:
             if k.startswith(old):
-                k = new + k[len(old):]
+                k = new + k[len(old) :]
                 break
         out[k] = v
     return out
@@ -75,10 +113,14 @@ def _rename(kind, state_dict):
 # %% ../nbs/20_checkpoints.ipynb #d449a05a
 def published_kind(config: dict) -> str | None:
     "Which model a published config describes (None if it is none of ours)."
-    if "ttoks_len" in config: return "t2s"
-    if "quantizers" in config and "ctx_n" in config: return "s2a"
-    if "vq_codes" in config and "q_depth" in config: return "vq"
+    if "ttoks_len" in config:
+        return "t2s"
+    if "quantizers" in config and "ctx_n" in config:
+        return "s2a"
+    if "vq_codes" in config and "q_depth" in config:
+        return "vq"
     return None
+
 
 def published_config(kind: str, config: dict, tunables: dict, state_dict: dict):
     "Our config dataclass for a published checkpoint (with the defaults old checkpoints relied on)."
@@ -88,14 +130,18 @@ def published_config(kind: str, config: dict, tunables: dict, state_dict: dict):
         fields = {f.name for f in dataclasses.fields(T2SConfig)}
         return T2SConfig(**{k: v for k, v in {**t, **config}.items() if k in fields})
     if kind == "s2a":
-        for name, old in [("rope", False), ("causal_encoder", False), ("force_hidden_to_emb", True)]: t.setdefault(name, old)
+        for name, old in [("rope", False), ("causal_encoder", False), ("force_hidden_to_emb", True)]:
+            t.setdefault(name, old)
         fields = {f.name for f in dataclasses.fields(S2AConfig)}
-        c = S2AConfig(**{k: v for k, v in {**t, **config}.items() if k in fields},
-                      conditioned=any(k.startswith("cond_embeddings.") for k in state_dict))
+        c = S2AConfig(
+            **{k: v for k, v in {**t, **config}.items() if k in fields},
+            conditioned=any(k.startswith("cond_embeddings.") for k in state_dict),
+        )
         width = c.n_head * c.head_width
         c.stoks_width, c.spk_width = c.stoks_width or width, c.spk_width or width
         return c
-    for name in ("rope", "mask_embs", "downsample_conv", "downsample_mean"): t.setdefault(name, False)
+    for name in ("rope", "mask_embs", "downsample_conv", "downsample_mean"):
+        t.setdefault(name, False)
     t.setdefault("output_mult", 1), t.setdefault("query_mult", 1)
     fields = {f.name for f in dataclasses.fields(VQConfig)}
     return VQConfig(**{k: v for k, v in {**t, **config}.items() if k in fields})
@@ -105,18 +151,23 @@ def _read(path: Path) -> dict:
     try:
         spec = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as e:
-        raise WhisperSpeechError(f"{path} is not a readable model checkpoint ({str(e).splitlines()[0][:120]}); "
-                                 "re-download it or pass another file") from None
+        raise WhisperSpeechError(
+            f"{path} is not a readable model checkpoint ({str(e).splitlines()[0][:120]}); "
+            "re-download it or pass another file"
+        ) from None
     if not isinstance(spec, dict) or "state_dict" not in spec or "config" not in spec:
         raise WhisperSpeechError(f"{path} is not a whisperspeech model checkpoint (no config and state_dict)")
     return spec
 
+
 RECORD = ("step", "averaged_steps")  # what an export records of its training, beside the weights
+
 
 def load_model(ref, kind: str | None = None, device="cpu"):
     """A T2S, S2A or semantic tokenizer from a path or `owner/repo:file` reference, in our format or the
     published one. With `kind`, a checkpoint of another kind is an error that says what it is."""
     return load_export(ref, kind, device)[0]
+
 
 def load_export(ref, kind: str | None = None, device="cpu"):
     """`load_model`, and the file's training record (`RECORD` fields it holds: `step`, `averaged_steps`) from the
@@ -131,9 +182,13 @@ def load_export(ref, kind: str | None = None, device="cpu"):
         found = published_kind(spec["config"])
         state_dict = spec["state_dict"]
     if found not in MODELS:
-        raise WhisperSpeechError(f"{ref} holds no model whisperspeech knows (config keys: {sorted(spec['config'])[:6]})")
+        raise WhisperSpeechError(
+            f"{ref} holds no model whisperspeech knows (config keys: {sorted(spec['config'])[:6]})"
+        )
     if kind is not None and kind not in (found, ROLES.get(found)):
-        raise WhisperSpeechError(f"{ref} is {KIND_NAMES[found]}, but {KIND_NAMES[kind]} was expected; check which file you passed where")
+        raise WhisperSpeechError(
+            f"{ref} is {KIND_NAMES[found]}, but {KIND_NAMES[kind]} was expected; check which file you passed where"
+        )
     model_cls, config_cls = MODELS[found]
     if spec.get("format") == "whisperspeech":
         config = config_cls(**spec["config"])
@@ -144,41 +199,57 @@ def load_export(ref, kind: str | None = None, device="cpu"):
     try:
         model.load_state_dict(state_dict, strict=True)
     except RuntimeError as e:
-        raise WhisperSpeechError(f"{ref}: weights do not match its config ({str(e).splitlines()[1].strip()[:160]}); "
-                                 "the file is damaged or from an unsupported version") from None
+        raise WhisperSpeechError(
+            f"{ref}: weights do not match its config ({str(e).splitlines()[1].strip()[:160]}); "
+            "the file is damaged or from an unsupported version"
+        ) from None
     return model.to(device).eval(), record
+
 
 def trained_steps(ref) -> int | None:
     "The training steps an exported model records (None for published files and older exports)."
     return _read(resolve_ref(ref)).get("step")
+
 
 def averaged_steps(ref) -> list | None:
     "The steps of the exports an averaged model is the mean of (None for a model that is not an average)."
     return _read(resolve_ref(ref)).get("averaged_steps")
 
 # %% ../nbs/20_checkpoints.ipynb #0327e11d
-TRAINING_ONLY = ("dropout", "uncond_rate", "guidance", "codebook_weights")  # config fields that change how a model trains or decodes, not its weights
+TRAINING_ONLY = (
+    "dropout",
+    "uncond_rate",
+    "guidance",
+    "codebook_weights",
+)  # config fields that change how a model trains or decodes, not its weights
+
 
 def same_weights_config(a, b) -> bool:
     "Whether configs `a` and `b` describe the same weights: equal up to `TRAINING_ONLY` fields."
     free = {f: getattr(b, f) for f in TRAINING_ONLY if hasattr(a, f) and hasattr(b, f)}
     return type(a) is type(b) and dataclasses.replace(a, **free) == b
 
+
 def average_models(paths, out, half: bool = False) -> Path:
     """Write to `out` the mean of the weights of `paths`, exports of one model (same kind and config), such
     as a run's last checkpoints. Integer buffers come from the last file. The result records the steps
     averaged (`averaged_steps`) and the largest as its `step`, so a later run continues after them."""
     paths = [Path(p) for p in paths]
-    if len(paths) < 2: raise WhisperSpeechError("averaging needs two or more model files")
+    if len(paths) < 2:
+        raise WhisperSpeechError("averaging needs two or more model files")
     models, records = zip(*(load_export(p) for p in paths))
     for p, m in zip(paths[1:], models[1:]):
         if m.kind != models[0].kind:
-            raise WhisperSpeechError(f"{p} is {KIND_NAMES[m.kind]} but {paths[0]} is {KIND_NAMES[models[0].kind]}: average exports of one model")
+            raise WhisperSpeechError(
+                f"{p} is {KIND_NAMES[m.kind]} but {paths[0]} is {KIND_NAMES[models[0].kind]}: average exports of one model"
+            )
         if not same_weights_config(m.config, models[0].config):
             raise WhisperSpeechError(f"{p} has another config than {paths[0]}: average exports of one run")
     states = [m.state_dict() for m in models]
-    mean = {k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v
-            for k, v in states[-1].items()}
+    mean = {
+        k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v
+        for k, v in states[-1].items()
+    }
     models[-1].load_state_dict(mean)
     steps = [r.get("step") for r in records]
     known = None if None in steps else steps

@@ -14,25 +14,37 @@ from .languages import clean_text
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
 _CLAUSE_END = re.compile(r"(?<=[,;:、，；：])\s+")
 
-def _nbytes(s: str) -> int: return len(s.encode("utf-8"))
+
+def _nbytes(s: str) -> int:
+    return len(s.encode("utf-8"))
+
 
 def _split_long(piece: str, max_bytes: int) -> list[str]:
     "Split one piece at clause punctuation, then at spaces, then hard, until every part fits."
-    if _nbytes(piece) <= max_bytes: return [piece]
+    if _nbytes(piece) <= max_bytes:
+        return [piece]
     for pattern in (_CLAUSE_END, re.compile(r"\s+")):
         parts = pattern.split(piece)
-        if len(parts) > 1: return _pack(parts, max_bytes, sep=" ")
+        if len(parts) > 1:
+            return _pack(parts, max_bytes, sep=" ")
     out, cur = [], ""
     for ch in piece:  # no spaces at all: cut at character boundaries
-        if _nbytes(cur + ch) > max_bytes: out.append(cur); cur = ""
+        if _nbytes(cur + ch) > max_bytes:
+            out.append(cur)
+            cur = ""
         cur += ch
     return out + [cur]
+
 
 def _pack(parts: list[str], max_bytes: int, sep: str = " ", min_bytes: int = 0) -> list[str]:
     "Greedily join consecutive parts while the result fits (and always while a chunk is shorter than `min_bytes`)."
     out = []
     for part in (x for p in parts for x in _split_long(p, max_bytes)):
-        if out and (_nbytes(out[-1]) < min_bytes or _nbytes(part) < min_bytes) and _nbytes(out[-1] + sep + part) <= max_bytes:
+        if (
+            out
+            and (_nbytes(out[-1]) < min_bytes or _nbytes(part) < min_bytes)
+            and _nbytes(out[-1] + sep + part) <= max_bytes
+        ):
             out[-1] += sep + part
         else:
             out.append(part)

@@ -27,8 +27,9 @@ from vocos.models import VocosBackbone  # noqa: E402
 @dataclass
 class CodecConfig:
     "Shape of the codec; saved inside its checkpoint."
+
     sample_rate: int = 24000
-    hop_length: int = 320          # 75 frames per second at 24 kHz
+    hop_length: int = 320  # 75 frames per second at 24 kHz
     n_fft: int = 1280
     n_mels: int = 100
     enc_dim: int = 192
@@ -41,28 +42,33 @@ class CodecConfig:
     commit_weight: float = 1.0
 
     @property
-    def frame_rate(self) -> float: return self.sample_rate / self.hop_length
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
 
 # %% ../nbs/23_codec.ipynb #fb7465f3
 class Codec(nn.Module):
     "Waveform (batch, samples) <-> codes (batch, quantizers, frames)."
+
     kind = "codec"
 
     def __init__(self, config: CodecConfig = CodecConfig()):
         super().__init__()
         c = self.config = config
         self.features = MelSpectrogramFeatures(c.sample_rate, c.n_fft, c.hop_length, c.n_mels, padding="center")
-        self.encoder = VocosBackbone(input_channels=c.n_mels, dim=c.enc_dim, intermediate_dim=3 * c.enc_dim,
-                                     num_layers=c.enc_layers)
+        self.encoder = VocosBackbone(
+            input_channels=c.n_mels, dim=c.enc_dim, intermediate_dim=3 * c.enc_dim, num_layers=c.enc_layers
+        )
         self.to_codes = nn.Linear(c.enc_dim, c.codebook_dim)
         self.quantizer = ResidualVectorQuantizer(dimension=c.codebook_dim, n_q=c.quantizers, bins=c.bins)
-        self.decoder = VocosBackbone(input_channels=c.codebook_dim, dim=c.dec_dim, intermediate_dim=3 * c.dec_dim,
-                                     num_layers=c.dec_layers)
+        self.decoder = VocosBackbone(
+            input_channels=c.codebook_dim, dim=c.dec_dim, intermediate_dim=3 * c.dec_dim, num_layers=c.dec_layers
+        )
         self.head = ISTFTHead(c.dec_dim, c.n_fft, c.hop_length, padding="same")
 
     def _latents(self, wav: torch.Tensor) -> torch.Tensor:
         "(batch, samples) -> (batch, codebook_dim, frames), one frame per started hop."
-        if wav.ndim != 2: raise WhisperSpeechError(f"the codec takes (batch, samples) audio, not shape {tuple(wav.shape)}")
+        if wav.ndim != 2:
+            raise WhisperSpeechError(f"the codec takes (batch, samples) audio, not shape {tuple(wav.shape)}")
         hop = self.config.hop_length
         frames = -(-wav.shape[-1] // hop)
         wav = F.pad(wav, (0, frames * hop - wav.shape[-1]))
@@ -78,8 +84,11 @@ class Codec(nn.Module):
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         "Audio (batch, frames * hop) of codes (batch, quantizers, frames); fewer quantizers decode coarser audio."
         if codes.ndim != 3 or codes.shape[1] > self.config.quantizers:
-            raise WhisperSpeechError(f"codes must be (batch, <= {self.config.quantizers}, frames), not {tuple(codes.shape)}")
-        if codes.shape[-1] == 0: return torch.zeros(codes.shape[0], 0, device=codes.device)
+            raise WhisperSpeechError(
+                f"codes must be (batch, <= {self.config.quantizers}, frames), not {tuple(codes.shape)}"
+            )
+        if codes.shape[-1] == 0:
+            return torch.zeros(codes.shape[0], 0, device=codes.device)
         return self.decode_latents(self.quantizer.decode(codes.transpose(0, 1)))
 
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
@@ -94,6 +103,7 @@ class Codec(nn.Module):
 # %% ../nbs/23_codec.ipynb #652890eb
 class CodecVocoder:
     "Codes (Q, frames) or (batch, Q, frames) -> waveform (batch, samples), through a trained `Codec`."
+
     def __init__(self, codec: Codec, device="cpu"):
         self.codec, self.device, self.random = codec.to(device).eval(), device, False
         c = codec.config
@@ -104,24 +114,31 @@ class CodecVocoder:
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         "Waveform of integer codes (Q, frames), or of floating latents (codebook_dim, frames) such as a parallel S2A's."
         if codes.is_floating_point():
-            if codes.ndim == 2: codes = codes[None]
+            if codes.ndim == 2:
+                codes = codes[None]
             return self.codec.decode_latents(codes.to(self.device)).cpu()
         codes = clean_codes(codes, self.codec.config.bins)
-        if codes.ndim == 2: codes = codes[None]
+        if codes.ndim == 2:
+            codes = codes[None]
         return self.codec.decode(codes.to(self.device)).cpu()
 
 # %% ../nbs/23_codec.ipynb #9994640a
 _MEL_RESOLUTIONS = [(512, 128, 64), (1024, 256, 100), (2048, 512, 128)]  # n_fft, hop, mels
 
+
 @lru_cache(maxsize=None)
 def _spectrograms(sample_rate: int):
-    mels = [torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=n, hop_length=h, n_mels=m, power=1)
-            for n, h, m in _MEL_RESOLUTIONS]
+    mels = [
+        torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=n, hop_length=h, n_mels=m, power=1)
+        for n, h, m in _MEL_RESOLUTIONS
+    ]
     return mels
+
 
 def _stft_mag(x, n_fft):
     win = torch.hann_window(n_fft, device=x.device)
     return torch.stft(x, n_fft, n_fft // 4, window=win, return_complex=True).abs()
+
 
 def reconstruction_loss(y_hat: torch.Tensor, y: torch.Tensor, sample_rate: int = 24000) -> torch.Tensor:
     "Mean L1 distance of log mel and log STFT magnitudes over three resolutions each."
@@ -135,6 +152,7 @@ def reconstruction_loss(y_hat: torch.Tensor, y: torch.Tensor, sample_rate: int =
     for n_fft, _, _ in _MEL_RESOLUTIONS:
         loss = loss + 0.5 * F.l1_loss(log(_stft_mag(y_hat, n_fft)), log(_stft_mag(y, n_fft)))
     return loss / len(_MEL_RESOLUTIONS)
+
 
 def codec_loss(model: Codec, wav: torch.Tensor) -> torch.Tensor:
     "The training objective: reconstruction plus commitment."

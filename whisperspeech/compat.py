@@ -17,6 +17,7 @@ def _forget_torchaudio():
     for name in [n for n in sys.modules if n == "torchaudio" or n.startswith("torchaudio.")]:
         del sys.modules[name]
 
+
 def _preload_extension_loader_without_binaries(package_dir: Path):
     "Load `torchaudio._extension.utils` with a `_load_lib` that reports no compiled library."
     name = "torchaudio._extension.utils"
@@ -31,9 +32,11 @@ def import_torchaudio():
     "Import torchaudio; if only its compiled extension fails to load, import it without the extension."
     try:
         import torchaudio
+
         return torchaudio
     except OSError as e:
-        if "torchaudio" not in str(e): raise
+        if "torchaudio" not in str(e):
+            raise
         spec = importlib.util.find_spec("torchaudio")
         _forget_torchaudio()
         _preload_extension_loader_without_binaries(Path(spec.origin).parent)

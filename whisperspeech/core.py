@@ -16,10 +16,12 @@ from pathlib import Path
 class WhisperSpeechError(Exception):
     "A user-facing failure: the message is one line that says what went wrong and what to do."
 
+
 STOKS_PER_SECOND = 25  # semantic tokens per second of speech: Whisper's 50 Hz encoder frames, downsampled 2x
 FRAMES_PER_STOK = 3  # acoustic codec frames (75 Hz) per semantic token
 DEFAULT_CPS = 15.0  # speaking rate (characters per second) of a voice whose own rate is not known
 CPS_RANGE = (2.0, 40.0)  # the speaking rates a caller or a bundle may ask for
+
 
 def speaking_rate(text: str, n_stoks: int) -> float:
     "Characters per second of an utterance of `text` that lasts `n_stoks` semantic tokens: what T2S's `cps` input means."
@@ -37,7 +39,9 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 # %% ../nbs/00_core.ipynb #d87b0e61
-_UMASK = os.umask(0o022); os.umask(_UMASK)
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_write(path):

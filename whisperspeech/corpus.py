@@ -13,7 +13,6 @@ import multiprocessing
 import random
 import re
 import shutil
-import time
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,11 +24,27 @@ from .core import WhisperSpeechError, atomic_write
 from .system_voices import speak_system
 
 # %% ../nbs/30_corpus.ipynb #ff93d0a4
-FORTUNE_DIRS = {"en": "/usr/share/games/fortunes", "de": "/usr/share/games/fortunes/de", "pl": "/usr/share/games/fortunes/pl"}
+FORTUNE_DIRS = {
+    "en": "/usr/share/games/fortunes",
+    "de": "/usr/share/games/fortunes/de",
+    "pl": "/usr/share/games/fortunes/pl",
+}
 TEXT_PACKAGES = {"en": ["fortunes", "fortunes-min", "wordnet-base"], "de": ["fortunes-de"], "pl": ["fortunes-pl"]}
-VOICES = {"en": ["flite:kal16", "flite:awb", "flite:rms", "flite:slt", "festival:kal", "festival:ked",
-                 "festival:slt-hts", "piper:joe", "espeak-ng:en-us"],
-          "de": ["espeak-ng:de"], "pl": ["espeak-ng:pl"]}
+VOICES = {
+    "en": [
+        "flite:kal16",
+        "flite:awb",
+        "flite:rms",
+        "flite:slt",
+        "festival:kal",
+        "festival:ked",
+        "festival:slt-hts",
+        "piper:joe",
+        "espeak-ng:en-us",
+    ],
+    "de": ["espeak-ng:de"],
+    "pl": ["espeak-ng:pl"],
+}
 _LETTERS = {"en": "a-zA-Z", "de": "a-zA-ZäöüÄÖÜß", "pl": "a-zA-ZąćęłńóśźżĄĆĘŁŃÓŚŹŻ"}
 
 # %% ../nbs/30_corpus.ipynb #1e757532
@@ -37,12 +52,16 @@ def _fortune_sentences(folder: Path) -> list[str]:
     "Sentences from every fortune file in `folder` (not recursing)."
     out = []
     for f in sorted(folder.iterdir()):
-        if f.suffix or not f.is_file(): continue  # skip .dat/.u8 indexes and subfolders
+        if f.suffix or not f.is_file():
+            continue  # skip .dat/.u8 indexes and subfolders
         text = f.read_text(encoding="utf-8", errors="replace")
         for fortune in text.split("\n%\n"):
-            body = " ".join(l.strip() for l in fortune.splitlines() if l.strip() and not l.lstrip().startswith(("--", "-- ")))
+            body = " ".join(
+                l.strip() for l in fortune.splitlines() if l.strip() and not l.lstrip().startswith(("--", "-- "))
+            )
             out += re.split(r"(?<=[.!?])\s+", body)
     return out
+
 
 def _wordnet_examples() -> list[str]:
     out = []
@@ -56,17 +75,27 @@ def _wordnet_examples() -> list[str]:
 def _usable(s: str, lang: str) -> bool:
     "A clean sentence: 25-160 characters, 4+ words, letters and plain punctuation only, capitalized."
     letters = _LETTERS[lang]
-    return (25 <= len(s) <= 160 and len(s.split()) >= 4 and s[0].isupper() and s[-1] in ".!?"
-            and re.fullmatch(rf"[{letters} ,.;:!?'\-]+", s) is not None
-            and not any(bad in s for bad in ("  ", "--", "?.", "..")) and not re.search(r"\b[A-ZÄÖÜĄĆĘŁŃÓŚŹŻ]{4,}\b", s))
+    return (
+        25 <= len(s) <= 160
+        and len(s.split()) >= 4
+        and s[0].isupper()
+        and s[-1] in ".!?"
+        and re.fullmatch(rf"[{letters} ,.;:!?'\-]+", s) is not None
+        and not any(bad in s for bad in ("  ", "--", "?.", ".."))
+        and not re.search(r"\b[A-ZÄÖÜĄĆĘŁŃÓŚŹŻ]{4,}\b", s)
+    )
+
 
 @lru_cache(maxsize=None)
 def sentences(lang: str) -> tuple[str, ...]:
     "Clean, de-duplicated sentences in `lang` from the Debian text packages, in a fixed order."
-    if lang not in FORTUNE_DIRS: raise WhisperSpeechError(f"no text source for language {lang!r}; use one of {', '.join(FORTUNE_DIRS)}")
+    if lang not in FORTUNE_DIRS:
+        raise WhisperSpeechError(f"no text source for language {lang!r}; use one of {', '.join(FORTUNE_DIRS)}")
     folder = Path(FORTUNE_DIRS[lang])
     if not folder.is_dir():
-        raise WhisperSpeechError(f"{folder} is missing; install the text with: sudo apt-get install {' '.join(TEXT_PACKAGES[lang])}")
+        raise WhisperSpeechError(
+            f"{folder} is missing; install the text with: sudo apt-get install {' '.join(TEXT_PACKAGES[lang])}"
+        )
     raw = _fortune_sentences(folder) + (_wordnet_examples() if lang == "en" else [])
     clean = {unicodedata.normalize("NFC", " ".join(s.split())) for s in raw}
     return tuple(sorted(s for s in clean if _usable(s, lang)))
@@ -75,7 +104,8 @@ def sentences(lang: str) -> tuple[str, ...]:
 @dataclass
 class CorpusSpec:
     "What to build: the languages' shares, the seed, the shard size, and sentences not to draw."
-    languages: dict            # language -> share, e.g. {"en": 0.8, "de": 0.1, "pl": 0.1}
+
+    languages: dict  # language -> share, e.g. {"en": 0.8, "de": 0.1, "pl": 0.1}
     seed: int = 0
     shard_size: int = 100
     sr: int = 24000
@@ -90,24 +120,32 @@ class CorpusSpec:
         text = rng.choice(_pool(lang, self.exclude))
         return dict(key=f"{i:07d}", lang=lang, voice=voice, text=text)
 
+
 @lru_cache(maxsize=8)
 def _pool(lang: str, exclude: frozenset) -> tuple[str, ...]:
     "The sentences of `lang` a corpus may draw."
     pool = tuple(s for s in sentences(lang) if s not in exclude)
-    if not pool: raise WhisperSpeechError(f"every {lang} sentence is excluded; exclude fewer corpora or drop {lang} from --languages")
+    if not pool:
+        raise WhisperSpeechError(
+            f"every {lang} sentence is excluded; exclude fewer corpora or drop {lang} from --languages"
+        )
     return pool
+
 
 def spoken_sentences(data) -> frozenset:
     """The texts (`txt`) that the shards of `data` (a folder, glob or brace pattern; .tar or .tar.gz) speak,
     or the lines of `data` when it is a sentence file (.txt, one per line: e.g. held-out evaluation sentences)."""
     if str(data).endswith(".txt"):
         from whisperspeech.evaluate import read_sentences
+
         return frozenset(read_sentences(data))
     import tarfile
     from whisperspeech.stages import expand_shards, read_samples
+
     out = set()
     for path in expand_shards(data):
-        try: out.update(s["txt"].decode("utf-8").strip() for s in read_samples(path) if "txt" in s)
+        try:
+            out.update(s["txt"].decode("utf-8").strip() for s in read_samples(path) if "txt" in s)
         except (OSError, tarfile.TarError, UnicodeDecodeError) as e:
             raise WhisperSpeechError(f"cannot read the texts of {path} ({e}); is it a webdataset shard?") from None
     return frozenset(out)
@@ -118,12 +156,15 @@ def _flac_bytes(wav, sr) -> bytes:
     sf.write(buf, wav.numpy(), sr, format="FLAC", subtype="PCM_16")
     return buf.getvalue()
 
+
 def build_shard(spec: CorpusSpec, index: int, out_dir: Path) -> dict:
     "Speak the utterances of shard `index` into `corpus-{index:06d}.tar` (atomically); returns its summary."
     import webdataset as wds
+
     path = Path(out_dir) / f"corpus-{index:06d}.tar"
     summary = Path(out_dir) / f"corpus-{index:06d}.json"
-    if path.exists() and summary.exists(): return json.loads(summary.read_text())
+    if path.exists() and summary.exists():
+        return json.loads(summary.read_text())
     seconds, failed = 0.0, []
     with atomic_write(path) as tmp:
         with wds.TarWriter(str(tmp), mtime=0) as w:  # fixed timestamps: byte-identical rebuilds
@@ -136,10 +177,13 @@ def build_shard(spec: CorpusSpec, index: int, out_dir: Path) -> dict:
                     continue
                 dur = wav.shape[0] / spec.sr
                 seconds += dur
-                meta = dict(speaker=u["voice"], lang=u["lang"], voice=u["voice"], source="debian-text", seconds=round(dur, 3))
+                meta = dict(
+                    speaker=u["voice"], lang=u["lang"], voice=u["voice"], source="debian-text", seconds=round(dur, 3)
+                )
                 w.write({"__key__": u["key"], "flac": _flac_bytes(wav, spec.sr), "txt": u["text"], "json": meta})
     info = dict(shard=path.name, utterances=spec.shard_size - len(failed), seconds=round(seconds, 2), failed=failed)
-    with atomic_write(summary) as tmp: tmp.write_text(json.dumps(info))
+    with atomic_write(summary) as tmp:
+        tmp.write_text(json.dumps(info))
     return info
 
 # %% ../nbs/30_corpus.ipynb #7c367453
@@ -150,21 +194,40 @@ def copy_licences(out_dir: Path, languages):
     for lang in languages:
         for pkg in TEXT_PACKAGES[lang]:
             src = Path("/usr/share/doc", pkg, "copyright")
-            if src.exists(): shutil.copy(src, dst / f"{pkg}.copyright")
+            if src.exists():
+                shutil.copy(src, dst / f"{pkg}.copyright")
 
-def build_corpus(out_dir, spec: CorpusSpec, hours: float | None = None, utterances: int | None = None,
-                 workers: int = 1, progress: bool = True) -> dict:
+
+def build_corpus(
+    out_dir,
+    spec: CorpusSpec,
+    hours: float | None = None,
+    utterances: int | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict:
     """Build (or resume) a corpus until it holds `hours` of speech or `utterances` utterances.
 
     Shards are built in order, `workers` at a time; finished shards are kept and skipped."""
     from concurrent.futures import ProcessPoolExecutor
     from tqdm.auto import tqdm
-    if (hours is None) == (utterances is None): raise WhisperSpeechError("give either hours or utterances")
+
+    if (hours is None) == (utterances is None):
+        raise WhisperSpeechError("give either hours or utterances")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     copy_licences(out_dir, spec.languages)
-    (out_dir / "spec.json").write_text(json.dumps(dict(languages=spec.languages, seed=spec.seed, shard_size=spec.shard_size, sr=spec.sr,
-                                                       excluded_sentences=len(spec.exclude))))
+    (out_dir / "spec.json").write_text(
+        json.dumps(
+            dict(
+                languages=spec.languages,
+                seed=spec.seed,
+                shard_size=spec.shard_size,
+                sr=spec.sr,
+                excluded_sentences=len(spec.exclude),
+            )
+        )
+    )
     total = dict(shards=0, utterances=0, seconds=0.0, failed=[])
     n_shards = -(-utterances // spec.shard_size) if utterances else None
     bar = tqdm(total=n_shards or hours * 3600, unit="shard" if n_shards else "s", disable=not progress, desc="corpus")
@@ -183,8 +246,15 @@ def build_corpus(out_dir, spec: CorpusSpec, hours: float | None = None, utteranc
     bar.close()
     return total
 
+
 class _Inline:
     "A stand-in for a process pool that runs in this process."
-    def __enter__(self): return self
-    def __exit__(self, *a): return False
-    def map(self, fn, *its): return map(fn, *its)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+    def map(self, fn, *its):
+        return map(fn, *its)

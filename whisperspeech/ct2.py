@@ -19,27 +19,39 @@ from .core import WhisperSpeechError
 class CT2FormatError(WhisperSpeechError):
     "A CTranslate2 model file that cannot be read."
 
+
 _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16, 5: "bfloat16"}
+
 
 class _Reader:
     "Bounds-checked little-endian reads from a bytes buffer."
-    def __init__(self, data: bytes, path): self.data, self.pos, self.path = memoryview(data), 0, path
+
+    def __init__(self, data: bytes, path):
+        self.data, self.pos, self.path = memoryview(data), 0, path
+
     def take(self, n: int, what: str) -> memoryview:
         if self.pos + n > len(self.data):
-            raise CT2FormatError(f"{self.path} is truncated or corrupt (needed {n} bytes for {what} at byte {self.pos}, "
-                                 f"file has {len(self.data)}); reinstall or re-download the model")
-        out = self.data[self.pos:self.pos + n]
+            raise CT2FormatError(
+                f"{self.path} is truncated or corrupt (needed {n} bytes for {what} at byte {self.pos}, "
+                f"file has {len(self.data)}); reinstall or re-download the model"
+            )
+        out = self.data[self.pos : self.pos + n]
         self.pos += n
         return out
+
     def unpack(self, fmt: str, what: str):
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
+
     def string(self, what: str) -> str:
-        n, = self.unpack("H", what)
+        (n,) = self.unpack("H", what)
         raw = bytes(self.take(n, what))
-        try: return raw.rstrip(b"\0").decode("utf-8")
+        try:
+            return raw.rstrip(b"\0").decode("utf-8")
         except UnicodeDecodeError:
-            raise CT2FormatError(f"{self.path} is corrupt ({what} at byte {self.pos - n} is not text); "
-                                 "reinstall or re-download the model") from None
+            raise CT2FormatError(
+                f"{self.path} is corrupt ({what} at byte {self.pos - n} is not text); "
+                "reinstall or re-download the model"
+            ) from None
 
 # %% ../nbs/04_ct2.ipynb #d265b694
 def _tensor(raw: memoryview, dtype, dims) -> torch.Tensor:
@@ -47,66 +59,92 @@ def _tensor(raw: memoryview, dtype, dims) -> torch.Tensor:
         return torch.frombuffer(bytearray(raw), dtype=torch.int16).view(torch.bfloat16).reshape(dims)
     return torch.from_numpy(np.frombuffer(raw, dtype=dtype).copy().reshape(dims))
 
+
 def read_ct2_model(path) -> tuple[str, dict[str, torch.Tensor]]:
     "`(spec_name, {name: tensor})` from a CTranslate2 `model.bin`; aliases appear as extra names."
     path = Path(path)
-    if not path.is_file(): raise CT2FormatError(f"CTranslate2 model not found: {path}")
+    if not path.is_file():
+        raise CT2FormatError(f"CTranslate2 model not found: {path}")
     r = _Reader(path.read_bytes(), path)
-    version, = r.unpack("I", "the binary version")
+    (version,) = r.unpack("I", "the binary version")
     if not 1 <= version <= 6:
-        raise CT2FormatError(f"{path} is not a CTranslate2 model we can read (binary version {version}, expected 1-6); "
-                             "reinstall or re-download the model")
+        raise CT2FormatError(
+            f"{path} is not a CTranslate2 model we can read (binary version {version}, expected 1-6); "
+            "reinstall or re-download the model"
+        )
     spec = ""
     if version >= 2:
         spec = r.string("the spec name")
         r.unpack("I", "the spec revision")
-    count, = r.unpack("I", "the variable count")
+    (count,) = r.unpack("I", "the variable count")
     variables = {}
     for i in range(count):
         name = r.string(f"the name of variable {i + 1} of {count}")
-        rank, = r.unpack("B", f"the rank of {name}")
+        (rank,) = r.unpack("B", f"the rank of {name}")
         dims = r.unpack("I" * rank, f"the shape of {name}") if rank else ()
         code = r.unpack("B", f"the dtype of {name}")[0] if version >= 4 else 0
-        if code not in _DTYPES: raise CT2FormatError(f"{path} is corrupt ({name} has unknown dtype {code})")
-        nbytes, = r.unpack("I", f"the size of {name}")
+        if code not in _DTYPES:
+            raise CT2FormatError(f"{path} is corrupt ({name} has unknown dtype {code})")
+        (nbytes,) = r.unpack("I", f"the size of {name}")
         itemsize = 2 if _DTYPES[code] == "bfloat16" else np.dtype(_DTYPES[code]).itemsize
         if nbytes != itemsize * int(np.prod(dims, dtype=np.int64)):
-            raise CT2FormatError(f"{path} is corrupt ({name}: {nbytes} bytes do not fit shape {dims}); "
-                                 "reinstall or re-download the model")
+            raise CT2FormatError(
+                f"{path} is corrupt ({name}: {nbytes} bytes do not fit shape {dims}); "
+                "reinstall or re-download the model"
+            )
         variables[name] = _tensor(r.take(nbytes, f"the data of {name}"), _DTYPES[code], dims)
     if version >= 3:
-        n_alias, = r.unpack("I", "the alias count")
+        (n_alias,) = r.unpack("I", "the alias count")
         for _ in range(n_alias):
             alias, target = r.string("an alias name"), r.string("an alias target")
-            if target not in variables: raise CT2FormatError(f"{path} is corrupt (alias {alias} -> missing {target})")
+            if target not in variables:
+                raise CT2FormatError(f"{path} is corrupt (alias {alias} -> missing {target})")
             variables[alias] = variables[target]
     return spec, variables
 
 # %% ../nbs/04_ct2.ipynb #e6def662
-_SCALARS = {"activation", "alibi", "alignment_heads", "alignment_layer", "num_heads", "pre_norm",
-            "scale_embeddings", "start_from_zero_embedding", "projection/weight"}
+_SCALARS = {
+    "activation",
+    "alibi",
+    "alignment_heads",
+    "alignment_layer",
+    "num_heads",
+    "pre_norm",
+    "scale_embeddings",
+    "start_from_zero_embedding",
+    "projection/weight",
+}
+
 
 def _layers(variables, side):
     found = [re.match(rf"{side}/layer_(\d+)/", n) for n in variables]
     return 1 + max(int(m[1]) for m in found if m)
 
+
 def whisper_dims(variables) -> dict:
     "openai-whisper `ModelDimensions` fields read off a CTranslate2 Whisper model's tensors."
     conv1 = variables["encoder/conv1/weight"]
-    return dict(n_mels=conv1.shape[1], n_audio_ctx=variables["encoder/position_encodings/encodings"].shape[0],
-                n_audio_state=conv1.shape[0], n_audio_head=int(variables["encoder/num_heads"]),
-                n_audio_layer=_layers(variables, "encoder"),
-                n_vocab=variables["decoder/embeddings/weight"].shape[0],
-                n_text_ctx=variables["decoder/position_encodings/encodings"].shape[0],
-                n_text_state=variables["decoder/embeddings/weight"].shape[1],
-                n_text_head=int(variables["decoder/num_heads"]), n_text_layer=_layers(variables, "decoder"))
+    return dict(
+        n_mels=conv1.shape[1],
+        n_audio_ctx=variables["encoder/position_encodings/encodings"].shape[0],
+        n_audio_state=conv1.shape[0],
+        n_audio_head=int(variables["encoder/num_heads"]),
+        n_audio_layer=_layers(variables, "encoder"),
+        n_vocab=variables["decoder/embeddings/weight"].shape[0],
+        n_text_ctx=variables["decoder/position_encodings/encodings"].shape[0],
+        n_text_state=variables["decoder/embeddings/weight"].shape[1],
+        n_text_head=int(variables["decoder/num_heads"]),
+        n_text_layer=_layers(variables, "decoder"),
+    )
 
 # %% ../nbs/04_ct2.ipynb #a9d733b1
 def _norm(sd, take, dst, src):
     sd[f"{dst}.weight"], sd[f"{dst}.bias"] = take(f"{src}/gamma"), take(f"{src}/beta")
 
+
 def _linear(sd, take, dst, src):
     sd[f"{dst}.weight"], sd[f"{dst}.bias"] = take(f"{src}/weight"), take(f"{src}/bias")
+
 
 def _split_linear(sd, take, dsts, src):
     "Split a fused projection into equal parts; `None` bias for the key (checked to be zero)."
@@ -114,12 +152,17 @@ def _split_linear(sd, take, dsts, src):
     for dst, w, b in zip(dsts, weights, biases):
         sd[f"{dst}.weight"] = w.clone()
         if dst.endswith(".key"):
-            if b.abs().max() > 0: raise CT2FormatError(f"{src}: key bias is not zero; not a Whisper model")
-        else: sd[f"{dst}.bias"] = b.clone()
+            if b.abs().max() > 0:
+                raise CT2FormatError(f"{src}: key bias is not zero; not a Whisper model")
+        else:
+            sd[f"{dst}.bias"] = b.clone()
+
 
 def _block(sd, take, dst, src, cross: bool):
     _norm(sd, take, f"{dst}.attn_ln", f"{src}/self_attention/layer_norm")
-    _split_linear(sd, take, [f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"], f"{src}/self_attention/linear_0")
+    _split_linear(
+        sd, take, [f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"], f"{src}/self_attention/linear_0"
+    )
     _linear(sd, take, f"{dst}.attn.out", f"{src}/self_attention/linear_1")
     if cross:
         _norm(sd, take, f"{dst}.cross_attn_ln", f"{src}/attention/layer_norm")
@@ -137,20 +180,26 @@ def ct2_whisper_to_openai(variables: dict) -> dict:
         raise CT2FormatError("not a CTranslate2 Whisper model (no encoder/conv1 or decoder/embeddings)")
     dims = whisper_dims(variables)
     used = set()
+
     def take(name):
-        if name not in variables: raise CT2FormatError(f"CTranslate2 Whisper model lacks {name}")
+        if name not in variables:
+            raise CT2FormatError(f"CTranslate2 Whisper model lacks {name}")
         used.add(name)
         return variables[name]
+
     sd = {}
     _linear(sd, take, "encoder.conv1", "encoder/conv1")
     _linear(sd, take, "encoder.conv2", "encoder/conv2")
     sd["encoder.positional_embedding"] = take("encoder/position_encodings/encodings")
-    for i in range(dims["n_audio_layer"]): _block(sd, take, f"encoder.blocks.{i}", f"encoder/layer_{i}", cross=False)
+    for i in range(dims["n_audio_layer"]):
+        _block(sd, take, f"encoder.blocks.{i}", f"encoder/layer_{i}", cross=False)
     _norm(sd, take, "encoder.ln_post", "encoder/layer_norm")
     sd["decoder.token_embedding.weight"] = take("decoder/embeddings/weight")
     sd["decoder.positional_embedding"] = take("decoder/position_encodings/encodings")
-    for i in range(dims["n_text_layer"]): _block(sd, take, f"decoder.blocks.{i}", f"decoder/layer_{i}", cross=True)
+    for i in range(dims["n_text_layer"]):
+        _block(sd, take, f"decoder.blocks.{i}", f"decoder/layer_{i}", cross=True)
     _norm(sd, take, "decoder.ln", "decoder/layer_norm")
     unused = sorted(n for n in variables if n not in used and n.split("/", 1)[1] not in _SCALARS)
-    if unused: raise CT2FormatError(f"CTranslate2 Whisper tensors with no openai-whisper counterpart: {unused[:5]}")
+    if unused:
+        raise CT2FormatError(f"CTranslate2 Whisper tensors with no openai-whisper counterpart: {unused[:5]}")
     return {"dims": dims, "model_state_dict": {k: v.contiguous() for k, v in sd.items()}}

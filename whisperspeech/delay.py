@@ -11,6 +11,7 @@ import torch
 # %% ../nbs/15_delay.ipynb #c0059dd3
 class DelayPattern:
     "Codebook `q` delayed by `q + 1` steps; column 0 is the start column."
+
     def __init__(self, n_q: int):
         self.n_q = n_q
 
@@ -19,14 +20,15 @@ class DelayPattern:
         b, q, t = codes.shape
         assert q == self.n_q, f"expected {self.n_q} codebooks, got {q}"
         grid = codes.new_full((b, q, t + q), fill)
-        for j in range(q): grid[:, j, j + 1:j + 1 + t] = codes[:, j]
+        for j in range(q):
+            grid[:, j, j + 1 : j + 1 + t] = codes[:, j]
         return grid
 
     def revert(self, grid: torch.Tensor) -> torch.Tensor:
         "(batch, Q, S) delayed grid -> (batch, Q, S - Q) frames."
         b, q, s = grid.shape
         t = s - q
-        return torch.stack([grid[:, j, j + 1:j + 1 + t] for j in range(q)], dim=1)
+        return torch.stack([grid[:, j, j + 1 : j + 1 + t] for j in range(q)], dim=1)
 
     def valid(self, column: int) -> int:
         "How many codebooks (0, 1, ... in order) have a frame at `column`."

@@ -15,8 +15,16 @@ from .layers import derived, fast_path
 # %% ../nbs/13_embeddings.ipynb #def18628
 class CodeEmbedding(nn.Module):
     "Embedding of `codes` tokens stored at `frozen_width`, plus `special` full-width tokens; tied unembedding."
-    def __init__(self, codes: int, width: int, special: int = 0, frozen_width: int | None = None,
-                 shared_special: nn.Embedding | None = None, unembed: bool = True):
+
+    def __init__(
+        self,
+        codes: int,
+        width: int,
+        special: int = 0,
+        frozen_width: int | None = None,
+        shared_special: nn.Embedding | None = None,
+        unembed: bool = True,
+    ):
         super().__init__()
         frozen_width = frozen_width or width
         self.codes = codes
@@ -30,9 +38,11 @@ class CodeEmbedding(nn.Module):
 
     def merged_in(self) -> torch.Tensor:
         "One full-width table for all tokens (codes, then specials): a single lookup at inference."
+
         def build():
             w = self.main.weight if self.emb_to_hidden is None else self.emb_to_hidden(self.main.weight)
             return torch.cat([w, self.special.weight]) if self.special is not None else w
+
         return derived(self, "in", self._sources(), build)
 
     def out_weights(self):
@@ -42,7 +52,8 @@ class CodeEmbedding(nn.Module):
         b = None if self.hidden_to_emb is None else self.hidden_to_emb.bias @ self.main.weight.T
         if self.special is not None:
             w = torch.cat([w, self.special.weight])
-            if b is not None: b = torch.cat([b, b.new_zeros(self.special.weight.shape[0])])
+            if b is not None:
+                b = torch.cat([b, b.new_zeros(self.special.weight.shape[0])])
         return w.contiguous(), b
 
     def merged_out(self):
@@ -50,18 +61,22 @@ class CodeEmbedding(nn.Module):
         return derived(self, "out", self._sources(), self.out_weights)
 
     def forward(self, toks: torch.Tensor) -> torch.Tensor:
-        if fast_path(self): return F.embedding(toks, self.merged_in())
+        if fast_path(self):
+            return F.embedding(toks, self.merged_in())
         is_special = toks >= self.codes
         x = self.main(toks.masked_fill(is_special, 0))
-        if self.emb_to_hidden is not None: x = self.emb_to_hidden(x)
+        if self.emb_to_hidden is not None:
+            x = self.emb_to_hidden(x)
         if self.special is not None:
             x = torch.where(is_special[..., None], self.special((toks - self.codes).clamp(min=0)).to(x.dtype), x)
         return x
 
     def unembed(self, x: torch.Tensor) -> torch.Tensor:
         "Logits over the codes followed by the special tokens."
-        if fast_path(self): return F.linear(x, *self.merged_out()).float()
+        if fast_path(self):
+            return F.linear(x, *self.merged_out()).float()
         h = self.hidden_to_emb(x) if self.hidden_to_emb is not None else x
         logits = (h @ self.main.weight.to(h.dtype).T).float()
-        if self.special is None: return logits
+        if self.special is None:
+            return logits
         return torch.cat([logits, (x @ self.special.weight.to(x.dtype).T).float()], dim=-1)

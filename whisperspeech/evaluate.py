@@ -23,26 +23,35 @@ from .vq import read_tokens, transcribe_tokens
 
 # %% ../nbs/25_evaluate.ipynb #5fb85276
 # reference clips of a voice speak these (ours; they appear in no training text and no test file)
-REFERENCE_SENTENCES = ["The lamp on the desk flickered twice and then went dark.",
-                       "Every morning the baker opens the shop a little after six.",
-                       "We should take the long road home and stop by the river."]
+REFERENCE_SENTENCES = [
+    "The lamp on the desk flickered twice and then went dark.",
+    "Every morning the baker opens the shop a little after six.",
+    "We should take the long road home and stop by the river.",
+]
+
 
 def _embed(wav: torch.Tensor, sr: int) -> torch.Tensor:
     return speaker_embedding(resample(wav, sr, 16000), "resemblyzer")
 
+
 def _is_system_voice(name: str) -> bool:
     return ":" in name and not Path(name).exists()
+
 
 @lru_cache(maxsize=None)
 def voice_reference(voice: str) -> torch.Tensor:
     "Resemblyzer reference of a system voice (mean over its reference clips) or of a recording."
     if not _is_system_voice(voice):
-        if not Path(voice).is_file(): raise WhisperSpeechError(f"voice {voice!r} is neither a system voice nor a recording")
+        if not Path(voice).is_file():
+            raise WhisperSpeechError(f"voice {voice!r} is neither a system voice nor a recording")
         return speaker_embedding(voice, "resemblyzer")
     embs = torch.stack([_embed(speak_system(s, voice, sr=SAMPLE_RATE), SAMPLE_RATE) for s in REFERENCE_SENTENCES])
     return torch.nn.functional.normalize(embs.mean(0), dim=0)
 
-def _cos(a, b) -> float: return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+
+def _cos(a, b) -> float:
+    return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+
 
 def clone_recording(voice: str) -> torch.Tensor:
     "A 16 kHz recording of system voice `voice` reading the reference sentences, 0.3 s apart: what a user would clone from."
@@ -56,9 +65,11 @@ def tokenizer_path(pipe) -> Path | None:
     folder = getattr(pipe.bundle, "folder", None)
     return Path(folder) / "vq.model" if folder is not None and (Path(folder) / "vq.model").is_file() else None
 
+
 def _reads(tok, lang: str) -> bool:
     "Whether the tokenizer's Whisper reads `lang` (an English-only Whisper reads only English)."
     return lang == "en" or not tok.config.whisper_model_name.endswith(".en")
+
 
 def readback(tok, stoks: list, lang: str = "en") -> str:
     "What the tokenizer's frozen Whisper decoder reads from the semantic tokens of an utterance's chunks (`read_tokens`)."
@@ -69,14 +80,34 @@ def _check_voice(pipe, voice: str, clone: bool):
     "A clear error for a voice `evaluate_voice` cannot speak as asked."
     system, own = _is_system_voice(voice), voice in pipe.voices
     if clone and not system:
-        raise WhisperSpeechError(f"a clone is of a system voice (such as espeak-ng:en-gb), not {voice!r}: give a recording as a voice")
-    if clone and own: raise WhisperSpeechError(f"{voice} is one of the model's own voices: evaluate it as a voice, or clone one the model lacks")
+        raise WhisperSpeechError(
+            f"a clone is of a system voice (such as espeak-ng:en-gb), not {voice!r}: give a recording as a voice"
+        )
+    if clone and own:
+        raise WhisperSpeechError(
+            f"{voice} is one of the model's own voices: evaluate it as a voice, or clone one the model lacks"
+        )
     if system and not clone and not own:
         names = ", ".join(pipe.voices) or "none"
-        raise WhisperSpeechError(f"{voice} is not one of the model's voices ({names}): to clone it from a recording of it, give it as a clone (--clone)")
+        raise WhisperSpeechError(
+            f"{voice} is not one of the model's voices ({names}): to clone it from a recording of it, give it as a clone (--clone)"
+        )
 
-def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=None, seed=0, bar=None,
-                   temperature: float | None = None, top_k: int | None = None, clone: bool = False, tokenizer=None) -> dict:
+
+def evaluate_voice(
+    pipe,
+    sentences: list[str],
+    voice: str,
+    asr,
+    lang="en",
+    cps=None,
+    seed=0,
+    bar=None,
+    temperature: float | None = None,
+    top_k: int | None = None,
+    clone: bool = False,
+    tokenizer=None,
+) -> dict:
     """Scores of `pipe` speaking `sentences` with `voice` (see the table above), at rate `cps` (None: the voice's own).
     `clone=True`: `voice` is a system voice the model lacks, cloned from `clone_recording(voice)`. With `tokenizer`
     (T2S's semantic tokenizer, loaded), the readback scores too."""
@@ -92,7 +123,9 @@ def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=N
     reads = tokenizer is not None and _reads(tokenizer, lang)
     for i, text in enumerate(sentences):
         t0 = time.perf_counter()
-        wav = pipe.generate(text, speaker=speaker, lang=lang, cps=cps, seed=seed + i, temperature=temperature, top_k=top_k)
+        wav = pipe.generate(
+            text, speaker=speaker, lang=lang, cps=cps, seed=seed + i, temperature=temperature, top_k=top_k
+        )
         synth += time.perf_counter() - t0
         dur = wav.shape[0] / SAMPLE_RATE
         seconds += dur
@@ -107,35 +140,69 @@ def evaluate_voice(pipe, sentences: list[str], voice: str, asr, lang="en", cps=N
             ratios.append(dur / (teacher.shape[0] / SAMPLE_RATE))
         if cloned and candidates:
             to_model_voice.append(max(_cos(emb, c) for c in candidates.values()))
-        clips.append(dict(text=text, heard=hyps[-1], seconds=round(dur, 2), similarity=round(sims[-1], 3),
-                          duration_ratio=round(ratios[-1], 2) if system else None))
+        clips.append(
+            dict(
+                text=text,
+                heard=hyps[-1],
+                seconds=round(dur, 2),
+                similarity=round(sims[-1], 3),
+                duration_ratio=round(ratios[-1], 2) if system else None,
+            )
+        )
         if reads:
-            stoks = pipe.generate_stoks(text, speaker=speaker, lang=lang, cps=cps, seed=seed + i, temperature=temperature, top_k=top_k)
+            stoks = pipe.generate_stoks(
+                text, speaker=speaker, lang=lang, cps=cps, seed=seed + i, temperature=temperature, top_k=top_k
+            )
             clips[-1]["readback"] = readback(tokenizer, stoks, lang)
-            if system: clips[-1]["teacher_readback"] = transcribe_tokens(tokenizer, resample(teacher, SAMPLE_RATE, 16000), lang)
-        if bar is not None: bar.update()
+            if system:
+                clips[-1]["teacher_readback"] = transcribe_tokens(
+                    tokenizer, resample(teacher, SAMPLE_RATE, 16000), lang
+                )
+        if bar is not None:
+            bar.update()
     errors = word_errors(sentences, hyps)
-    for clip, (edits, words) in zip(clips, errors): clip.update(edits=edits, words=words)
-    row = dict(voice=voice, cloned=cloned, cps=cps, utterances=len(sentences), wer=corpus_wer(errors),
-               wer_ci95=wer_interval([errors], seed=seed), similarity=sum(sims) / len(sims), rtf=synth / seconds,
-               clips=clips)
+    for clip, (edits, words) in zip(clips, errors):
+        clip.update(edits=edits, words=words)
+    row = dict(
+        voice=voice,
+        cloned=cloned,
+        cps=cps,
+        utterances=len(sentences),
+        wer=corpus_wer(errors),
+        wer_ci95=wer_interval([errors], seed=seed),
+        similarity=sum(sims) / len(sims),
+        rtf=synth / seconds,
+        clips=clips,
+    )
     if system:
-        row.update(teacher_wer=word_error_rate(sentences, teacher_hyps), nearest_own=nearest_own / len(sentences),
-                   duration_ratio_min=min(ratios), duration_ratio_max=max(ratios),
-                   outside_0_6_1_6=sum(not 0.6 <= r <= 1.6 for r in ratios))
+        row.update(
+            teacher_wer=word_error_rate(sentences, teacher_hyps),
+            nearest_own=nearest_own / len(sentences),
+            duration_ratio_min=min(ratios),
+            duration_ratio_max=max(ratios),
+            outside_0_6_1_6=sum(not 0.6 <= r <= 1.6 for r in ratios),
+        )
     if reads:
         row["readback_wer"] = word_error_rate(sentences, [c["readback"] for c in clips])
-        if system: row["teacher_readback_wer"] = word_error_rate(sentences, [c["teacher_readback"] for c in clips])
+        if system:
+            row["teacher_readback_wer"] = word_error_rate(sentences, [c["teacher_readback"] for c in clips])
     if cloned and candidates:
         best = max(candidates, key=lambda v: _cos(target, candidates[v]))
-        row.update(nearest_model_voice=best, recording_to_nearest_model_voice=_cos(target, candidates[best]),
-                   similarity_to_nearest_model_voice=sum(to_model_voice) / len(to_model_voice))
+        row.update(
+            nearest_model_voice=best,
+            recording_to_nearest_model_voice=_cos(target, candidates[best]),
+            similarity_to_nearest_model_voice=sum(to_model_voice) / len(to_model_voice),
+        )
     return row
 
 # %% ../nbs/25_evaluate.ipynb #9757ef48
-def _errors(clips) -> list[tuple[int, int]]: return [(c["edits"], c["words"]) for c in clips]
+def _errors(clips) -> list[tuple[int, int]]:
+    return [(c["edits"], c["words"]) for c in clips]
 
-def wer_interval(errors: list[list[tuple[int, int]]], level: float = 0.95, draws: int = 2000, seed: int = 0) -> list[float]:
+
+def wer_interval(
+    errors: list[list[tuple[int, int]]], level: float = 0.95, draws: int = 2000, seed: int = 0
+) -> list[float]:
     """Bootstrap interval of the mean over voices of their word error rates. `errors`: per voice, (edits,
     reference words) of each sentence, the same sentences in the same order for every voice. Each draw resamples
     the sentences with replacement, the same draw for all voices (a hard sentence is hard for every voice).
@@ -147,26 +214,45 @@ def wer_interval(errors: list[list[tuple[int, int]]], level: float = 0.95, draws
     q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
     return [round(float(x), 4) for x in torch.quantile(means, q)]
 
+
 def read_sentences(path) -> list[str]:
     "The sentences of a sentence file: one per line, stripped, blank lines skipped."
-    try: sentences = [l.strip() for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
+    try:
+        sentences = [l.strip() for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
     except (OSError, UnicodeDecodeError) as e:
         raise WhisperSpeechError(f"cannot read the sentence file {path}: {e}") from None
-    if not sentences: raise WhisperSpeechError(f"{path} holds no sentences (one per line)")
+    if not sentences:
+        raise WhisperSpeechError(f"{path} holds no sentences (one per line)")
     return sentences
 
 
-def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny.en", lang="en", cps=None, seed=0,
-             limit: int | None = None, progress=False, temperature: float | None = None, top_k: int | None = None,
-             clones: list[str] = (), tokenizer=None) -> dict:
+def evaluate(
+    pipe,
+    sentences_file: Path,
+    voices: list[str],
+    whisper: str = "tiny.en",
+    lang="en",
+    cps=None,
+    seed=0,
+    limit: int | None = None,
+    progress=False,
+    temperature: float | None = None,
+    top_k: int | None = None,
+    clones: list[str] = (),
+    tokenizer=None,
+) -> dict:
     """The evaluation report of `pipe` over a sentence file, voices (names or recordings) and system voices to clone.
     `tokenizer`: T2S's semantic tokenizer for the readback scores (a .model path; None: the pipeline's bundle's, if
     it has one; False: no readback)."""
-    if not voices and not clones: raise WhisperSpeechError("nothing to evaluate: give a voice or a system voice to clone")
-    for v in voices: _check_voice(pipe, v, False)
-    for v in clones: _check_voice(pipe, v, True)
+    if not voices and not clones:
+        raise WhisperSpeechError("nothing to evaluate: give a voice or a system voice to clone")
+    for v in voices:
+        _check_voice(pipe, v, False)
+    for v in clones:
+        _check_voice(pipe, v, True)
     from tqdm.auto import tqdm
     from whisperspeech.whisper_models import load_whisper
+
     sentences = read_sentences(sentences_file)
     sentences = sentences[:limit] if limit else sentences
     asr = load_whisper(whisper)
@@ -174,63 +260,112 @@ def evaluate(pipe, sentences_file: Path, voices: list[str], whisper: str = "tiny
     tok = None
     if tokenizer is not None:
         from whisperspeech.checkpoints import load_model
+
         tok = load_model(tokenizer, kind="vq")
-        codes, t2s_codes = tok.config.vq_codes + int(tok.config.mask_embs), getattr(pipe.t2s.config, "stoks_codes", None)
+        codes, t2s_codes = (
+            tok.config.vq_codes + int(tok.config.mask_embs),
+            getattr(pipe.t2s.config, "stoks_codes", None),
+        )
         if t2s_codes is not None and t2s_codes > codes:
-            raise WhisperSpeechError(f"the tokenizer {tokenizer} has {codes} codes but T2S writes {t2s_codes}: give the tokenizer T2S was trained on")
-        if tok.config.whisper_model_name == whisper: tok._whisper[0] = asr  # the judge is the tokenizer's Whisper: load it once
+            raise WhisperSpeechError(
+                f"the tokenizer {tokenizer} has {codes} codes but T2S writes {t2s_codes}: give the tokenizer T2S was trained on"
+            )
+        if tok.config.whisper_model_name == whisper:
+            tok._whisper[0] = asr  # the judge is the tokenizer's Whisper: load it once
     bar = tqdm(total=len(sentences) * (len(voices) + len(clones)), unit="utt", disable=not progress, desc="eval")
-    rows = [evaluate_voice(pipe, sentences, v, asr, lang, cps, seed, bar, temperature, top_k, clone, tok)
-            for vs, clone in ((voices, False), (clones, True)) for v in vs]
+    rows = [
+        evaluate_voice(pipe, sentences, v, asr, lang, cps, seed, bar, temperature, top_k, clone, tok)
+        for vs, clone in ((voices, False), (clones, True))
+        for v in vs
+    ]
     bar.close()
     own = [r for r in rows if not r["cloned"]]
     mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)
     interval = lambda rs: wer_interval([_errors(r["clips"]) for r in rs], seed=seed)
     summary = dict(mean_wer=mean(rows, "wer"), mean_wer_ci95=interval(rows), mean_similarity=mean(rows, "similarity"))
-    if own: summary["mean_teacher_wer"] = mean(own, "teacher_wer")
-    if read := [r for r in rows if "readback_wer" in r]: summary["mean_readback_wer"] = mean(read, "readback_wer")
-    if read := [r for r in own if "teacher_readback_wer" in r]: summary["mean_teacher_readback_wer"] = mean(read, "teacher_readback_wer")
+    if own:
+        summary["mean_teacher_wer"] = mean(own, "teacher_wer")
+    if read := [r for r in rows if "readback_wer" in r]:
+        summary["mean_readback_wer"] = mean(read, "readback_wer")
+    if read := [r for r in own if "teacher_readback_wer" in r]:
+        summary["mean_teacher_readback_wer"] = mean(read, "teacher_readback_wer")
     if own and len(own) < len(rows):  # cloned voices too: the model's own voices on their own
-        summary.update(mean_wer_model_voices=mean(own, "wer"), mean_wer_model_voices_ci95=interval(own),
-                       mean_similarity_model_voices=mean(own, "similarity"))
-    return dict(model=pipe.description, whisper=whisper, sentences=str(sentences_file), lang=lang, cps=cps, seed=seed,
-                temperature=dict(pipe.temperature) if temperature is None else temperature, top_k=top_k,
-                s2a_guidance=getattr(pipe.s2a.config, "guidance", 1), voices=rows, summary=summary,
-                readback_tokenizer=str(tokenizer) if tok is not None and _reads(tok, lang) else None)
+        summary.update(
+            mean_wer_model_voices=mean(own, "wer"),
+            mean_wer_model_voices_ci95=interval(own),
+            mean_similarity_model_voices=mean(own, "similarity"),
+        )
+    return dict(
+        model=pipe.description,
+        whisper=whisper,
+        sentences=str(sentences_file),
+        lang=lang,
+        cps=cps,
+        seed=seed,
+        temperature=dict(pipe.temperature) if temperature is None else temperature,
+        top_k=top_k,
+        s2a_guidance=getattr(pipe.s2a.config, "guidance", 1),
+        voices=rows,
+        summary=summary,
+        readback_tokenizer=str(tokenizer) if tok is not None and _reads(tok, lang) else None,
+    )
+
 
 def format_table(report: dict) -> str:
     "The report as a plain-text table (one row per voice, then the means)."
-    head = (f"{'voice':24s} {'n':>3s} {'cps':>4s} {'WER':>6s} {'95% CI':>11s} {'teacher':>7s} {'sim':>6s} {'nearest':>7s} "
-            f"{'dur ratio':>10s} {'RTF':>5s}")
+    head = (
+        f"{'voice':24s} {'n':>3s} {'cps':>4s} {'WER':>6s} {'95% CI':>11s} {'teacher':>7s} {'sim':>6s} {'nearest':>7s} "
+        f"{'dur ratio':>10s} {'RTF':>5s}"
+    )
     ci = lambda x: f"{x[0]:5.3f}-{x[1]:5.3f}" if x else f"{'-':>11s}"  # older reports have none
     t = report.get("temperature", 0.7)  # older reports: one temperature for both stages
     t = f"T2S {t['t2s']}, S2A {t['s2a']}" if isinstance(t, dict) else t
     sampling = f"temperature {t}" + (f", top-k {report['top_k']}" if report.get("top_k") else "")
-    if report.get("s2a_guidance", 1) != 1: sampling += f", S2A guidance {report['s2a_guidance']}"
+    if report.get("s2a_guidance", 1) != 1:
+        sampling += f", S2A guidance {report['s2a_guidance']}"
     reads = any("readback_wer" in r for r in report["voices"])
-    if reads: head += f" {'readback':>8s} {'rb teach':>8s}"
+    if reads:
+        head += f" {'readback':>8s} {'rb teach':>8s}"
     rb = lambda d, k: f"{d[k]:8.3f}" if k in d else f"{'-':>8s}"
-    lines = [f"model: {report['model']}; judge: Whisper {report['whisper']}; sampling: {sampling}", head, "-" * len(head)]
+    lines = [
+        f"model: {report['model']}; judge: Whisper {report['whisper']}; sampling: {sampling}",
+        head,
+        "-" * len(head),
+    ]
     for r in report["voices"]:
         teacher = f"{r['teacher_wer']:7.3f}" if "teacher_wer" in r else f"{'-':>7s}"
         nearest = f"{r['nearest_own']:7.0%}" if "nearest_own" in r else f"{'-':>7s}"
         dur = f"{r['duration_ratio_min']:4.2f}-{r['duration_ratio_max']:4.2f}" if "duration_ratio_min" in r else "-"
         rate = f"{r['cps']:4.1f}" if "cps" in r else f"{report.get('cps', 15):4.1f}"  # older reports: one rate for all
         name = f"{r['voice']} (cloned)" if r.get("cloned") and "teacher_wer" in r else r["voice"]
-        lines.append(f"{name[:24]:24s} {r['utterances']:3d} {rate} {r['wer']:6.3f} {ci(r.get('wer_ci95'))} {teacher} "
-                     f"{r['similarity']:6.3f} {nearest} {dur:>10s} {r['rtf']:5.2f}"
-                     + (f" {rb(r, 'readback_wer')} {rb(r, 'teacher_readback_wer')}" if reads else ""))
+        lines.append(
+            f"{name[:24]:24s} {r['utterances']:3d} {rate} {r['wer']:6.3f} {ci(r.get('wer_ci95'))} {teacher} "
+            f"{r['similarity']:6.3f} {nearest} {dur:>10s} {r['rtf']:5.2f}"
+            + (f" {rb(r, 'readback_wer')} {rb(r, 'teacher_readback_wer')}" if reads else "")
+        )
         if "nearest_model_voice" in r:
-            lines.append(f"{'':24s} cloned: similarity to the recording {r['similarity']:.3f}, to the nearest model voice "
-                         f"{r['similarity_to_nearest_model_voice']:.3f} (the recording itself is {r['recording_to_nearest_model_voice']:.3f} "
-                         f"from {r['nearest_model_voice']})")
+            lines.append(
+                f"{'':24s} cloned: similarity to the recording {r['similarity']:.3f}, to the nearest model voice "
+                f"{r['similarity_to_nearest_model_voice']:.3f} (the recording itself is {r['recording_to_nearest_model_voice']:.3f} "
+                f"from {r['nearest_model_voice']})"
+            )
     s = report["summary"]
     teacher = f"{s['mean_teacher_wer']:7.3f}" if "mean_teacher_wer" in s else f"{'-':>7s}"
-    means_rb = f" {'':7s} {'':10s} {'':5s} {rb(s, 'mean_readback_wer')} {rb(s, 'mean_teacher_readback_wer')}" if reads else ""
-    lines += ["-" * len(head), f"{'mean':24s} {'':8s} {s['mean_wer']:6.3f} {ci(s.get('mean_wer_ci95'))} {teacher} {s['mean_similarity']:6.3f}{means_rb}"]
+    means_rb = (
+        f" {'':7s} {'':10s} {'':5s} {rb(s, 'mean_readback_wer')} {rb(s, 'mean_teacher_readback_wer')}" if reads else ""
+    )
+    lines += [
+        "-" * len(head),
+        f"{'mean':24s} {'':8s} {s['mean_wer']:6.3f} {ci(s.get('mean_wer_ci95'))} {teacher} {s['mean_similarity']:6.3f}{means_rb}",
+    ]
     if "mean_wer_model_voices" in s:
-        lines.append(f"{'mean, model voices':24s} {'':8s} {s['mean_wer_model_voices']:6.3f} {ci(s.get('mean_wer_model_voices_ci95'))} "
-                     f"{teacher} {s['mean_similarity_model_voices']:6.3f}")
-    if reads: lines.append(f"readback: WER of the text Whisper reads from T2S's semantic tokens (no S2A), rb teach: from the "
-                           f"teacher audio's tokens (tokenizer {report.get('readback_tokenizer')})")
+        lines.append(
+            f"{'mean, model voices':24s} {'':8s} {s['mean_wer_model_voices']:6.3f} {ci(s.get('mean_wer_model_voices_ci95'))} "
+            f"{teacher} {s['mean_similarity_model_voices']:6.3f}"
+        )
+    if reads:
+        lines.append(
+            f"readback: WER of the text Whisper reads from T2S's semantic tokens (no S2A), rb teach: from the "
+            f"teacher audio's tokens (tokenizer {report.get('readback_tokenizer')})"
+        )
     return "\n".join(lines)

@@ -16,26 +16,33 @@ from .core import WhisperSpeechError
 # %% ../nbs/12_languages.ipynb #7a0c033a
 LANGUAGES = tuple(whisper.tokenizer.LANGUAGES)[:99]  # codes, in the order the models' embeddings use
 
+
 def lang_id(lang) -> int:
     "Embedding index of a language given by code, English name, or index."
     if isinstance(lang, int):
-        if 0 <= lang < len(LANGUAGES): return lang
+        if 0 <= lang < len(LANGUAGES):
+            return lang
     else:
         code = whisper.tokenizer.TO_LANGUAGE_CODE.get(str(lang).lower(), str(lang).lower())
-        if code in LANGUAGES: return LANGUAGES.index(code)
+        if code in LANGUAGES:
+            return LANGUAGES.index(code)
     raise WhisperSpeechError(f"unknown language {lang!r}; use a Whisper language code such as en, pl, de, fr, es")
 
 # %% ../nbs/12_languages.ipynb #312c6d69
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
+
 def clean_text(text: str) -> str:
     "NFC-normalized text with runs of whitespace collapsed; raises for empty text or control characters."
-    if not isinstance(text, str): raise WhisperSpeechError(f"text must be a string, not {type(text).__name__}")
+    if not isinstance(text, str):
+        raise WhisperSpeechError(f"text must be a string, not {type(text).__name__}")
     if _CONTROL.search(text):
         raise WhisperSpeechError("the text contains control characters the models cannot spell; remove them")
     text = " ".join(unicodedata.normalize("NFC", text).split())
-    if not text: raise WhisperSpeechError("nothing to say: the text is empty")
+    if not text:
+        raise WhisperSpeechError("nothing to say: the text is empty")
     return text
+
 
 def text_tokens(text: str) -> list[int]:
     "The byte tokens T2S reads for `text`."

@@ -18,9 +18,12 @@ from torch import nn
 # %% ../nbs/10_layers.ipynb #dd7fe1f2
 class LayerNorm(nn.LayerNorm):
     "LayerNorm computed in float32 whatever the input dtype."
+
     def forward(self, x):
-        if x.dtype == torch.float32: return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        if x.dtype == torch.float32:
+            return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
         return super().forward(x.float()).type(x.dtype)
+
 
 def sinusoids(length: int, channels: int, max_timescale: float = 10000) -> torch.Tensor:
     "Whisper's sinusoidal position table: sin on the first half of the channels, cos on the second."
@@ -33,23 +36,31 @@ def sinusoids(length: int, channels: int, max_timescale: float = 10000) -> torch
 def derived(module: nn.Module, name: str, sources, build):
     """Inference-only tensors computed from parameters (fused projections, merged tables), rebuilt
     whenever a source parameter changes (load_state_dict, an optimizer step)."""
-    if torch.compiler.is_compiling(): return module.__dict__["_derived"][name][1]  # built by an eager warm-up step
+    if torch.compiler.is_compiling():
+        return module.__dict__["_derived"][name][1]  # built by an eager warm-up step
     cache = module.__dict__.setdefault("_derived", {})
     hit = cache.get(name)
-    if _frozen[0] and hit is not None: return hit[1]
+    if _frozen[0] and hit is not None:
+        return hit[1]
     key = tuple((p.data_ptr(), p._version) for p in sources)
     if hit is None or hit[0] != key:
-        with torch.no_grad(): cache[name] = hit = (key, build())
+        with torch.no_grad():
+            cache[name] = hit = (key, build())
     return hit[1]
 
+
 _frozen = [False]
+
 
 @contextmanager
 def frozen_weights():
     "Within a decoding loop weights cannot change: skip `derived`'s version checks (a few µs per layer and step)."
     previous, _frozen[0] = _frozen[0], True
-    try: yield
-    finally: _frozen[0] = previous
+    try:
+        yield
+    finally:
+        _frozen[0] = previous
+
 
 def fast_path(module: nn.Module) -> bool:
     "Use fused inference tensors: eval mode and no autograd."
@@ -58,6 +69,7 @@ def fast_path(module: nn.Module) -> bool:
 # %% ../nbs/10_layers.ipynb #0313fb5d
 class Rotary(nn.Module):
     "cos/sin tables for rotary embeddings over `head_dim` channels, grown on demand."
+
     def __init__(self, head_dim: int, base: float = 10000):
         super().__init__()
         # persistent: published checkpoints store it (rounded to their dtype), and parity needs those values
@@ -85,10 +97,12 @@ class Rotary(nn.Module):
         swap = torch.roll(torch.eye(d, device=cos.device), d // 2, dims=1)  # x @ swap == x.roll(d // 2, -1)
         return torch.diag(cos[0]) + swap * sin[0]
 
+
 def rotate(x: torch.Tensor, rope) -> torch.Tensor:
     """Apply rotary `(cos, sin)` from `Rotary.tables` to `x` (..., time, head_dim), heads after time
     or not; or a single position's `Rotary.matrix`."""
-    if isinstance(rope, torch.Tensor): return x @ rope
+    if isinstance(rope, torch.Tensor):
+        return x @ rope
     cos, sin = rope
     return x * cos + x.roll(x.shape[-1] // 2, -1) * sin
 
@@ -99,8 +113,17 @@ class KVCache(nn.Module):
     Eager decoding attends to the filled prefix only. `static=True` keeps the buffers' shapes fixed for
     `torch.compile`: one token per step, written through `index_copy_` at a tensor position; the step
     attends to the first `len(span)` positions (`key_span`), a size the compiled step takes as dynamic."""
-    def __init__(self, batch: int, heads: int, max_len: int, head_dim: int, dtype=torch.float32, device=None,
-                 static: bool = False):
+
+    def __init__(
+        self,
+        batch: int,
+        heads: int,
+        max_len: int,
+        head_dim: int,
+        dtype=torch.float32,
+        device=None,
+        static: bool = False,
+    ):
         super().__init__()
         shape = (batch, heads, max_len, head_dim)
         self.static = static
@@ -110,9 +133,9 @@ class KVCache(nn.Module):
     def update(self, pos: int, k: torch.Tensor, v: torch.Tensor):
         "Write keys/values for positions `pos .. pos+len` and return the filled part of the cache."
         n, b = k.shape[2], k.shape[0]
-        self.k[:b, :, pos:pos + n] = k.to(self.k.dtype)
-        self.v[:b, :, pos:pos + n] = v.to(self.v.dtype)
-        return self.k[:b, :, :pos + n], self.v[:b, :, :pos + n]
+        self.k[:b, :, pos : pos + n] = k.to(self.k.dtype)
+        self.v[:b, :, pos : pos + n] = v.to(self.v.dtype)
+        return self.k[:b, :, : pos + n], self.v[:b, :, : pos + n]
 
     def update_static(self, positions: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
         "Write at tensor `positions`; return the whole buffers."
@@ -120,14 +143,17 @@ class KVCache(nn.Module):
         self.v.index_copy_(2, positions, v.to(self.v.dtype))
         return self.k, self.v
 
+
 def key_span(positions: torch.Tensor, n: int) -> torch.Tensor:
     """The first `n` of `positions`: what a one-token step over static KV caches attends to. Its length
     is marked dynamic, so one compiled step serves every position (a span fixed at the cache size read
     every unfilled key too: a fifth of the tiny S2A's step at batch 8)."""
     import torch._dynamo  # 1.5 s to import: only when compiling
+
     span = positions[:n]
     torch._dynamo.mark_dynamic(span, 0)
     return span
+
 
 def step_inputs(column: torch.Tensor, positions: torch.Tensor, n: int, compile: bool):
     """A one-token decoding step's input column, copied, and the key span it attends to (None unless compiling).
@@ -143,27 +169,33 @@ def int8_pack(weight: torch.Tensor, bias: torch.Tensor | None):
     q = torch.round(w / scale[:, None]).to(torch.int8).contiguous()
     return q, torch.ones_like(scale, dtype=torch.bfloat16), scale, None if bias is None else bias.detach().float()
 
+
 def int8_linear(x: torch.Tensor, packed) -> torch.Tensor:
     """`F.linear` with int8 weights (weight-only quantization): PyTorch's int8 matmul (`_weight_int8pack_mm`)
     multiplies the input, rounded to bfloat16 (its float32 path is several times slower on a CPU), by
     the int8 weights; scales and bias apply in float32. Runs eagerly and under `torch.compile`."""
     q, unit, scale, bias = packed
     y = torch._weight_int8pack_mm(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), q, unit).float() * scale
-    if bias is not None: y = y + bias
+    if bias is not None:
+        y = y + bias
     return y.view(*x.shape[:-1], -1)
+
 
 class Int8Linear(nn.Module):
     "Inference-only int8 copy of an `nn.Linear` (see `quantize_int8`)."
+
     def __init__(self, linear: nn.Linear):
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.packed = int8_pack(linear.weight, linear.bias)
 
-    def forward(self, x): return int8_linear(x, self.packed)
+    def forward(self, x):
+        return int8_linear(x, self.packed)
 
 # %% ../nbs/10_layers.ipynb #a7055a91
 class Attention(nn.Module):
     "Multi-head attention with muP query/key scaling, optional RoPE, a KV cache and precomputable cross keys."
+
     def __init__(self, width: int, n_head: int, qk_scale: float = 1.0, rope: bool = False, key_pos_mult: int = 1):
         super().__init__()
         self.n_head, self.head_dim = n_head, width // n_head
@@ -181,11 +213,19 @@ class Attention(nn.Module):
         "Scaled projections named by `parts` ('q', 'kv' or 'qkv'), as (batch, time, len(parts), heads, head_dim)."
         layers = {"q": self.query, "k": self.key, "v": self.value}
         scale = {"q": self.scale, "k": self.scale, "v": 1.0}
+
         def build():
             w = torch.cat([layers[c].weight * scale[c] for c in parts])
-            b = torch.cat([layers[c].bias * scale[c] if layers[c].bias is not None else torch.zeros_like(layers[c].weight[:, 0])
-                           for c in parts])
+            b = torch.cat(
+                [
+                    layers[c].bias * scale[c]
+                    if layers[c].bias is not None
+                    else torch.zeros_like(layers[c].weight[:, 0])
+                    for c in parts
+                ]
+            )
             return w, b
+
         shape = (*x.shape[:2], len(parts), self.n_head, self.head_dim)
         sources = [layers[c].weight for c in parts]
         if self.int8 and fast_path(self):
@@ -195,9 +235,12 @@ class Attention(nn.Module):
         return F.linear(x, w, b).view(shape)
 
     def _rope(self, positions, rope):
-        if self.rotary is None: return None
-        if rope is None: rope = self.rotary.tables(positions)
-        if isinstance(rope, torch.Tensor): return rope  # one position's rotation matrix
+        if self.rotary is None:
+            return None
+        if rope is None:
+            rope = self.rotary.tables(positions)
+        if isinstance(rope, torch.Tensor):
+            return rope  # one position's rotation matrix
         return rope[0][:, None], rope[1][:, None]  # broadcast over heads: (time, 1, head_dim)
 
     def cross_kv(self, xa: torch.Tensor, positions: torch.Tensor):
@@ -223,21 +266,27 @@ class Attention(nn.Module):
         rope = self._rope(positions, rope)
         if kv is not None:  # (keys, values) or (keys, values, key mask)
             q = self._project(x, "q")[:, :, 0]
-            if rope is not None: q = rotate(q, rope)
+            if rope is not None:
+                q = rotate(q, rope)
             return self._attend(q.transpose(1, 2), *kv)
         qkv = self._project(x, "qkv")
         qk = qkv[:, :, :2]
-        if rope is not None: qk = rotate(qk, rope if isinstance(rope, torch.Tensor) else (rope[0][:, None], rope[1][:, None]))
+        if rope is not None:
+            qk = rotate(qk, rope if isinstance(rope, torch.Tensor) else (rope[0][:, None], rope[1][:, None]))
         q, k, v = qk[:, :, 0].transpose(1, 2), qk[:, :, 1].transpose(1, 2), qkv[:, :, 2].transpose(1, 2)
-        if self.cache is None: return self._attend(q, k, v, mask=mask, causal=causal)
+        if self.cache is None:
+            return self._attend(q, k, v, mask=mask, causal=causal)
         if self.cache.static:
             if x.shape[1] != 1 or span is None:
-                raise ValueError("a static KV cache decodes one token per call, given the positions it attends to (key_span)")
+                raise ValueError(
+                    "a static KV cache decodes one token per call, given the positions it attends to (key_span)"
+                )
             k, v = self.cache.update_static(positions, k, v)
-            return self._attend(q, k[:, :, :len(span)], v[:, :, :len(span)])
+            return self._attend(q, k[:, :, : len(span)], v[:, :, : len(span)])
         start = int(positions[0])
         k, v = self.cache.update(start, k, v)
-        if x.shape[1] == 1: return self._attend(q, k, v)
+        if x.shape[1] == 1:
+            return self._attend(q, k, v)
         n = x.shape[1]
         causal_mask = torch.ones(n, start + n, dtype=torch.bool, device=x.device).tril(start)
         return self._attend(q, k, v, mask=causal_mask)
@@ -245,8 +294,18 @@ class Attention(nn.Module):
 # %% ../nbs/10_layers.ipynb #b9cce306
 class Block(nn.Module):
     "Pre-norm residual block: self-attention, optional cross-attention, MLP."
-    def __init__(self, width: int, n_head: int, qk_scale: float = 1.0, ffn_mult: int = 4, cross: bool = False,
-                 rope: bool = False, cross_key_pos_mult: int = 1, dropout: float = 0.0):
+
+    def __init__(
+        self,
+        width: int,
+        n_head: int,
+        qk_scale: float = 1.0,
+        ffn_mult: int = 4,
+        cross: bool = False,
+        rope: bool = False,
+        cross_key_pos_mult: int = 1,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         self.dropout = dropout  # on each residual branch, in training only
         self.attn = Attention(width, n_head, qk_scale, rope)
@@ -268,17 +327,21 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     """Int8 weights for CPU decoding (weight-only quantization, `int8_linear`), in place: the fused attention
     projections, attention outputs and the Linear layers of `nn.Sequential` stacks (MLPs, S2A's splitter), which
     hold nearly all of the weights a decoding step reads. About 4x fewer bytes per step; logits move
-    slightly (README, "Speed"). Input embedding tables stay float32; S2A also multiplies its tied output
+    slightly (`docs/engine.md`, "Int8 weights"). Input embedding tables stay float32; S2A also multiplies its tied output
     projections in int8 (`S2A._unembed`). The model can no longer be trained or saved."""
-    if model.training: raise ValueError("quantize_int8 is for inference: call model.eval() first")
-    if any(p.device.type != "cpu" for p in model.parameters()): raise ValueError("int8 decoding runs on the CPU only")
-    if not hasattr(torch, "_weight_int8pack_mm"): raise ValueError("this torch has no int8 matmul (_weight_int8pack_mm): upgrade torch")
+    if model.training:
+        raise ValueError("quantize_int8 is for inference: call model.eval() first")
+    if any(p.device.type != "cpu" for p in model.parameters()):
+        raise ValueError("int8 decoding runs on the CPU only")
+    if not hasattr(torch, "_weight_int8pack_mm"):
+        raise ValueError("this torch has no int8 matmul (_weight_int8pack_mm): upgrade torch")
     for m in list(model.modules()):
         if isinstance(m, Attention):
             m.int8, m.out = True, Int8Linear(m.out)
         elif isinstance(m, nn.Sequential):
             for k, layer in m.named_children():
-                if isinstance(layer, nn.Linear): m[int(k)] = Int8Linear(layer)
+                if isinstance(layer, nn.Linear):
+                    m[int(k)] = Int8Linear(layer)
     model.int8 = True
     return model
 
@@ -287,21 +350,35 @@ class TransformerShape:
     """Derived sizes shared by the T2S and S2A configs (dataclasses with `depth`, `n_head`, `head_width`,
     `encoder_depth_ratio`, `query_mult`, `output_mult`): `2 * depth` blocks split between encoder
     and decoder, muP attention and output scales."""
+
     @property
-    def width(self): return self.n_head * self.head_width
+    def width(self):
+        return self.n_head * self.head_width
+
     @property
-    def encoder_depth(self): return int(self.depth * 2 * self.encoder_depth_ratio)
+    def encoder_depth(self):
+        return int(self.depth * 2 * self.encoder_depth_ratio)
+
     @property
-    def decoder_depth(self): return self.depth * 2 - self.encoder_depth
+    def decoder_depth(self):
+        return self.depth * 2 - self.encoder_depth
+
     @property
-    def qk_scale(self): return self.query_mult * 8 / math.sqrt(self.head_width)
+    def qk_scale(self):
+        return self.query_mult * 8 / math.sqrt(self.head_width)
+
     @property
-    def logit_scale(self): return self.output_mult / (self.width / (3 * self.head_width))
+    def logit_scale(self):
+        return self.output_mult / (self.width / (3 * self.head_width))
+
 
 def set_kv_caches(blocks, batch, max_len, dtype, device, static=False):
     "Give each block's self-attention a fresh KV cache (or remove them with `batch=None`)."
     for b in blocks:
-        b.attn.cache = None if batch is None else KVCache(batch, b.attn.n_head, max_len, b.attn.head_dim, dtype, device, static)
+        b.attn.cache = (
+            None if batch is None else KVCache(batch, b.attn.n_head, max_len, b.attn.head_dim, dtype, device, static)
+        )
+
 
 def decoding_cross(cross, kv_dtype, compile: bool):
     """Per-block cross-attention keys and values for a decoding loop, in the KV cache's dtype. When compiling, the
@@ -310,10 +387,13 @@ def decoding_cross(cross, kv_dtype, compile: bool):
     cross = [(kv[0].to(kv_dtype), kv[1].to(kv_dtype)) + kv[2:] for kv in cross]
     if compile:
         import torch._dynamo
+
         for kv in cross:
             if len(kv) > 2:  # (keys, values, key mask): padded to the batch, so the length varies
-                for t, dim in zip(kv, (2, 2, 3)): torch._dynamo.mark_dynamic(t, dim)
+                for t, dim in zip(kv, (2, 2, 3)):
+                    torch._dynamo.mark_dynamic(t, dim)
     return cross
+
 
 def compiled_step(model, fn_name: str):
     """`torch.compile` of one decoding step: shapes are static but for those marked dynamic (`key_span`,
@@ -322,8 +402,10 @@ def compiled_step(model, fn_name: str):
     compiled = model.__dict__.setdefault("_compiled", {})
     if fn_name not in compiled:
         import torch._dynamo
+
         torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
         cpu = next(model.parameters()).device.type == "cpu"
-        compiled[fn_name] = torch.compile(getattr(model, fn_name), fullgraph=True, dynamic=None,
-                                          options={"cpp_wrapper": True} if cpu else None)
+        compiled[fn_name] = torch.compile(
+            getattr(model, fn_name), fullgraph=True, dynamic=None, options={"cpp_wrapper": True} if cpu else None
+        )
     return compiled[fn_name]

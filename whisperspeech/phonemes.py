@@ -21,8 +21,10 @@ ESPEAK_VOICES = {"en": "en-us", "zh": "cmn"}
 PUNCTUATION = re.compile(r'(?:\s*(?:[;!?¡¿—…"«»“”()]|[.,:](?!\d))+\s*)+')
 STRESS, LENGTH = "ˈˌ", "ːˑ"
 
+
 def _install_hint() -> str:
     return "the parallel T2S reads phonemes made by espeak-ng: install it (Debian/Ubuntu: sudo apt-get install espeak-ng; macOS: brew install espeak-ng)"
+
 
 @lru_cache(None)
 def _backend(voice: str):
@@ -34,16 +36,19 @@ def _backend(voice: str):
     quiet = logging.getLogger("whisperspeech.phonemizer")
     quiet.setLevel(logging.ERROR)
     try:
-        if not EspeakBackend.is_available(): raise RuntimeError
+        if not EspeakBackend.is_available():
+            raise RuntimeError
         if voice not in EspeakBackend.supported_languages():
             raise WhisperSpeechError(f"espeak-ng cannot read language {voice!r}")
         return EspeakBackend(voice, with_stress=True, language_switch="remove-flags", logger=quiet)
     except RuntimeError:
         raise WhisperSpeechError(_install_hint()) from None
 
+
 def espeak_voice(lang: str) -> str:
     "The espeak-ng voice that reads language `lang` (one of `languages.LANGUAGES`)."
     return ESPEAK_VOICES.get(lang, lang)
+
 
 def phonemize(text: str, lang: str = "en") -> str:
     "The IPA of `text` in language `lang`, with stress marks and punctuation, words separated by single spaces."
@@ -52,8 +57,10 @@ def phonemize(text: str, lang: str = "en") -> str:
     read = iter(_backend(espeak_voice(lang)).phonemize(spoken, strip=True, njobs=1) if spoken else [])
     out = []
     for i, piece in enumerate(pieces):
-        if piece.strip(): out.append(piece[:len(piece) - len(piece.lstrip())] + next(read) + piece[len(piece.rstrip()):])
-        if i < len(marks): out.append(marks[i])
+        if piece.strip():
+            out.append(piece[: len(piece) - len(piece.lstrip())] + next(read) + piece[len(piece.rstrip()) :])
+        if i < len(marks):
+            out.append(marks[i])
     return " ".join("".join(out).split())
 
 # %% ../nbs/13b_phonemes.ipynb #cdda3a52
@@ -61,16 +68,20 @@ def phone_symbols(ipa: str) -> list[str]:
     "The units of an IPA string: stress joined to the next symbol, length marks and diacritics to the previous one."
     out, stress = [], ""
     for ch in ipa:
-        if ch in STRESS: stress += ch
-        elif (ch in LENGTH or unicodedata.category(ch) == "Mn") and out and not stress: out[-1] += ch
+        if ch in STRESS:
+            stress += ch
+        elif (ch in LENGTH or unicodedata.category(ch) == "Mn") and out and not stress:
+            out[-1] += ch
         else:
             out.append(stress + ch)
             stress = ""
     return out
 
+
 def is_phone(symbol: str) -> bool:
     "Whether a symbol is a sound (not a word boundary or punctuation)."
     return any(unicodedata.category(c)[0] == "L" for c in symbol)
+
 
 def text_symbols(text: str, lang: str = "en") -> list[str]:
     "`phone_symbols(phonemize(text, lang))`."

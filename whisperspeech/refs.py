@@ -9,7 +9,6 @@ __all__ = ['parse_hub_ref', 'hub_offline_requested', 'url_reachable', 'hub_reach
 import os
 import re
 import socket
-import time
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
@@ -18,6 +17,7 @@ from .core import WhisperSpeechError
 
 # %% ../nbs/03_refs.ipynb #8a7a0f43
 _HUB_REF = re.compile(r"^(?P<repo>[\w.\-]+/[\w.\-]+):(?P<filename>[^:]+)$")
+
 
 def parse_hub_ref(ref: str):
     "`(repo_id, filename)` for an `owner/repo:filename` reference, else None."
@@ -29,11 +29,13 @@ def hub_offline_requested() -> bool:
     "True when the user asked huggingface_hub to stay offline."
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
+
 @lru_cache(maxsize=None)
 def url_reachable(url: str, timeout: float = 3.0) -> bool:
     """Whether a TCP connection to `url`'s host opens within `timeout` seconds (checked once per process).
     Behind a proxy the answer is yes: the proxy decides, and the download library will try."""
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")): return True
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
     u = urlparse(url)
     try:
         socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=timeout).close()
@@ -41,9 +43,11 @@ def url_reachable(url: str, timeout: float = 3.0) -> bool:
     except OSError:
         return False
 
+
 def hub_reachable(timeout: float = 3.0) -> bool:
     "Whether the Hugging Face Hub's endpoint answers (see `url_reachable`)."
     from huggingface_hub import constants
+
     return url_reachable(constants.ENDPOINT, timeout)
 
 # %% ../nbs/03_refs.ipynb #e170c52e
@@ -52,21 +56,29 @@ def resolve_ref(ref, cache_dir=None) -> Path:
 
     Hub files are downloaded and cached by huggingface_hub (`cache_dir` overrides its cache);
     offline, only that cache is used and a miss raises `WhisperSpeechError` at once."""
-    if Path(ref).is_file(): return Path(ref)
+    if Path(ref).is_file():
+        return Path(ref)
     hub = parse_hub_ref(ref)
     if hub is None:
-        raise WhisperSpeechError(f"model file not found: {ref}; pass an existing file path "
-                                 "or a Hugging Face reference like owner/repo:filename")
+        raise WhisperSpeechError(
+            f"model file not found: {ref}; pass an existing file path "
+            "or a Hugging Face reference like owner/repo:filename"
+        )
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+
     repo_id, filename = hub
     offline = hub_offline_requested() or not hub_reachable()
     try:
         return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir, local_files_only=offline))
     except LocalEntryNotFoundError:
         why = "HF_HUB_OFFLINE is set" if hub_offline_requested() else "the Hugging Face Hub cannot be reached"
-        raise WhisperSpeechError(f"model {ref} is not in the local Hugging Face cache and {why}; download "
-                                 f"{filename} from {repo_id} elsewhere and pass its local path instead") from None
+        raise WhisperSpeechError(
+            f"model {ref} is not in the local Hugging Face cache and {why}; download "
+            f"{filename} from {repo_id} elsewhere and pass its local path instead"
+        ) from None
     except (RepositoryNotFoundError, EntryNotFoundError):
-        raise WhisperSpeechError(f"model {ref} does not exist on the Hugging Face Hub; check the repository "
-                                 "and file name, or pass a local file path") from None
+        raise WhisperSpeechError(
+            f"model {ref} does not exist on the Hugging Face Hub; check the repository "
+            "and file name, or pass a local file path"
+        ) from None

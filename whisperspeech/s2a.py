@@ -14,24 +14,37 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import WhisperSpeechError
+from .core import FRAMES_PER_STOK, WhisperSpeechError
 from .delay import DelayPattern
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
-from .layers import (Block, LayerNorm, TransformerShape, compiled_step, decoding_cross, derived,
-                                  fast_path, frozen_weights, int8_linear, int8_pack, set_kv_caches, sinusoids,
-                                  step_inputs)
+from whisperspeech.layers import (
+    Block,
+    LayerNorm,
+    TransformerShape,
+    compiled_step,
+    decoding_cross,
+    derived,
+    fast_path,
+    frozen_weights,
+    int8_linear,
+    int8_pack,
+    set_kv_caches,
+    sinusoids,
+    step_inputs,
+)
 from .sampling import DEFAULT_TEMPERATURE, guide, sample
 
 # %% ../nbs/16_s2a.ipynb #3c045d97
 @dataclass
 class S2AConfig(TransformerShape):
     "Everything that defines an S2A model; saved inside its checkpoints."
+
     depth: int = 4
     n_head: int = 6
     head_width: int = 64
     ffn_mult: int = 4
-    ctx_n: int = 2250              # acoustic frames per utterance (30 s at 75 Hz)
+    ctx_n: int = 2250  # acoustic frames per utterance (30 s at 75 Hz)
     stoks_len: int = 750
     stoks_codes: int = 513
     stoks_width: int | None = 64
@@ -39,7 +52,7 @@ class S2AConfig(TransformerShape):
     atoks_width: int | None = None
     quantizers: int = 4
     codes: int = 1024
-    conditioned: bool = False      # language/speaker/SNR/C50 conditioning (published `cond_embeddings.*`)
+    conditioned: bool = False  # language/speaker/SNR/C50 conditioning (published `cond_embeddings.*`)
     query_mult: float = 0.3
     output_mult: float = 5.6
     encoder_depth_ratio: float = 0.25
@@ -49,22 +62,28 @@ class S2AConfig(TransformerShape):
     speaker_map: dict = field(default_factory=lambda: {"1": 0})
     speaker_backend: str = "ecapa"  # which encoder made the speaker embeddings it was trained on (see 19_speaker)
     default_speaker: list | None = None  # embedding used when no speaker is given
-    pad_to_context: bool = True    # published models: semantic tokens always padded to stoks_len and attended
-                                   # to; False: padded to the batch and masked (same result for any padding)
-    dropout: float = 0.0           # residual dropout while training (small corpora); none at inference
-    uncond_rate: float = 0.0       # training: the share of samples whose semantic tokens become padding, so the
-                                   # model also learns codes without them (what classifier-free guidance needs)
-    guidance: float = 1.0          # decoding: classifier-free guidance scale (1: none; above 1 needs uncond_rate)
-    codebook_weights: list | None = None  # training: the loss's weight per codebook (None: all equal), e.g. [2, 1, 1, 1]
+    pad_to_context: bool = True  # published models: semantic tokens always padded to stoks_len and attended
+    # to; False: padded to the batch and masked (same result for any padding)
+    dropout: float = 0.0  # residual dropout while training (small corpora); none at inference
+    uncond_rate: float = 0.0  # training: the share of samples whose semantic tokens become padding, so the
+    # model also learns codes without them (what classifier-free guidance needs)
+    guidance: float = 1.0  # decoding: classifier-free guidance scale (1: none; above 1 needs uncond_rate)
+    codebook_weights: list | None = (
+        None  # training: the loss's weight per codebook (None: all equal), e.g. [2, 1, 1, 1]
+    )
 
     @property
-    def end_code(self): return self.codes
+    def end_code(self):
+        return self.codes
+
     @property
-    def start_code(self): return self.codes + 1
+    def start_code(self):
+        return self.codes + 1
 
 # %% ../nbs/16_s2a.ipynb #239fdc1c
 class Binned(nn.Module):
     "Embedding of a number binned over [vmin, vmax]; NaN (not given) has its own bucket."
+
     def __init__(self, vmin, vmax, bins, width):
         super().__init__()
         self.vmin, self.vmax, self.bins = vmin, vmax, bins
@@ -74,8 +93,10 @@ class Binned(nn.Module):
         q = ((x - self.vmin) / (self.vmax - self.vmin) * self.bins).nan_to_num(0).to(torch.long).clamp(0, self.bins - 1)
         return self.embed(torch.where(torch.isnan(x), self.bins, q))
 
+
 class Conditioning(nn.Module):
     "Sum of language, speaker, SNR and C50 embeddings (the published conditioned S2A)."
+
     def __init__(self, c):
         super().__init__()
         self.lang = nn.Embedding(len(LANGUAGES) + 1, c.width)  # last row: language not given
@@ -86,7 +107,8 @@ class Conditioning(nn.Module):
     def forward(self, speakers, langs=None, snr=60.0, c50=60.0):
         b = speakers.shape[0]
         spk = F.normalize(speakers, dim=-1)
-        if self.spk_to_hidden is not None: spk = self.spk_to_hidden(spk)
+        if self.spk_to_hidden is not None:
+            spk = self.spk_to_hidden(spk)
         langs = torch.full((b,), len(LANGUAGES), device=spk.device) if langs is None else langs
         full = lambda v: torch.full((b,), float(v), device=spk.device)
         return self.lang(langs) + spk + self.snr(full(snr)) + self.c50(full(c50))
@@ -94,6 +116,7 @@ class Conditioning(nn.Module):
 # %% ../nbs/16_s2a.ipynb #e8739552
 class S2A(nn.Module):
     "Semantic tokens + speaker embedding to EnCodec codes (Q codebooks in a delay pattern)."
+
     kind = "s2a"
 
     def __init__(self, config: S2AConfig):
@@ -103,15 +126,26 @@ class S2A(nn.Module):
         self.semantic_embedding = nn.Embedding(c.stoks_codes, c.stoks_width or c.width)
         self.emb_to_hidden = nn.Linear(c.stoks_width, c.width) if c.stoks_width and c.stoks_width != c.width else None
         # only trained with (causal encoder LM loss), but published checkpoints carry it
-        self.hidden_to_emb = nn.Linear(c.width, c.stoks_width) if self.emb_to_hidden is not None and (
-            c.causal_encoder or c.force_hidden_to_emb) else None
-        if not c.rope: self.register_buffer("positional_embeddings", sinusoids(c.ctx_n, c.width))
-        else: self.positional_embeddings = None
-        self.encoder = nn.ModuleList([Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, rope=c.rope, dropout=c.dropout)
-                                      for _ in range(c.encoder_depth)])
+        self.hidden_to_emb = (
+            nn.Linear(c.width, c.stoks_width)
+            if self.emb_to_hidden is not None and (c.causal_encoder or c.force_hidden_to_emb)
+            else None
+        )
+        if not c.rope:
+            self.register_buffer("positional_embeddings", sinusoids(c.ctx_n, c.width))
+        else:
+            self.positional_embeddings = None
+        self.encoder = nn.ModuleList(
+            [
+                Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, rope=c.rope, dropout=c.dropout)
+                for _ in range(c.encoder_depth)
+            ]
+        )
         self.ln_post = LayerNorm(c.width)
-        if c.conditioned: self.cond = Conditioning(c)
-        else: self.spk_to_hidden = nn.Linear(c.spk_width, c.width) if c.spk_width and c.spk_width != c.width else None
+        if c.conditioned:
+            self.cond = Conditioning(c)
+        else:
+            self.spk_to_hidden = nn.Linear(c.spk_width, c.width) if c.spk_width and c.spk_width != c.width else None
         special = None
         embs = []
         for _ in range(c.quantizers):
@@ -119,8 +153,21 @@ class S2A(nn.Module):
             special = e.special
             embs.append(e)
         self.atok_embs = nn.ModuleList(embs)
-        self.decoder = nn.ModuleList([Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, cross=True, rope=c.rope,
-                                            cross_key_pos_mult=3, dropout=c.dropout) for _ in range(c.decoder_depth)])
+        self.decoder = nn.ModuleList(
+            [
+                Block(
+                    c.width,
+                    c.n_head,
+                    c.qk_scale,
+                    c.ffn_mult,
+                    cross=True,
+                    rope=c.rope,
+                    cross_key_pos_mult=3,
+                    dropout=c.dropout,
+                )
+                for _ in range(c.decoder_depth)
+            ]
+        )
         self.decoder_ln = LayerNorm(c.width)
         self.splitter = nn.Sequential(nn.Linear(c.width, c.width * c.quantizers), nn.GELU())
         # a near-zero readout: with unit-variance code embeddings tied to the output, default init starts
@@ -136,53 +183,73 @@ class S2A(nn.Module):
             raise ValueError(f"more than {c.stoks_len - 2} semantic tokens; split the text first")
         pad = c.stoks_codes - 1
         n = c.stoks_len if c.pad_to_context else max(len(s) for s in stoks_list) + 2
-        return torch.stack([F.pad(torch.as_tensor(s, device=dev).long(), (1, n - len(s) - 1), value=pad)
-                            for s in stoks_list])
+        return torch.stack(
+            [F.pad(torch.as_tensor(s, device=dev).long(), (1, n - len(s) - 1), value=pad) for s in stoks_list]
+        )
 
     def stoks_mask(self, stoks, lengths):
         "Key mask (batch, 1, 1, len): the leading pad, the tokens and one trailing pad; None with `pad_to_context`."
-        if self.config.pad_to_context or lengths is None: return None
-        return (torch.arange(stoks.shape[1], device=stoks.device)[None] <= torch.as_tensor(lengths, device=stoks.device)[:, None] + 1)[:, None, None]
+        if self.config.pad_to_context or lengths is None:
+            return None
+        return (
+            torch.arange(stoks.shape[1], device=stoks.device)[None]
+            <= torch.as_tensor(lengths, device=stoks.device)[:, None] + 1
+        )[:, None, None]
 
     def encode(self, stoks, speakers, langs=None, lengths=None):
         "Encoder output with the speaker (or conditioning) added, and per-block cross keys/values (and key mask)."
         x = self.semantic_embedding(stoks)
-        if self.emb_to_hidden is not None: x = self.emb_to_hidden(x)
-        if self.positional_embeddings is not None: x = x + self.positional_embeddings[:x.shape[1]]
+        if self.emb_to_hidden is not None:
+            x = self.emb_to_hidden(x)
+        if self.positional_embeddings is not None:
+            x = x + self.positional_embeddings[: x.shape[1]]
         positions = torch.arange(x.shape[1], device=x.device)
         mask = self.stoks_mask(stoks, lengths)
-        for b in self.encoder: x = b(x, positions, causal=self.config.causal_encoder, mask=mask)
+        for b in self.encoder:
+            x = b(x, positions, causal=self.config.causal_encoder, mask=mask)
         x = self.ln_post(x)
         if self.config.conditioned:
             x = x + self.cond(speakers, langs)[:, None]
         else:
             spk = F.normalize(speakers, dim=-1)
-            if self.spk_to_hidden is not None: spk = self.spk_to_hidden(spk)
+            if self.spk_to_hidden is not None:
+                spk = self.spk_to_hidden(spk)
             x = x + spk[:, None]
         cross = [b.cross_attn.cross_kv(x, positions) + ((mask,) if mask is not None else ()) for b in self.decoder]
         return x, cross
 
     def _embed(self, atoks):
         "Sum over quantizers of their code embeddings; at inference one lookup in a merged table."
-        if not fast_path(self): return sum(e(atoks[:, i]) for i, e in enumerate(self.atok_embs))
-        table = derived(self, "atoks_in", list(self.atok_embs.parameters()),
-                        lambda: torch.cat([e.merged_in() for e in self.atok_embs]))
+        if not fast_path(self):
+            return sum(e(atoks[:, i]) for i, e in enumerate(self.atok_embs))
+        table = derived(
+            self,
+            "atoks_in",
+            list(self.atok_embs.parameters()),
+            lambda: torch.cat([e.merged_in() for e in self.atok_embs]),
+        )
         offsets = torch.arange(self.config.quantizers, device=atoks.device)[:, None] * (self.config.codes + 2)
         return F.embedding(atoks + offsets, table).sum(1)
 
     def _unembed(self, split):
         """Per-quantizer tied logits times `logit_scale` (batch, Q, len, codes + 2), from one batched
         matmul; laid out (Q, batch, len) underneath, so `.transpose(0, 1)` flattens without a copy."""
+
         def build():
             outs = [e.out_weights() for e in self.atok_embs]
             bias = None if outs[0][1] is None else torch.stack([b for _, b in outs])[:, None]
             return torch.stack([w.T for w, _ in outs]), bias
+
         s = self.config.logit_scale
         bsz, n, q, width = split.shape
         x = split.permute(2, 0, 1, 3).reshape(q, bsz * n, width)
         if fast_path(self) and getattr(self, "int8", False):  # `quantize_int8`: the output projections too
-            packed = derived(self, "atoks_out:int8", list(self.atok_embs.parameters()),
-                             lambda: [int8_pack(*e.out_weights()) for e in self.atok_embs])
+            packed = derived(
+                self,
+                "atoks_out:int8",
+                list(self.atok_embs.parameters()),
+                lambda: [int8_pack(*e.out_weights()) for e in self.atok_embs],
+            )
             logits = torch.stack([int8_linear(x[i], p) for i, p in enumerate(packed)])  # bias included
             return logits.view(q, bsz, n, -1).transpose(0, 1) * s
         if fast_path(self):
@@ -190,8 +257,10 @@ class S2A(nn.Module):
             if torch.compiler.is_compiling() and x.shape[1] == 1:
                 # inductor turns a one-row bmm on the CPU into a slow loop (2 ms a step for the tiny model); mm stays BLAS
                 logits = torch.stack([x[i] @ w[i] for i in range(q)])
-            else: logits = torch.bmm(x, w)  # (Q, batch*len, vocab)
-            if b is not None: logits = logits + b
+            else:
+                logits = torch.bmm(x, w)  # (Q, batch*len, vocab)
+            if b is not None:
+                logits = logits + b
             return logits.view(q, bsz, n, -1).transpose(0, 1).float() * s
         # training: the scale goes on the (4x smaller) input rather than on the logits
         w, b = build()
@@ -207,7 +276,8 @@ class S2A(nn.Module):
     def _decode(self, atoks, positions, cross, rope, span=None):
         "The decoder proper, with rotary tables precomputed: what `torch.compile` compiles."
         x = self._embed(atoks)
-        for b, kv in zip(self.decoder, cross): x = b(x, positions, kv, causal=True, rope=rope, span=span)
+        for b, kv in zip(self.decoder, cross):
+            x = b(x, positions, kv, causal=True, rope=rope, span=span)
         x = self.decoder_ln(x)
         bsz, n, w = x.shape
         split = self.splitter(x).view(bsz, n, self.config.quantizers, w)
@@ -228,8 +298,17 @@ class S2A(nn.Module):
 
 # %% ../nbs/16_s2a.ipynb #345b8d47
 @torch.inference_mode()
-def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAULT_TEMPERATURE, top_k=None, generator=None,
-                compile=False, kv_dtype=torch.float32):
+def s2a_columns(
+    model: S2A,
+    stoks_list,
+    speakers,
+    langs=None,
+    temperature=DEFAULT_TEMPERATURE,
+    top_k=None,
+    generator=None,
+    compile=False,
+    kv_dtype=torch.float32,
+):
     """Decode step by step: yields `(grid, column)` with the delay grid (batch, Q, n) each time a
     column has been sampled (column 0 first, before any), so callers can stream finished frames.
 
@@ -261,46 +340,75 @@ def s2a_columns(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAUL
         yield grid, 0
         for col in range(1, n):
             with frozen_weights() if col > 1 else nullcontext():  # step 1 builds the fused inference weights
-                inp, span = step_inputs(grid[:, :, col - 1:col], positions, col, compile)
-                logits = model.decode(inp.repeat(2, 1, 1) if guided else inp, positions[col - 1:col], cross,
-                                      step if col > 1 else None, span)[:, :, -1]
-            if guided: logits = guide(logits, c.guidance)
+                inp, span = step_inputs(grid[:, :, col - 1 : col], positions, col, compile)
+                logits = model.decode(
+                    inp.repeat(2, 1, 1) if guided else inp,
+                    positions[col - 1 : col],
+                    cross,
+                    step if col > 1 else None,
+                    span,
+                )[:, :, -1]
+            if guided:
+                logits = guide(logits, c.guidance)
             q = model.pattern.valid(col)
             grid[:, :q, col] = sample(logits, temperature, top_k, generator)[:, :q]
             yield grid, col
     finally:
         set_kv_caches(model.decoder, None, 0, None, None)
 
+
 def check_guidance(scale, config: S2AConfig | None = None) -> float:
     """A classifier-free guidance `scale` as a float from 0 to 10 (1: none), else a WhisperSpeechError that says so;
     with `config`, also one unless that S2A was trained for guidance (`uncond_rate`) or `scale` is 1."""
-    try: scale = float(scale)
-    except (TypeError, ValueError): raise WhisperSpeechError(f"guidance {scale!r} is not a number") from None
-    if not 0 <= scale <= 10: raise WhisperSpeechError(f"guidance {scale:g}? Give a scale from 0 to 10 (1: none)")
+    try:
+        scale = float(scale)
+    except (TypeError, ValueError):
+        raise WhisperSpeechError(f"guidance {scale!r} is not a number") from None
+    if not 0 <= scale <= 10:
+        raise WhisperSpeechError(f"guidance {scale:g}? Give a scale from 0 to 10 (1: none)")
     if config is not None and scale != 1 and not config.uncond_rate:
-        raise WhisperSpeechError(f"guidance {scale:g} needs an S2A trained with --uncond-rate (config uncond_rate > 0), and "
-                                 "this one was not: leave guidance out, or set its config.guidance to 1")
+        raise WhisperSpeechError(
+            f"guidance {scale:g} needs an S2A trained with --uncond-rate (config uncond_rate > 0), and "
+            "this one was not: leave guidance out, or set its config.guidance to 1"
+        )
     return scale
+
 
 def set_guidance(model: S2A, scale):
     "Make `model` decode with guidance `scale` (checked by `check_guidance`)."
     model.config.guidance = check_guidance(scale, model.config)
 
+
 def s2a_length(model: S2A, stoks_list) -> int:
     "Columns of the delay grid for a batch: 3 acoustic frames per semantic token, within the context."
-    return min(3 * max(len(s) for s in stoks_list), model.config.ctx_n - 1)
+    return min(FRAMES_PER_STOK * max(len(s) for s in stoks_list), model.config.ctx_n - 1)
+
 
 def s2a_frames(model: S2A, stoks, column: int | None = None) -> int:
     "Frames of `stoks`' codes that are complete once `column` is sampled (all of them when None)."
-    last = min(3 * len(stoks), model.config.ctx_n - 1) - 1
+    last = min(FRAMES_PER_STOK * len(stoks), model.config.ctx_n - 1) - 1
     column = last if column is None else min(column, last)
     return max(0, column - model.config.quantizers + 1)
 
+
 @torch.inference_mode()
-def s2a_generate(model: S2A, stoks_list, speakers, langs=None, temperature=DEFAULT_TEMPERATURE, top_k=None, generator=None,
-                 step_callback=None, compile=False, kv_dtype=torch.float32) -> list[torch.Tensor]:
+def s2a_generate(
+    model: S2A,
+    stoks_list,
+    speakers,
+    langs=None,
+    temperature=DEFAULT_TEMPERATURE,
+    top_k=None,
+    generator=None,
+    step_callback=None,
+    compile=False,
+    kv_dtype=torch.float32,
+) -> list[torch.Tensor]:
     "EnCodec codes (Q, 3 x len - Q) for each semantic token sequence, decoded together (options as in `s2a_columns`)."
     for grid, col in s2a_columns(model, stoks_list, speakers, langs, temperature, top_k, generator, compile, kv_dtype):
-        if col and step_callback is not None: step_callback()
-    return [model.pattern.revert(grid[j:j + 1, :, :s2a_frames(model, s) + model.config.quantizers])[0]
-            for j, s in enumerate(stoks_list)]
+        if col and step_callback is not None:
+            step_callback()
+    return [
+        model.pattern.revert(grid[j : j + 1, :, : s2a_frames(model, s) + model.config.quantizers])[0]
+        for j, s in enumerate(stoks_list)
+    ]

@@ -24,19 +24,20 @@ from vocos.modules import ConvNeXtBlock  # noqa: E402
 @dataclass
 class ParallelS2AConfig:
     "Everything that defines a parallel S2A model; saved inside its checkpoints."
+
     dim: int = 384
     ffn_mult: int = 3
-    token_layers: int = 4          # ConvNeXt blocks at the semantic token rate
-    frame_layers: int = 8          # ConvNeXt blocks at the codec frame rate
-    stoks_codes: int = 513         # semantic codes, the last one padding
+    token_layers: int = 4  # ConvNeXt blocks at the semantic token rate
+    frame_layers: int = 8  # ConvNeXt blocks at the codec frame rate
+    stoks_codes: int = 513  # semantic codes, the last one padding
     spk_width: int = 256
     speaker_backend: str = "resemblyzer"  # which encoder made the speaker embeddings it was trained on
-    conditioned: bool = True       # hears the language
-    codebook_dim: int = 64         # the codec's quantized latent
+    conditioned: bool = True  # hears the language
+    codebook_dim: int = 64  # the codec's quantized latent
     quantizers: int = 4
     codes: int = 1024
     default_speaker: list | None = None
-    crop_tokens: int = 100         # training: semantic tokens per training crop (4 s)
+    crop_tokens: int = 100  # training: semantic tokens per training crop (4 s)
 
     @property
     def context_tokens(self) -> int:
@@ -48,8 +49,10 @@ def _mask(lengths, n: int, device) -> torch.Tensor:
     "(batch, 1, n) float mask of the positions within each length."
     return (torch.arange(n, device=device)[None] < lengths.to(device)[:, None]).float()[:, None]
 
+
 class ParallelS2A(nn.Module):
     "Semantic tokens + speaker embedding (+ language) -> codec latents and codes of every frame, in one pass."
+
     kind = "s2a-parallel"
 
     def __init__(self, config: ParallelS2AConfig = ParallelS2AConfig()):
@@ -72,31 +75,38 @@ class ParallelS2A(nn.Module):
         "Take the codebooks of `codec` (a trained `Codec`): what the model learns to predict and quantizes into."
         c, cc = self.config, codec.config
         if (cc.codebook_dim, cc.quantizers, cc.bins) != (c.codebook_dim, c.quantizers, c.codes):
-            raise WhisperSpeechError(f"the codec quantizes {cc.quantizers} x {cc.bins} codes of width {cc.codebook_dim}, the parallel "
-                                     f"S2A {c.quantizers} x {c.codes} of width {c.codebook_dim}: give it a matching config")
+            raise WhisperSpeechError(
+                f"the codec quantizes {cc.quantizers} x {cc.bins} codes of width {cc.codebook_dim}, the parallel "
+                f"S2A {c.quantizers} x {c.codes} of width {c.codebook_dim}: give it a matching config"
+            )
         self.quantizer.load_state_dict(codec.quantizer.state_dict())
         return self
 
     def speaks(self, codec) -> bool:
         "Whether `codec` has the codebooks this model quantizes into (up to float16 rounding: exports store them so)."
         books = lambda q: [layer.codebook for layer in q.vq.layers]
-        return all(a.shape == b.shape and torch.allclose(a, b.to(a.device), rtol=1e-3, atol=1e-4)
-                   for a, b in zip(books(self.quantizer), books(codec.quantizer)))
+        return all(
+            a.shape == b.shape and torch.allclose(a, b.to(a.device), rtol=1e-3, atol=1e-4)
+            for a, b in zip(books(self.quantizer), books(codec.quantizer))
+        )
 
     def forward(self, stoks, speakers, langs=None, lengths=None) -> torch.Tensor:
         "Latents (batch, 3 x tokens, codebook_dim) of padded semantic tokens (batch, tokens) with their `lengths`."
-        c, (b, n) = self.config, stoks.shape
+        b, n = stoks.shape
         lengths = torch.full((b,), n) if lengths is None else torch.as_tensor(lengths)
         mask = _mask(lengths, n, stoks.device)
         x = self.stok_emb(stoks).transpose(1, 2) * mask
-        for blk in self.token_blocks: x = blk(x) * mask
+        for blk in self.token_blocks:
+            x = blk(x) * mask
         x = self.token_norm(x.transpose(1, 2)).transpose(1, 2)
         x = x.repeat_interleave(FRAMES_PER_STOK, dim=2) + self.phase_emb.weight.T.repeat(1, n)
         cond = self.spk_to_hidden(F.normalize(speakers.float(), dim=-1))
-        if self.lang_emb is not None and langs is not None: cond = cond + self.lang_emb(langs)  # trained with it: give it
+        if self.lang_emb is not None and langs is not None:
+            cond = cond + self.lang_emb(langs)  # trained with it: give it
         mask = mask.repeat_interleave(FRAMES_PER_STOK, dim=2)
         x = (x + cond[:, :, None]) * mask
-        for blk in self.frame_blocks: x = blk(x) * mask
+        for blk in self.frame_blocks:
+            x = blk(x) * mask
         return self.to_latent(self.frame_norm(x.transpose(1, 2)))
 
     def target(self, codes) -> torch.Tensor:
@@ -112,40 +122,51 @@ def _stoks_batch(model: ParallelS2A, stoks_list):
     "Semantic tokens padded to (batch, longest) with the padding code, and their lengths."
     dev = model.stok_emb.weight.device
     lengths = torch.tensor([len(s) for s in stoks_list])
-    if not len(stoks_list) or int(lengths.min()) < 1: raise WhisperSpeechError("the parallel S2A needs one semantic token or more per sequence")
+    if not len(stoks_list) or int(lengths.min()) < 1:
+        raise WhisperSpeechError("the parallel S2A needs one semantic token or more per sequence")
     pad = model.config.stoks_codes - 1
-    return torch.stack([F.pad(torch.as_tensor(s, device=dev).long(), (0, int(lengths.max()) - len(s)), value=pad)
-                        for s in stoks_list]), lengths
+    return torch.stack(
+        [F.pad(torch.as_tensor(s, device=dev).long(), (0, int(lengths.max()) - len(s)), value=pad) for s in stoks_list]
+    ), lengths
+
 
 @torch.inference_mode()
-def parallel_s2a_generate(model: ParallelS2A, stoks_list, speakers, langs=None, latents: bool = False) -> list[torch.Tensor]:
+def parallel_s2a_generate(
+    model: ParallelS2A, stoks_list, speakers, langs=None, latents: bool = False
+) -> list[torch.Tensor]:
     """Codes (Q, 3 x len) for each semantic token sequence, decoded together in one pass; with `latents`, the
     predicted latents (codebook_dim, 3 x len) instead of their codes (the vocoder decodes either)."""
     stoks, lengths = _stoks_batch(model, stoks_list)
     speakers = speakers.to(stoks.device, torch.float32).expand(stoks.shape[0], -1)
     lat = model(stoks, speakers, langs, lengths)
     out = lat.transpose(1, 2) if latents else model.quantize(lat)
-    return [o[:, :FRAMES_PER_STOK * n] for o, n in zip(out, lengths.tolist())]
+    return [o[:, : FRAMES_PER_STOK * n] for o, n in zip(out, lengths.tolist())]
+
 
 @torch.inference_mode()
-def parallel_s2a_span(model: ParallelS2A, stoks, speaker, lang=None, start: int = 0, end: int | None = None,
-                      latents: bool = False) -> torch.Tensor:
+def parallel_s2a_span(
+    model: ParallelS2A, stoks, speaker, lang=None, start: int = 0, end: int | None = None, latents: bool = False
+) -> torch.Tensor:
     """Codes (Q, 3 x (end - start)) of tokens [start, end) of one sequence `stoks` (with `latents`, the latents), computed
     over that span and `context_tokens` on each side: the same as that span of the whole sequence's."""
     n = len(stoks)
     end = n if end is None else end
-    if not 0 <= start < end <= n: raise WhisperSpeechError(f"span {start}..{end} is outside the {n} semantic tokens")
+    if not 0 <= start < end <= n:
+        raise WhisperSpeechError(f"span {start}..{end} is outside the {n} semantic tokens")
     ctx = model.config.context_tokens
     lo, hi = max(0, start - ctx), min(n, end + ctx)
     out = parallel_s2a_generate(model, [stoks[lo:hi]], speaker, lang, latents)[0]
-    return out[:, FRAMES_PER_STOK * (start - lo):FRAMES_PER_STOK * (end - lo)]
+    return out[:, FRAMES_PER_STOK * (start - lo) : FRAMES_PER_STOK * (end - lo)]
 
 # %% ../nbs/16b_s2a_parallel.ipynb #6b6cae8d
-def parallel_s2a_loss(model: ParallelS2A, stoks, speakers, codes, langs=None, lengths=None, frames=None) -> torch.Tensor:
+def parallel_s2a_loss(
+    model: ParallelS2A, stoks, speakers, codes, langs=None, lengths=None, frames=None
+) -> torch.Tensor:
     """Mean L1 distance of predicted and true latents for padded tokens (batch, n) and codes (batch, Q, 3n);
     `frames`: each sample's frames that hold codes (default: all)."""
     pred = model(stoks, speakers, langs, lengths)
     target = model.target(codes)
-    if frames is None: return F.l1_loss(pred, target)
+    if frames is None:
+        return F.l1_loss(pred, target)
     mask = _mask(torch.as_tensor(frames), pred.shape[1], pred.device).transpose(1, 2)
     return ((pred - target).abs() * mask).sum() / (mask.sum() * pred.shape[-1]).clamp(min=1)

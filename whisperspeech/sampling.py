@@ -12,21 +12,31 @@ import torch
 DEFAULT_TEMPERATURE = 0.7  # unless the caller, or a model bundle's sampling.json (24_bundle), says otherwise
 MAX_TEMPERATURE = 5.0
 
+
 def check_temperature(t) -> float:
     "`t` as a float from 0 (greedy) to `MAX_TEMPERATURE`, else a ValueError that says so."
-    try: t = float(t)
-    except (TypeError, ValueError): raise ValueError(f"temperature {t!r} is not a number") from None
-    if not 0 <= t <= MAX_TEMPERATURE: raise ValueError(f"temperature {t:g} is not between 0 (greedy) and {MAX_TEMPERATURE:g}")
+    try:
+        t = float(t)
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature {t!r} is not a number") from None
+    if not 0 <= t <= MAX_TEMPERATURE:
+        raise ValueError(f"temperature {t:g} is not between 0 (greedy) and {MAX_TEMPERATURE:g}")
     return t
 
-def sample(logits: torch.Tensor, temperature: float = DEFAULT_TEMPERATURE, top_k: int | None = None,
-           generator: torch.Generator | list | None = None) -> torch.Tensor:
+
+def sample(
+    logits: torch.Tensor,
+    temperature: float = DEFAULT_TEMPERATURE,
+    top_k: int | None = None,
+    generator: torch.Generator | list | None = None,
+) -> torch.Tensor:
     """One token index per row of `logits` (batch, ..., vocab): greedy when `temperature <= 0`.
 
     `generator` is one generator for the whole batch, or a list with one per batch row: then each
     row's draws depend on its own generator only, so a sequence samples the same tokens whether it
     is decoded alone or batched with others."""
-    if temperature <= 0: return logits.argmax(-1)
+    if temperature <= 0:
+        return logits.argmax(-1)
     logits = logits.float() / temperature
     if top_k is not None and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]

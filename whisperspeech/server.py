@@ -24,6 +24,7 @@ from .vocoder import SAMPLE_RATE
 @dataclass
 class ServerConfig:
     "What the server loads and the limits it enforces."
+
     model: str = "auto"
     data_dir: Path = Path("whisperspeech-data")
     max_chars: int = 4096
@@ -36,12 +37,29 @@ class ServerConfig:
     int8: bool = False  # int8 weights for T2S/S2A (CPU decoding)
     compile: bool = False  # torch.compile'd decoding steps (each batch size compiles at its first request)
 
-OPENAI_VOICES = ["alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar"]
+
+OPENAI_VOICES = [
+    "alloy",
+    "ash",
+    "ballad",
+    "coral",
+    "echo",
+    "fable",
+    "onyx",
+    "nova",
+    "sage",
+    "shimmer",
+    "verse",
+    "marin",
+    "cedar",
+]
 MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "opus": "audio/ogg", "pcm": "audio/pcm"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
+
 class ApiError(Exception):
     "An error answered as OpenAI-shaped JSON with an HTTP status."
+
     def __init__(self, status: int, message: str, code: str = "invalid_request_error"):
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
@@ -56,8 +74,10 @@ class _Job:
     loop: "asyncio.AbstractEventLoop | None" = None
     cancelled: threading.Event = field(default_factory=threading.Event)
 
+
 class Engine:
     "Runs syntheses on one thread, batching what waits; refuses work beyond `max_queue` waiting requests."
+
     def __init__(self, pipe, max_batch: int = 8, max_queue: int = 32):
         self.pipe, self.max_batch, self.max_queue = pipe, max_batch, max_queue
         self._queue: queue.Queue = queue.Queue()
@@ -71,7 +91,9 @@ class Engine:
     def submit(self, job: _Job):
         with self._lock:
             if self.waiting >= self.max_queue:
-                raise ApiError(503, f"the server is busy ({self.waiting} requests waiting); retry in a few seconds", "server_busy")
+                raise ApiError(
+                    503, f"the server is busy ({self.waiting} requests waiting); retry in a few seconds", "server_busy"
+                )
             self.waiting += 1
         self._queue.put(job)
 
@@ -82,48 +104,63 @@ class Engine:
             time.sleep(0.005)  # let requests arriving together share a batch
             held = []
             while len(jobs) < self.max_batch:
-                try: j = self._queue.get_nowait()
-                except queue.Empty: break
+                try:
+                    j = self._queue.get_nowait()
+                except queue.Empty:
+                    break
                 (held if j.stream else jobs).append(j)
-            for j in held: self._queue.put(j)
-        with self._lock: self.waiting -= len(jobs)
+            for j in held:
+                self._queue.put(j)
+        with self._lock:
+            self.waiting -= len(jobs)
         return jobs
 
     def _run(self):
         while True:
             jobs = self._take()
-            if jobs[0].stream: self._stream(jobs[0])
-            else: self._batch(jobs)
+            if jobs[0].stream:
+                self._stream(jobs[0])
+            else:
+                self._batch(jobs)
 
     def _batch(self, jobs):
         self.largest_batch = max(self.largest_batch, len(jobs))
         try:
             results = self.pipe.generate_many([j.request for j in jobs])
-            for j, wav in zip(jobs, results): j.loop.call_soon_threadsafe(_resolve, j.future, wav, None)
+            for j, wav in zip(jobs, results):
+                j.loop.call_soon_threadsafe(_resolve, j.future, wav, None)
         except Exception as e:  # reported to each request, the engine lives on
-            for j in jobs: j.loop.call_soon_threadsafe(_resolve, j.future, None, e)
+            for j in jobs:
+                j.loop.call_soon_threadsafe(_resolve, j.future, None, e)
         self.served += len(jobs)
 
     def _stream(self, job):
         try:
             r = job.request
-            for piece in self.pipe.generate_stream(r["text"], speaker=r.get("speaker"), lang=r.get("lang", "en"),
-                                                   cps=r.get("cps"), seed=r.get("seed")):
-                if job.cancelled.is_set(): break
+            for piece in self.pipe.generate_stream(
+                r["text"], speaker=r.get("speaker"), lang=r.get("lang", "en"), cps=r.get("cps"), seed=r.get("seed")
+            ):
+                if job.cancelled.is_set():
+                    break
                 job.pieces.put(piece)
         except Exception as e:
             job.pieces.put(e)
         job.pieces.put(None)
         self.served += 1
 
+
 def _resolve(future, value, error):
-    if future.done(): return
-    if error is not None: future.set_exception(error)
-    else: future.set_result(value)
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
 
 # %% ../nbs/26_server.ipynb #57d01d18
 class VoiceStore:
     "Cloning references uploaded by clients, kept under `data_dir/voices/`."
+
     def __init__(self, data_dir: Path, config: ServerConfig):
         self.dir = Path(data_dir) / "voices"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -139,28 +176,39 @@ class VoiceStore:
     def add(self, name: str, data: bytes) -> dict:
         c = self.config
         if not _NAME.match(name or ""):
-            raise ApiError(422, "voice name must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
-        if len(data) > c.max_upload_bytes: raise ApiError(413, f"the recording is over {c.max_upload_bytes // 2**20} MB")
+            raise ApiError(
+                422, "voice name must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit"
+            )
+        if len(data) > c.max_upload_bytes:
+            raise ApiError(413, f"the recording is over {c.max_upload_bytes // 2**20} MB")
         try:
             wav = load_audio(data, SAMPLE_RATE)
         except WhisperSpeechError as e:
             raise ApiError(422, f"the upload is not usable audio: {e}") from None
         seconds = wav.shape[0] / SAMPLE_RATE
         if not c.min_upload_seconds <= seconds <= c.max_upload_seconds:
-            raise ApiError(422, f"the recording lasts {seconds:.1f} s; give {c.min_upload_seconds:g}-{c.max_upload_seconds:g} s of speech")
+            raise ApiError(
+                422,
+                f"the recording lasts {seconds:.1f} s; give {c.min_upload_seconds:g}-{c.max_upload_seconds:g} s of speech",
+            )
         with self._lock:
-            if name in self.voices: raise ApiError(409, f"a voice named {name!r} exists; choose another name", "voice_exists")
+            if name in self.voices:
+                raise ApiError(409, f"a voice named {name!r} exists; choose another name", "voice_exists")
             file = f"{secrets.token_hex(16)}.wav"
             save_audio(self.dir / file, wav, SAMPLE_RATE)
             self.voices[name] = file
-            with atomic_write(self.registry) as tmp: Path(tmp).write_text(json.dumps(self.voices, indent=1))
+            with atomic_write(self.registry) as tmp:
+                Path(tmp).write_text(json.dumps(self.voices, indent=1))
         return dict(name=name, seconds=round(seconds, 2))
 
 # %% ../nbs/26_server.ipynb #6b67d7f7
 def _voice_name(voice) -> str:
-    if isinstance(voice, dict): voice = voice.get("id")
-    if not isinstance(voice, str) or not voice: raise ApiError(422, "voice must be a voice name or {\"id\": name}")
+    if isinstance(voice, dict):
+        voice = voice.get("id")
+    if not isinstance(voice, str) or not voice:
+        raise ApiError(422, "voice must be a voice name or {\"id\": name}")
     return voice
+
 
 def create_app(config: ServerConfig = ServerConfig(), pipe=None):
     "The FastAPI application (loads the pipeline for `config.model` unless one is given)."
@@ -171,7 +219,8 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
     from pydantic import BaseModel, Field
 
     if pipe is None:
-        from whisperspeech.cli import load_pipeline
+        from whisperspeech.pipeline import load_pipeline
+
         pipe = load_pipeline(config.model, int8=config.int8, compile=config.compile)
     engine = Engine(pipe, config.max_batch, config.max_queue)
     store = VoiceStore(config.data_dir, config)
@@ -183,13 +232,17 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
         return JSONResponse({"error": {"message": message, "type": code, "code": status}}, status_code=status)
 
     @app.exception_handler(ApiError)
-    async def _api_error(request, e: ApiError): return error(e.status, e.message, e.code)
+    async def _api_error(request, e: ApiError):
+        return error(e.status, e.message, e.code)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request, e):
         first = e.errors()[0] if e.errors() else {}
         where = ".".join(str(x) for x in first.get("loc", [])[1:])
-        return error(422, f"{where}: {first.get('msg', 'invalid request')}" if where else str(first.get("msg", "invalid request")))
+        return error(
+            422,
+            f"{where}: {first.get('msg', 'invalid request')}" if where else str(first.get("msg", "invalid request")),
+        )
 
     class VoiceRef(BaseModel):
         id: str
@@ -207,29 +260,47 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
         seed: int | None = Field(None, ge=0, le=2**63 - 1, description="for reproducible speech")
 
     def speaker_for(name: str):
-        if name in builtin: return name
+        if name in builtin:
+            return name
         path = store.path(name)
-        if path is not None: return str(path)
-        if name in OPENAI_VOICES and builtin: return builtin[OPENAI_VOICES.index(name) % len(builtin)]
-        if name in OPENAI_VOICES: return None  # a model without named voices: its default voice
+        if path is not None:
+            return str(path)
+        if name in OPENAI_VOICES and builtin:
+            return builtin[OPENAI_VOICES.index(name) % len(builtin)]
+        if name in OPENAI_VOICES:
+            return None  # a model without named voices: its default voice
         known = builtin + list(store.voices)
-        raise ApiError(404, f"unknown voice {name!r}; available: {', '.join(known) or 'none (register one: POST /v1/voices)'}",
-                       "voice_not_found")
+        raise ApiError(
+            404,
+            f"unknown voice {name!r}; available: {', '.join(known) or 'none (register one: POST /v1/voices)'}",
+            "voice_not_found",
+        )
 
     @app.post("/v1/audio/speech", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}})
     async def speech(req: SpeechRequest, request: Request):
         if len(req.input) > config.max_chars:
-            raise ApiError(413, f"input is {len(req.input)} characters; the limit is {config.max_chars}", "input_too_long")
-        if req.response_format == "aac": raise ApiError(422, "aac is not supported; use mp3, opus, wav, flac or pcm")
-        if req.stream_format == "sse": raise ApiError(422, "stream_format sse is not supported; use audio")
+            raise ApiError(
+                413, f"input is {len(req.input)} characters; the limit is {config.max_chars}", "input_too_long"
+            )
+        if req.response_format == "aac":
+            raise ApiError(422, "aac is not supported; use mp3, opus, wav, flac or pcm")
+        if req.stream_format == "sse":
+            raise ApiError(422, "stream_format sse is not supported; use audio")
         from whisperspeech.languages import clean_text, lang_id
+
         try:
             text, _ = clean_text(req.input), lang_id(req.lang)
         except WhisperSpeechError as e:
             raise ApiError(422, str(e)) from None
         speaker = speaker_for(_voice_name(req.voice if isinstance(req.voice, str) else req.voice.id))
         base = pipe.rate(speaker, config.base_cps)
-        job_request = dict(text=text, speaker=speaker, lang=req.lang, cps=min(max(base * req.speed, CPS_RANGE[0]), CPS_RANGE[1]), seed=req.seed)
+        job_request = dict(
+            text=text,
+            speaker=speaker,
+            lang=req.lang,
+            cps=min(max(base * req.speed, CPS_RANGE[0]), CPS_RANGE[1]),
+            seed=req.seed,
+        )
         fmt = req.response_format
         loop = asyncio.get_running_loop()
         if req.stream or req.stream_format == "audio":
@@ -246,26 +317,32 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
 
     async def _pieces(job, fmt):
         "Streamed body: WAV header (unless pcm), then 16-bit PCM as the engine yields it."
-        if fmt != "pcm": yield wav_stream_header(SAMPLE_RATE)
+        if fmt != "pcm":
+            yield wav_stream_header(SAMPLE_RATE)
         try:
             while True:
                 piece = await asyncio.to_thread(job.pieces.get)
-                if piece is None: break
-                if isinstance(piece, Exception): break  # headers are sent: the stream just ends
+                if piece is None:
+                    break
+                if isinstance(piece, Exception):
+                    break  # headers are sent: the stream just ends
                 yield pcm16(piece)
         finally:
             job.cancelled.set()
 
     @app.get("/v1/voices")
     async def voices():
-        return {"voices": [{"name": v, "kind": "builtin"} for v in builtin] +
-                          [{"name": v, "kind": "registered"} for v in store.voices],
-                "openai_aliases": OPENAI_VOICES}
+        return {
+            "voices": [{"name": v, "kind": "builtin"} for v in builtin]
+            + [{"name": v, "kind": "registered"} for v in store.voices],
+            "openai_aliases": OPENAI_VOICES,
+        }
 
     @app.post("/v1/voices", status_code=201)
     async def add_voice(name: str = Form(..., max_length=64), file: UploadFile = File(...)):
         data = await file.read(config.max_upload_bytes + 1)
-        if name in builtin: raise ApiError(409, f"{name!r} is a built-in voice; choose another name", "voice_exists")
+        if name in builtin:
+            raise ApiError(409, f"{name!r} is a built-in voice; choose another name", "voice_exists")
         return await asyncio.to_thread(store.add, name, data)
 
     @app.get("/health")
@@ -273,6 +350,7 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
         return {"status": "ok", "model": pipe.description, "waiting": engine.waiting, "served": engine.served}
 
     return app
+
 
 def serve(config: ServerConfig = ServerConfig(), host: str = "127.0.0.1", port: int = 8000):
     "Run the server with uvicorn until interrupted."

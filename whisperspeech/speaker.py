@@ -23,11 +23,13 @@ from .core import WhisperSpeechError
 SPEAKER_SR = 16000
 MAX_REFERENCE_SECONDS = 30
 
+
 @dataclass
 class SpeakerBackend:
     name: str
     size: int
     embed: Callable[[torch.Tensor], torch.Tensor]  # 16 kHz mono waveform -> (size,) embedding
+
 
 @lru_cache(maxsize=None)
 def _resemblyzer_encoder():
@@ -36,27 +38,36 @@ def _resemblyzer_encoder():
         from resemblyzer import VoiceEncoder
     return VoiceEncoder(device="cpu", verbose=False)
 
+
 def _resemblyzer(wav: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(_resemblyzer_encoder().embed_utterance(wav.numpy().astype(np.float32))).float()
+
 
 @lru_cache(maxsize=None)
 def _ecapa_encoder():
     try:
         from speechbrain.inference.speaker import EncoderClassifier
     except ImportError:
-        try: from speechbrain.pretrained import EncoderClassifier
+        try:
+            from speechbrain.pretrained import EncoderClassifier
         except ImportError:
             raise WhisperSpeechError("the ecapa speaker backend needs SpeechBrain: pip install speechbrain") from None
     from whisperspeech.refs import resolve_ref
+
     resolve_ref("speechbrain/spkrec-ecapa-voxceleb:hyperparams.yaml")  # fails fast offline, with a clear message
-    return EncoderClassifier.from_hparams("speechbrain/spkrec-ecapa-voxceleb",
-                                          savedir=os.path.expanduser("~/.cache/speechbrain/spkrec-ecapa-voxceleb"))
+    return EncoderClassifier.from_hparams(
+        "speechbrain/spkrec-ecapa-voxceleb", savedir=os.path.expanduser("~/.cache/speechbrain/spkrec-ecapa-voxceleb")
+    )
+
 
 def _ecapa(wav: torch.Tensor) -> torch.Tensor:
     return _ecapa_encoder().encode_batch(wav[None])[0, 0].float()
 
-BACKENDS = {"resemblyzer": SpeakerBackend("resemblyzer", 256, _resemblyzer),
-            "ecapa": SpeakerBackend("ecapa", 192, _ecapa)}
+
+BACKENDS = {
+    "resemblyzer": SpeakerBackend("resemblyzer", 256, _resemblyzer),
+    "ecapa": SpeakerBackend("ecapa", 192, _ecapa),
+}
 
 # %% ../nbs/19_speaker.ipynb #68b0bfbe
 def get_backend(name: str) -> SpeakerBackend:
@@ -64,11 +75,12 @@ def get_backend(name: str) -> SpeakerBackend:
         raise WhisperSpeechError(f"unknown speaker backend {name!r}; choose {' or '.join(BACKENDS)}")
     return BACKENDS[name]
 
+
 def speaker_embedding(speaker, backend: str, expected_size: int | None = None) -> torch.Tensor:
     "A speaker embedding from a recording path, a 16 kHz waveform, or an embedding tensor."
     b = get_backend(backend)
     if isinstance(speaker, (str, Path)):
-        wav = load_audio(speaker, SPEAKER_SR)[:SPEAKER_SR * MAX_REFERENCE_SECONDS]
+        wav = load_audio(speaker, SPEAKER_SR)[: SPEAKER_SR * MAX_REFERENCE_SECONDS]
         if wav.shape[0] < SPEAKER_SR // 2:
             raise WhisperSpeechError(f"{speaker} is shorter than 0.5 s; give a voice recording of a few seconds")
         emb = b.embed(wav)
@@ -77,10 +89,12 @@ def speaker_embedding(speaker, backend: str, expected_size: int | None = None) -
     elif isinstance(speaker, torch.Tensor) and speaker.ndim == 1:
         if speaker.shape[0] < SPEAKER_SR // 2:
             raise WhisperSpeechError("the speaker waveform is shorter than 0.5 s (expected 16 kHz mono samples)")
-        emb = b.embed(speaker.float()[:SPEAKER_SR * MAX_REFERENCE_SECONDS])
+        emb = b.embed(speaker.float()[: SPEAKER_SR * MAX_REFERENCE_SECONDS])
     else:
         raise WhisperSpeechError("speaker must be a recording path, a 16 kHz mono waveform, or an embedding vector")
     if expected_size is not None and emb.shape[0] != expected_size:
-        raise WhisperSpeechError(f"the speaker embedding has {emb.shape[0]} values but this S2A model expects "
-                                 f"{expected_size} (speaker backend {backend!r} gives {b.size})")
+        raise WhisperSpeechError(
+            f"the speaker embedding has {emb.shape[0]} values but this S2A model expects "
+            f"{expected_size} (speaker backend {backend!r} gives {b.size})"
+        )
     return emb

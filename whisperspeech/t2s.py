@@ -15,24 +15,34 @@ from torch import nn
 
 from .embeddings import CodeEmbedding
 from .languages import LANGUAGES
-from .layers import (Block, LayerNorm, TransformerShape, compiled_step, decoding_cross, frozen_weights,
-                                  set_kv_caches, sinusoids, step_inputs)
+from whisperspeech.layers import (
+    Block,
+    LayerNorm,
+    TransformerShape,
+    compiled_step,
+    decoding_cross,
+    frozen_weights,
+    set_kv_caches,
+    sinusoids,
+    step_inputs,
+)
 from .sampling import DEFAULT_TEMPERATURE, sample
 
 # %% ../nbs/14_t2s.ipynb #3004bf8f
 @dataclass
 class T2SConfig(TransformerShape):
     "Everything that defines a T2S model; saved inside its checkpoints."
-    depth: int = 4                 # 2*depth blocks in all, split by encoder_depth_ratio
+
+    depth: int = 4  # 2*depth blocks in all, split by encoder_depth_ratio
     n_head: int = 6
     head_width: int = 64
     ffn_mult: int = 4
-    ttoks_len: int = 550           # text bytes per utterance, with the padding
+    ttoks_len: int = 550  # text bytes per utterance, with the padding
     ttoks_codes: int = 256
     ttoks_width: int | None = None
-    stoks_len: int = 750           # semantic tokens per utterance (30 s at 25 Hz)
-    stoks_codes: int = 513         # tokenizer codes + its padding code
-    stoks_width: int | None = 64   # width of the frozen tokenizer codebook
+    stoks_len: int = 750  # semantic tokens per utterance (30 s at 25 Hz)
+    stoks_codes: int = 513  # tokenizer codes + its padding code
+    stoks_width: int | None = 64  # width of the frozen tokenizer codebook
     query_mult: float = 1.0
     output_mult: float = 0.35
     encoder_depth_ratio: float = 0.25
@@ -40,34 +50,40 @@ class T2SConfig(TransformerShape):
     cps_input: bool = True
     cps_bins: int = 32
     padding_token_offset: int = 0  # -1 in older checkpoints: end token = stoks_codes - 1
-    pad_to_context: bool = True    # published models: text always padded to ttoks_len and attended to;
-                                   # False: padded to the batch and masked (same result for any padding)
-    dropout: float = 0.0           # residual dropout while training (small corpora); none at inference
-    spk_width: int = 0             # speaker embedding width (ours; 0: not speaker-conditioned, as published)
+    pad_to_context: bool = True  # published models: text always padded to ttoks_len and attended to;
+    # False: padded to the batch and masked (same result for any padding)
+    dropout: float = 0.0  # residual dropout while training (small corpora); none at inference
+    spk_width: int = 0  # speaker embedding width (ours; 0: not speaker-conditioned, as published)
 
     @property
-    def eot(self): return self.stoks_codes + self.padding_token_offset
+    def eot(self):
+        return self.stoks_codes + self.padding_token_offset
 
 # %% ../nbs/14_t2s.ipynb #ee42885c
 class TextEncoder(nn.Module):
     "Byte embeddings + language + positions through (causal) pre-norm blocks."
+
     def __init__(self, c: T2SConfig):
         super().__init__()
         self.tok_emb = CodeEmbedding(c.ttoks_codes, c.width, frozen_width=c.ttoks_width)
         self.register_buffer("pos_emb", sinusoids(c.ttoks_len, c.width))
-        self.blocks = nn.ModuleList([Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, dropout=c.dropout) for _ in range(c.encoder_depth)])
+        self.blocks = nn.ModuleList(
+            [Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, dropout=c.dropout) for _ in range(c.encoder_depth)]
+        )
         self.ln_post = LayerNorm(c.width)
         self.causal = c.causal_encoder
 
     def forward(self, ttoks, lang_emb):
         positions = torch.arange(ttoks.shape[1], device=ttoks.device)
         x = self.tok_emb(ttoks) + lang_emb + self.pos_emb[positions]
-        for b in self.blocks: x = b(x, positions, causal=self.causal)
+        for b in self.blocks:
+            x = b(x, positions, causal=self.causal)
         return self.ln_post(x)
 
 # %% ../nbs/14_t2s.ipynb #b2420494
 class T2S(nn.Module):
     "Text (bytes, language, speaking rate) to semantic tokens."
+
     kind = "t2s"
 
     def __init__(self, config: T2SConfig):
@@ -76,12 +92,17 @@ class T2S(nn.Module):
         self.lang_emb = nn.Embedding(len(LANGUAGES), c.width)
         self.cps_emb = nn.Embedding(c.cps_bins, c.width) if c.cps_input else None
         self.spk_to_hidden = nn.Linear(c.spk_width, c.width, bias=False) if c.spk_width else None
-        if self.spk_to_hidden is not None: nn.init.zeros_(self.spk_to_hidden.weight)
+        if self.spk_to_hidden is not None:
+            nn.init.zeros_(self.spk_to_hidden.weight)
         self.encoder = TextEncoder(c)
         self.stok_emb = CodeEmbedding(c.stoks_codes, c.width, special=1, frozen_width=c.stoks_width)
         self.register_buffer("stok_pos_emb", sinusoids(c.stoks_len, c.width))
-        self.decoder = nn.ModuleList([Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, cross=True, dropout=c.dropout)
-                                      for _ in range(c.decoder_depth)])
+        self.decoder = nn.ModuleList(
+            [
+                Block(c.width, c.n_head, c.qk_scale, c.ffn_mult, cross=True, dropout=c.dropout)
+                for _ in range(c.decoder_depth)
+            ]
+        )
         self.ln_post = LayerNorm(c.width)
 
     def text_batch(self, token_lists: list[list[int]]) -> torch.Tensor:
@@ -94,9 +115,14 @@ class T2S(nn.Module):
 
     def text_mask(self, ttoks, lengths=None):
         "Key mask (batch, 1, 1, len) of the text positions to attend to, or None when all are."
-        if self.config.pad_to_context: return None
-        if lengths is None: lengths = (ttoks != 0).flip(1).to(torch.long).argmax(1).neg() + ttoks.shape[1]  # last byte
-        return (torch.arange(ttoks.shape[1], device=ttoks.device)[None] <= torch.as_tensor(lengths, device=ttoks.device)[:, None])[:, None, None]
+        if self.config.pad_to_context:
+            return None
+        if lengths is None:
+            lengths = (ttoks != 0).flip(1).to(torch.long).argmax(1).neg() + ttoks.shape[1]  # last byte
+        return (
+            torch.arange(ttoks.shape[1], device=ttoks.device)[None]
+            <= torch.as_tensor(lengths, device=ttoks.device)[:, None]
+        )[:, None, None]
 
     def encode(self, ttoks, langs, cps, lengths=None, speakers=None):
         "Encoder output, cross-attention keys/values (and key mask) per decoder block, and the rate (+ speaker) embedding."
@@ -110,21 +136,24 @@ class T2S(nn.Module):
 
     def _speaker(self, speakers):
         "Decoder-input embedding of the speakers (batch, spk_width); 0 when unconditioned or no speaker is given."
-        if self.spk_to_hidden is None or speakers is None: return 0
+        if self.spk_to_hidden is None or speakers is None:
+            return 0
         if speakers.shape[-1] != self.config.spk_width:
             raise ValueError(f"T2S takes {self.config.spk_width}-wide speaker embeddings, got {speakers.shape[-1]}")
         return self.spk_to_hidden(F.normalize(speakers.float(), dim=-1))[:, None]
 
     def _cps(self, cps):
         c = self.config
-        if self.cps_emb is None: return 0
+        if self.cps_emb is None:
+            return 0
         bins = (cps / 20 * c.cps_bins).to(torch.long).clamp(max=c.cps_bins - 1)
         return self.cps_emb(bins)[:, None]
 
     def decode(self, stoks, positions, cross, cps_emb, span=None):
         "Logits for semantic tokens `stoks` at `positions` (uses the KV caches when set; `span` as in `Attention`)."
         x = self.stok_emb(stoks) + self.stok_pos_emb[positions] + cps_emb
-        for b, kv in zip(self.decoder, cross): x = b(x, positions, kv, causal=True, span=span)
+        for b, kv in zip(self.decoder, cross):
+            x = b(x, positions, kv, causal=True, span=span)
         return self.stok_emb.unembed(self.ln_post(x)) * self.config.logit_scale
 
     def forward(self, ttoks, langs, cps, in_stoks, lengths=None, speakers=None):
@@ -134,9 +163,20 @@ class T2S(nn.Module):
 
 # %% ../nbs/14_t2s.ipynb #eb260d5e
 @torch.inference_mode()
-def t2s_generate(model: T2S, token_lists, langs, cps, temperature=DEFAULT_TEMPERATURE, top_k=None, generator=None,
-                 max_tokens=None, step_callback=None, compile=False, kv_dtype=torch.float32,
-                 speakers=None) -> list[torch.Tensor]:
+def t2s_generate(
+    model: T2S,
+    token_lists,
+    langs,
+    cps,
+    temperature=DEFAULT_TEMPERATURE,
+    top_k=None,
+    generator=None,
+    max_tokens=None,
+    step_callback=None,
+    compile=False,
+    kv_dtype=torch.float32,
+    speakers=None,
+) -> list[torch.Tensor]:
     """Semantic tokens for each text (byte token lists), decoded together; each cut at its end token.
 
     `compile=True` runs the decoding step through `torch.compile` (the cache spans `stoks_len`, a step
@@ -150,10 +190,13 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=DEFAULT_TEMPER
     b = ttoks.shape[0]
     langs = torch.as_tensor(langs, device=dev).expand(b)
     cps = torch.as_tensor(cps, device=dev, dtype=torch.float32).expand(b)
-    if speakers is not None: speakers = torch.as_tensor(speakers, device=dev).expand(b, -1)
+    if speakers is not None:
+        speakers = torch.as_tensor(speakers, device=dev).expand(b, -1)
     _, cross, cps_emb = model.encode(ttoks, langs, cps, [len(t) + 1 for t in token_lists], speakers)
     cross = decoding_cross(cross, kv_dtype, compile)
-    limits = torch.as_tensor(max_tokens if max_tokens else c.stoks_len - 1, device=dev).clamp(max=c.stoks_len - 1).expand(b)
+    limits = (
+        torch.as_tensor(max_tokens if max_tokens else c.stoks_len - 1, device=dev).clamp(max=c.stoks_len - 1).expand(b)
+    )
     n = int(limits.max()) + 1
     toks = torch.full((b, n), c.eot, dtype=torch.long, device=dev)
     done = torch.zeros(b, dtype=torch.bool, device=dev)
@@ -164,15 +207,17 @@ def t2s_generate(model: T2S, token_lists, langs, cps, temperature=DEFAULT_TEMPER
     try:
         for i in range(n - 1):
             with frozen_weights() if i else nullcontext():  # step 0 builds the fused inference weights
-                inp, span = step_inputs(toks[:, i:i + 1], positions, i + 1, compile)
-                logits = (step if i else model.decode)(inp, positions[i:i + 1], cross, cps_emb, span)[:, -1]
+                inp, span = step_inputs(toks[:, i : i + 1], positions, i + 1, compile)
+                logits = (step if i else model.decode)(inp, positions[i : i + 1], cross, cps_emb, span)[:, -1]
             nxt = sample(logits, temperature, top_k, generator)
             toks[:, i + 1] = torch.where(done, c.eot, nxt)
             finished = (nxt == c.eot) & ~done
             ends[finished] = i
             done |= finished | (i + 1 >= limits)
-            if step_callback is not None: step_callback()
-            if bool(done.all()): break
+            if step_callback is not None:
+                step_callback()
+            if bool(done.all()):
+                break
     finally:
         set_kv_caches(model.decoder, None, 0, None, None)
-    return [toks[j, 1:int(min(ends[j], limits[j])) + 1] for j in range(b)]
+    return [toks[j, 1 : int(min(ends[j], limits[j])) + 1] for j in range(b)]

@@ -22,26 +22,29 @@ from .sampling import sample
 # %% ../nbs/14b_t2s_parallel.ipynb #77c36641
 PAD, START, END, UNKNOWN = 0, 1, 2, 3
 
+
 @dataclass
 class ParallelT2SConfig:
     "Everything that defines a parallel T2S model; saved inside its checkpoints."
+
     phones: list = field(default_factory=list)  # the symbol inventory: symbol i has id i + 4
     width: int = 256
     n_head: int = 4
     text_depth: int = 4
     token_depth: int = 4
     ffn_mult: int = 4
-    stoks_codes: int = 513         # semantic codes (the tokenizer's 512 + its mask code, which marks silence too)
-    stoks_len: int = 750           # longest utterance in tokens (30 s)
+    stoks_codes: int = 513  # semantic codes (the tokenizer's 512 + its mask code, which marks silence too)
+    stoks_len: int = 750  # longest utterance in tokens (30 s)
     spk_width: int = 256
     cps_bins: int = 32
-    place_bins: int = 16           # embeddings of a token's place within its symbol (later places share the last)
-    dropout: float = 0.1           # residual dropout while training
-    duration_weight: float = 1.0   # of the duration loss beside the token cross-entropy
+    place_bins: int = 16  # embeddings of a token's place within its symbol (later places share the last)
+    dropout: float = 0.1  # residual dropout while training
+    duration_weight: float = 1.0  # of the duration loss beside the token cross-entropy
 
 # %% ../nbs/14b_t2s_parallel.ipynb #f58cf874
 class DurationHead(nn.Module):
     "Two masked convolutions over the symbol states -> log(1 + tokens) per symbol."
+
     def __init__(self, width: int):
         super().__init__()
         self.convs = nn.ModuleList([nn.Conv1d(width, width, 3, padding=1) for _ in range(2)])
@@ -53,6 +56,7 @@ class DurationHead(nn.Module):
             x = norm(F.gelu(conv((x * mask[..., None]).transpose(1, 2)).transpose(1, 2)))
         return self.out(x)[..., 0] * mask
 
+
 def expand(durations: torch.Tensor):
     "For durations (batch, symbols): each token's symbol index and place within it (batch, tokens), and the token counts."
     ends = durations.cumsum(1)
@@ -62,14 +66,18 @@ def expand(durations: torch.Tensor):
     place = t - (ends - durations).gather(1, index)
     return index, place, lengths
 
+
 class ParallelT2S(nn.Module):
     "Phonemes (+ language, speaker, speaking rate) -> durations and every semantic token of an utterance at once."
+
     kind = "t2s-parallel"
 
     def __init__(self, config: ParallelT2SConfig = ParallelT2SConfig()):
         super().__init__()
         c = self.config = config
-        blocks = lambda n: nn.ModuleList([Block(c.width, c.n_head, ffn_mult=c.ffn_mult, rope=True, dropout=c.dropout) for _ in range(n)])
+        blocks = lambda n: nn.ModuleList(
+            [Block(c.width, c.n_head, ffn_mult=c.ffn_mult, rope=True, dropout=c.dropout) for _ in range(n)]
+        )
         self.sym_emb = nn.Embedding(len(c.phones) + 4, c.width)
         self.lang_emb = nn.Embedding(len(LANGUAGES), c.width)
         self.spk_to_hidden = nn.Linear(c.spk_width, c.width)
@@ -93,13 +101,17 @@ class ParallelT2S(nn.Module):
 
     def _blocks(self, blocks, x, mask):
         positions = torch.arange(x.shape[1], device=x.device)
-        for b in blocks: x = b(x, positions, mask=mask[:, None, None])
+        for b in blocks:
+            x = b(x, positions, mask=mask[:, None, None])
         return x
 
     def conditioning(self, langs, speakers, cps):
         "(batch, 1, width) embeddings of language + speaker, and of the speaking rate."
         c = self.config
-        if speakers.shape[-1] != c.spk_width: raise WhisperSpeechError(f"the parallel T2S takes {c.spk_width}-wide speaker embeddings, got {speakers.shape[-1]}")
+        if speakers.shape[-1] != c.spk_width:
+            raise WhisperSpeechError(
+                f"the parallel T2S takes {c.spk_width}-wide speaker embeddings, got {speakers.shape[-1]}"
+            )
         who = self.lang_emb(langs) + self.spk_to_hidden(F.normalize(speakers.float(), dim=-1))
         bins = (cps / 20 * c.cps_bins).to(torch.long).clamp(0, c.cps_bins - 1)
         return who[:, None], self.cps_emb(bins)[:, None]
@@ -130,7 +142,7 @@ def parallel_t2s_loss(model: ParallelT2S, ids, langs, cps, speakers, durations, 
     """Cross-entropy of the semantic tokens (batch, tokens; -100 past each end) given the true durations, plus
     `duration_weight` x the squared error of the predicted log(1 + tokens) of each symbol."""
     logits, _, log_dur = model(ids, langs, cps, speakers, durations)
-    ce = F.cross_entropy(logits.float().transpose(1, 2), stoks[:, :logits.shape[1]], ignore_index=-100)
+    ce = F.cross_entropy(logits.float().transpose(1, 2), stoks[:, : logits.shape[1]], ignore_index=-100)
     mask = (ids != PAD).float()
     dur = ((log_dur.float() - torch.log1p(durations.float())) ** 2 * mask).sum() / mask.sum()
     return ce + model.config.duration_weight * dur
@@ -141,21 +153,35 @@ def round_durations(log_dur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     ends = torch.round(torch.cumsum(torch.expm1(log_dur.float()).clamp(min=0) * mask, 1))
     return torch.diff(ends, dim=1, prepend=torch.zeros_like(ends[:, :1])).long()
 
+
 @torch.inference_mode()
-def parallel_t2s_generate(model: ParallelT2S, id_lists, langs, cps, speakers, temperature: float = 0.0, top_k=None,
-                          generator=None, max_tokens: int | None = None) -> list[torch.Tensor]:
+def parallel_t2s_generate(
+    model: ParallelT2S,
+    id_lists,
+    langs,
+    cps,
+    speakers,
+    temperature: float = 0.0,
+    top_k=None,
+    generator=None,
+    max_tokens: int | None = None,
+) -> list[torch.Tensor]:
     """Semantic tokens for each symbol id list (`ParallelT2S.text_ids`), decoded together in one pass: predicted
     durations, then the most likely token everywhere (or sampled at `temperature`, each row from its own generator
     when `generator` is a list). Each utterance lasts at least one token and at most `max_tokens` (default
     `stoks_len`)."""
     c, dev = model.config, model.sym_emb.weight.device
-    if not len(id_lists): return []
+    if not len(id_lists):
+        return []
     ids = torch.zeros(len(id_lists), max(len(x) for x in id_lists), dtype=torch.long, device=dev)
-    for i, x in enumerate(id_lists): ids[i, :len(x)] = torch.as_tensor(x, device=dev)
+    for i, x in enumerate(id_lists):
+        ids[i, : len(x)] = torch.as_tensor(x, device=dev)
     b = len(id_lists)
-    who, rate = model.conditioning(torch.as_tensor(langs, device=dev).expand(b),
-                                   torch.as_tensor(speakers, device=dev).float().expand(b, -1),
-                                   torch.as_tensor(cps, device=dev, dtype=torch.float32).expand(b))
+    who, rate = model.conditioning(
+        torch.as_tensor(langs, device=dev).expand(b),
+        torch.as_tensor(speakers, device=dev).float().expand(b, -1),
+        torch.as_tensor(cps, device=dev, dtype=torch.float32).expand(b),
+    )
     states, log_dur = model.encode(ids, who, rate)
     durations = round_durations(log_dur, (ids != PAD).float())
     limit = min(max_tokens or c.stoks_len, c.stoks_len)
@@ -163,4 +189,4 @@ def parallel_t2s_generate(model: ParallelT2S, id_lists, langs, cps, speakers, te
     durations[:, 0] += (durations.sum(1) == 0).long()  # never an empty utterance
     logits, lengths = model.decode(states, durations, who, rate)
     toks = sample(logits, temperature, top_k, generator)
-    return [toks[i, :int(n)] for i, n in enumerate(lengths)]
+    return [toks[i, : int(n)] for i, n in enumerate(lengths)]

@@ -32,39 +32,68 @@ from .vq import SemanticTokenizer, VQConfig, _mel_frames
 # %% ../nbs/32_training.ipynb #e4f199eb
 PRESETS = {
     # our T2S presets hear the speaker (resemblyzer embeddings, as our S2A): semantic tokens carry the voice
-    "t2s": {"micro": T2SConfig(depth=1, n_head=2, ffn_mult=2, pad_to_context=False, spk_width=256),
-            "compact": T2SConfig(depth=4, n_head=4, pad_to_context=False, dropout=0.1, spk_width=256),  # the embedded voice: 8M parameters
-            "tiny": T2SConfig(depth=4, n_head=6, pad_to_context=False, spk_width=256),
-            "base": T2SConfig(depth=6, n_head=8, pad_to_context=False, spk_width=256)},
-    "s2a": {"micro": S2AConfig(depth=1, n_head=2, ffn_mult=2, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False),
-            "compact": S2AConfig(depth=4, n_head=4, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False),
-            "tiny": S2AConfig(depth=4, n_head=6, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False),
-            "base": S2AConfig(depth=6, n_head=8, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False)},
+    "t2s": {
+        "micro": T2SConfig(depth=1, n_head=2, ffn_mult=2, pad_to_context=False, spk_width=256),
+        "compact": T2SConfig(
+            depth=4, n_head=4, pad_to_context=False, dropout=0.1, spk_width=256
+        ),  # the embedded voice: 8M parameters
+        "tiny": T2SConfig(depth=4, n_head=6, pad_to_context=False, spk_width=256),
+        "base": T2SConfig(depth=6, n_head=8, pad_to_context=False, spk_width=256),
+    },
+    "s2a": {
+        "micro": S2AConfig(
+            depth=1, n_head=2, ffn_mult=2, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False
+        ),
+        "compact": S2AConfig(depth=4, n_head=4, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False),
+        "tiny": S2AConfig(depth=4, n_head=6, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False),
+        "base": S2AConfig(depth=6, n_head=8, spk_width=256, speaker_backend="resemblyzer", pad_to_context=False),
+    },
     # `compact`: the embedded voice's S2A (11M parameters); `small`: 3.8M, trains twice as fast a step
-    "s2a-parallel": {"micro": ParallelS2AConfig(dim=32, token_layers=1, frame_layers=2, crop_tokens=50),
-                     "small": ParallelS2AConfig(dim=256, token_layers=3, frame_layers=6, crop_tokens=50),
-                     "compact": ParallelS2AConfig()},
+    "s2a-parallel": {
+        "micro": ParallelS2AConfig(dim=32, token_layers=1, frame_layers=2, crop_tokens=50),
+        "small": ParallelS2AConfig(dim=256, token_layers=3, frame_layers=6, crop_tokens=50),
+        "compact": ParallelS2AConfig(),
+    },
     # phoneme inventories are read from the training data when a run starts (`phone_inventory`)
     "aligner": {"micro": AlignerConfig(dim=32, layers=2), "compact": AlignerConfig()},
-    "t2s-parallel": {"micro": ParallelT2SConfig(width=32, n_head=2, text_depth=1, token_depth=1, ffn_mult=2),
-                     "compact": ParallelT2SConfig()},
-    "codec": {"micro": CodecConfig(enc_dim=32, enc_layers=1, dec_dim=32, dec_layers=1, bins=64),
-              "tiny": CodecConfig()},
-    "vq": {"tiny.en": VQConfig(n_head=6, ffn_mult=1, depth=1, codebook_dim=32, vq_codes=512, downsample_mean=True,
-                               mask_embs=True, rope=True, query_mult=2.0, threshold_ema_dead_code=0.5)},
+    "t2s-parallel": {
+        "micro": ParallelT2SConfig(width=32, n_head=2, text_depth=1, token_depth=1, ffn_mult=2),
+        "compact": ParallelT2SConfig(),
+    },
+    "codec": {"micro": CodecConfig(enc_dim=32, enc_layers=1, dec_dim=32, dec_layers=1, bins=64), "tiny": CodecConfig()},
+    "vq": {
+        "tiny.en": VQConfig(
+            n_head=6,
+            ffn_mult=1,
+            depth=1,
+            codebook_dim=32,
+            vq_codes=512,
+            downsample_mean=True,
+            mask_embs=True,
+            rope=True,
+            query_mult=2.0,
+            threshold_ema_dead_code=0.5,
+        )
+    },
 }
+
 
 def preset(kind: str, name: str, **overrides):
     "A model config by preset name, with fields overridden."
-    if kind not in PRESETS: raise WhisperSpeechError(f"unknown model kind {kind!r}; choose {', '.join(PRESETS)}")
+    if kind not in PRESETS:
+        raise WhisperSpeechError(f"unknown model kind {kind!r}; choose {', '.join(PRESETS)}")
     if name not in PRESETS[kind]:
         raise WhisperSpeechError(f"unknown {kind} preset {name!r}; choose one of {', '.join(PRESETS[kind])}")
     return replace(PRESETS[kind][name], **overrides)
 
 # %% ../nbs/32_training.ipynb #58a75c8a
-def _npy(x): return torch.from_numpy(np.asarray(x))
+def _npy(x):
+    return torch.from_numpy(np.asarray(x))
 
-def _meta(s): return s.get("json") or {}
+
+def _meta(s):
+    return s.get("json") or {}
+
 
 def t2s_batch(samples, config: T2SConfig):
     "Text bytes, languages, speaking rates, semantic tokens (input/target) and speakers (if conditioned) for a batch of samples."
@@ -72,21 +101,32 @@ def t2s_batch(samples, config: T2SConfig):
     stoks = [_npy(s["stoks.npy"]).long()[: config.stoks_len - 1] for s in samples]
     n, eot = max(len(x) for x in stoks) + 1, config.eot
     ttoks = torch.zeros(len(samples), max(len(t) for t in texts) + 2, dtype=torch.long)
-    for i, t in enumerate(texts): ttoks[i, 1:len(t) + 1] = torch.tensor(list(t))
+    for i, t in enumerate(texts):
+        ttoks[i, 1 : len(t) + 1] = torch.tensor(list(t))
     in_stoks = torch.full((len(samples), n), eot, dtype=torch.long)
     out_stoks = torch.full((len(samples), n), -100, dtype=torch.long)
     for i, x in enumerate(stoks):
-        in_stoks[i, 1:len(x) + 1], out_stoks[i, :len(x)], out_stoks[i, len(x)] = x, x, eot
+        in_stoks[i, 1 : len(x) + 1], out_stoks[i, : len(x)], out_stoks[i, len(x)] = x, x, eot
     cps = torch.tensor([speaking_rate(s["txt"], len(x)) for s, x in zip(samples, stoks)], dtype=torch.float32)
     langs = torch.tensor([lang_id(_meta(s).get("lang", "en")) for s in samples])
     speakers = None
     if config.spk_width:
         if any("spk.npy" not in s for s in samples):
-            raise WhisperSpeechError("a speaker-conditioned T2S trains on shards with speaker embeddings (spk.npy): "
-                                     "run `whisperspeech prepare spk` on them first")
+            raise WhisperSpeechError(
+                "a speaker-conditioned T2S trains on shards with speaker embeddings (spk.npy): "
+                "run `whisperspeech prepare spk` on them first"
+            )
         speakers = torch.stack([_npy(s["spk.npy"]).float() for s in samples])
-    return dict(ttoks=ttoks, text_lengths=torch.tensor([len(t) + 1 for t in texts]), langs=langs, cps=cps,
-                in_stoks=in_stoks, out_stoks=out_stoks, speakers=speakers, keys=[s["__key__"] for s in samples])
+    return dict(
+        ttoks=ttoks,
+        text_lengths=torch.tensor([len(t) + 1 for t in texts]),
+        langs=langs,
+        cps=cps,
+        in_stoks=in_stoks,
+        out_stoks=out_stoks,
+        speakers=speakers,
+        keys=[s["__key__"] for s in samples],
+    )
 
 # %% ../nbs/32_training.ipynb #35b9fb9d
 def s2a_batch(samples, config: S2AConfig):
@@ -95,62 +135,87 @@ def s2a_batch(samples, config: S2AConfig):
     stoks = [_npy(s["stoks.npy"]).long()[: config.stoks_len - 2] for s in samples]
     grids = []
     for s, st in zip(samples, stoks):
-        codes = _npy(s["atoks.npy"]).long()[:q, : min(3 * len(st), config.ctx_n - q - 1)]
-        if codes.shape[0] < q: raise WhisperSpeechError(f"{s['__key__']}: {codes.shape[0]} codebooks, the model needs {q}")
+        codes = _npy(s["atoks.npy"]).long()[:q, : min(FRAMES_PER_STOK * len(st), config.ctx_n - q - 1)]
+        if codes.shape[0] < q:
+            raise WhisperSpeechError(f"{s['__key__']}: {codes.shape[0]} codebooks, the model needs {q}")
         grids.append(pattern.build(codes[None], config.start_code)[0])
     n = max(g.shape[1] for g in grids)
     inp = torch.full((len(samples), q, n - 1), config.start_code, dtype=torch.long)
     out = torch.full((len(samples), q, n - 1), -100, dtype=torch.long)
     for i, g in enumerate(grids):
         t = g.shape[1]
-        inp[i, :, :t - 1] = g[:, :-1]
+        inp[i, :, : t - 1] = g[:, :-1]
         target = g[:, 1:].clone()
         target[target == config.start_code] = -100  # delay fill: nothing to predict
-        out[i, :, :t - 1] = target
+        out[i, :, : t - 1] = target
     pad = config.stoks_codes - 1
     st = torch.full((len(samples), max(len(x) for x in stoks) + 2), pad, dtype=torch.long)
-    for i, x in enumerate(stoks): st[i, 1:len(x) + 1] = x
+    for i, x in enumerate(stoks):
+        st[i, 1 : len(x) + 1] = x
     speakers = torch.stack([_npy(s["spk.npy"]).float() for s in samples])
     langs = torch.tensor([lang_id(_meta(s).get("lang", "en")) for s in samples]) if config.conditioned else None
-    return dict(stoks=st, lengths=torch.tensor([len(x) for x in stoks]), speakers=speakers, langs=langs,
-                in_atoks=inp, out_atoks=out, keys=[s["__key__"] for s in samples])
+    return dict(
+        stoks=st,
+        lengths=torch.tensor([len(x) for x in stoks]),
+        speakers=speakers,
+        langs=langs,
+        in_atoks=inp,
+        out_atoks=out,
+        keys=[s["__key__"] for s in samples],
+    )
+
 
 def s2a_parallel_batch(samples, config: ParallelS2AConfig, rng=None):
     """Random crops of `crop_tokens` semantic tokens with their codes (three frames a token), padded, and how many
     frames of each crop hold codes."""
     import random
+
     rng, q, n = rng or random, config.quantizers, config.crop_tokens
     crops = []
     for s in samples:
         st, codes = _npy(s["stoks.npy"]).long(), _npy(s["atoks.npy"]).long()
-        if codes.shape[0] < q: raise WhisperSpeechError(f"{s['__key__']}: {codes.shape[0]} codebooks, the model needs {q}")
+        if codes.shape[0] < q:
+            raise WhisperSpeechError(f"{s['__key__']}: {codes.shape[0]} codebooks, the model needs {q}")
         a = rng.randrange(max(1, len(st) - n + 1))
-        crops.append((st[a:a + n], codes[:q, FRAMES_PER_STOK * a:FRAMES_PER_STOK * (a + n)]))
+        crops.append((st[a : a + n], codes[:q, FRAMES_PER_STOK * a : FRAMES_PER_STOK * (a + n)]))
     t = max(len(st) for st, _ in crops)
     stoks = torch.full((len(samples), t), config.stoks_codes - 1, dtype=torch.long)
     atoks = torch.zeros(len(samples), q, FRAMES_PER_STOK * t, dtype=torch.long)
     frames = torch.tensor([min(codes.shape[1], FRAMES_PER_STOK * len(st)) for st, codes in crops])
     for i, ((st, codes), f) in enumerate(zip(crops, frames.tolist())):
-        stoks[i, :len(st)], atoks[i, :, :f] = st, codes[:, :f]
+        stoks[i, : len(st)], atoks[i, :, :f] = st, codes[:, :f]
     langs = torch.tensor([lang_id(_meta(s).get("lang", "en")) for s in samples]) if config.conditioned else None
-    return dict(stoks=stoks, lengths=torch.tensor([len(st) for st, _ in crops]), frames=frames, atoks=atoks,
-                speakers=torch.stack([_npy(s["spk.npy"]).float() for s in samples]), langs=langs,
-                keys=[s["__key__"] for s in samples])
+    return dict(
+        stoks=stoks,
+        lengths=torch.tensor([len(st) for st, _ in crops]),
+        frames=frames,
+        atoks=atoks,
+        speakers=torch.stack([_npy(s["spk.npy"]).float() for s in samples]),
+        langs=langs,
+        keys=[s["__key__"] for s in samples],
+    )
+
 
 def sample_symbols(sample) -> list[str]:
     "The phoneme symbols of a sample: those its JSON records (the `align` stage), else its text's."
     from whisperspeech.phonemes import text_symbols
+
     meta = _meta(sample)
     return meta["phones"] if "phones" in meta else text_symbols(sample["txt"].strip(), meta.get("lang", "en"))
+
 
 def phone_inventory(shards) -> list[str]:
     "Every phoneme symbol of the samples of `shards`, sorted (the symbols a new aligner or parallel T2S embeds)."
     import webdataset as wds
     from whisperspeech.stages import expand_shards
+
     found = set()
-    for s in wds.DataPipeline(wds.SimpleShardList([str(p) for p in expand_shards(shards)]), wds.tarfile_to_samples(), wds.decode()):
+    for s in wds.DataPipeline(
+        wds.SimpleShardList([str(p) for p in expand_shards(shards)]), wds.tarfile_to_samples(), wds.decode()
+    ):
         found.update(sample_symbols(s))
     return sorted(found)
+
 
 def t2s_parallel_batch(samples, config: ParallelT2SConfig):
     "Symbol ids with start and end, their token durations, semantic tokens (-100 past each end), speakers, languages, rates."
@@ -159,34 +224,60 @@ def t2s_parallel_batch(samples, config: ParallelT2SConfig):
     for s in samples:
         meta = _meta(s)
         if "phones" not in meta or "dur.npy" not in s:
-            raise WhisperSpeechError(f"{s['__key__']}: no phoneme durations; run `whisperspeech prepare align` on the shards first")
+            raise WhisperSpeechError(
+                f"{s['__key__']}: no phoneme durations; run `whisperspeech prepare align` on the shards first"
+            )
         full, dur = _npy(s["stoks.npy"]).long(), _npy(s["dur.npy"]).long()
         if int(dur.sum()) != len(full) or len(dur) != len(meta["phones"]) + 2:
-            raise WhisperSpeechError(f"{s['__key__']}: its durations do not fit its tokens and phonemes; align the shards again")
-        rows.append(([1] + [ids.get(p, 3) for p in meta["phones"]] + [2], dur, full[: config.stoks_len], speaking_rate(s["txt"], len(full))))
+            raise WhisperSpeechError(
+                f"{s['__key__']}: its durations do not fit its tokens and phonemes; align the shards again"
+            )
+        rows.append(
+            (
+                [1] + [ids.get(p, 3) for p in meta["phones"]] + [2],
+                dur,
+                full[: config.stoks_len],
+                speaking_rate(s["txt"], len(full)),
+            )
+        )
     n_sym, n_tok = max(len(r[0]) for r in rows), max(len(r[2]) for r in rows)
     sym = torch.zeros(len(rows), n_sym, dtype=torch.long)
     dur = torch.zeros(len(rows), n_sym, dtype=torch.long)
     stoks = torch.full((len(rows), n_tok), -100, dtype=torch.long)
     for i, (x, d, st, _) in enumerate(rows):
-        sym[i, :len(x)], stoks[i, :len(st)] = torch.tensor(x), st
-        dur[i, :len(x)] = torch.diff(d.cumsum(0).clamp(max=len(st)), prepend=torch.zeros(1, dtype=torch.long))  # cut at stoks_len
-    return dict(ids=sym, durations=dur, stoks=stoks, langs=torch.tensor([lang_id(_meta(s).get("lang", "en")) for s in samples]),
-                cps=torch.tensor([r[3] for r in rows], dtype=torch.float32),
-                speakers=torch.stack([_npy(s["spk.npy"]).float() for s in samples]), keys=[s["__key__"] for s in samples])
+        sym[i, : len(x)], stoks[i, : len(st)] = torch.tensor(x), st
+        dur[i, : len(x)] = torch.diff(
+            d.cumsum(0).clamp(max=len(st)), prepend=torch.zeros(1, dtype=torch.long)
+        )  # cut at stoks_len
+    return dict(
+        ids=sym,
+        durations=dur,
+        stoks=stoks,
+        langs=torch.tensor([lang_id(_meta(s).get("lang", "en")) for s in samples]),
+        cps=torch.tensor([r[3] for r in rows], dtype=torch.float32),
+        speakers=torch.stack([_npy(s["spk.npy"]).float() for s in samples]),
+        keys=[s["__key__"] for s in samples],
+    )
+
 
 def aligner_batch(samples, config: AlignerConfig):
     "Semantic tokens (padded), speakers, and the CTC labels of the phonemes of each sample (concatenated)."
     from whisperspeech.aligner import phone_labels
+
     ids = {p: i + 1 for i, p in enumerate(config.phones)}
     stoks = [_npy(s["stoks.npy"]).long() for s in samples]
     labels = [phone_labels(ids, sample_symbols(s)) for s in samples]
     padded = torch.full((len(samples), max(len(x) for x in stoks)), config.stoks_codes - 1, dtype=torch.long)
-    for i, x in enumerate(stoks): padded[i, :len(x)] = x
-    return dict(stoks=padded, lengths=torch.tensor([len(x) for x in stoks]),
-                speakers=torch.stack([_npy(s["spk.npy"]).float() for s in samples]),
-                targets=torch.tensor([t for lab in labels for t in lab], dtype=torch.long),
-                target_lengths=torch.tensor([len(lab) for lab in labels]), keys=[s["__key__"] for s in samples])
+    for i, x in enumerate(stoks):
+        padded[i, : len(x)] = x
+    return dict(
+        stoks=padded,
+        lengths=torch.tensor([len(x) for x in stoks]),
+        speakers=torch.stack([_npy(s["spk.npy"]).float() for s in samples]),
+        targets=torch.tensor([t for lab in labels for t in lab], dtype=torch.long),
+        target_lengths=torch.tensor([len(lab) for lab in labels]),
+        keys=[s["__key__"] for s in samples],
+    )
 
 # %% ../nbs/32_training.ipynb #866161ea
 def _transcript_tokens(samples, tokenizer_for):
@@ -194,16 +285,20 @@ def _transcript_tokens(samples, tokenizer_for):
     toks = []
     for s in samples:
         tok = tokenizer_for(_meta(s).get("lang", "en"))
-        toks.append(list(tok.sot_sequence_including_notimestamps) + tok.encode(" " + s["txt"].strip())[:200] + [tok.eot])
+        toks.append(
+            list(tok.sot_sequence_including_notimestamps) + tok.encode(" " + s["txt"].strip())[:200] + [tok.eot]
+        )
     n = max(len(t) for t in toks) - 1
     input_toks = torch.full((len(samples), n), toks[0][-1], dtype=torch.long)
     output_toks = torch.full((len(samples), n), -100, dtype=torch.long)
     for i, t in enumerate(toks):
-        input_toks[i, :len(t) - 1] = torch.tensor(t[:-1])
-        output_toks[i, :len(t) - 1] = torch.tensor(t[1:])
+        input_toks[i, : len(t) - 1] = torch.tensor(t[:-1])
+        output_toks[i, : len(t) - 1] = torch.tensor(t[1:])
     return input_toks, output_toks
 
+
 VQ_VOCAB = 16384  # the restricted softmax: the first (most often merged) BPE tokens, plus every token of the batch
+
 
 def vq_batch(samples, config: VQConfig, tokenizer_for):
     """Whisper encoder features cached by the `wenc` stage (padded to the longest, with a mask of the
@@ -216,31 +311,36 @@ def vq_batch(samples, config: VQConfig, tokenizer_for):
         embs = [_npy(s["wenc.npy"]).float() for s in samples]
         n = -(-max(e.shape[0] for e in embs) // config.downsample) * config.downsample
         batch = torch.zeros(len(samples), n, embs[0].shape[1])
-        for i, e in enumerate(embs): batch[i, :e.shape[0]] = e
+        for i, e in enumerate(embs):
+            batch[i, : e.shape[0]] = e
         mask = torch.arange(n) < torch.tensor([_meta(s)["wenc_frames"] for s in samples])[:, None]
         return dict(embs=batch, mask=mask, input_toks=input_toks, output_toks=output_toks, vocab=vocab, keys=keys)
     import whisper
     from whisperspeech.stages import sample_audio
+
     mels, masks = [], []
     for s in samples:
         wav = sample_audio(s, 16000)[: 30 * 16000]
         mels.append(_mel_frames(whisper.log_mel_spectrogram(wav, 80)[None])[0][0])  # padded as encode_mel pads
         masks.append(torch.arange(1500) < math.ceil(wav.shape[0] / 320))
-    return dict(mel=torch.stack(mels), mask=torch.stack(masks), input_toks=input_toks, output_toks=output_toks, keys=keys)
+    return dict(
+        mel=torch.stack(mels), mask=torch.stack(masks), input_toks=input_toks, output_toks=output_toks, keys=keys
+    )
 
 # %% ../nbs/32_training.ipynb #3098eea3
 def codec_batch(samples, config: CodecConfig, crop_seconds: float = 1.0, rng=None):
     "Random `crop_seconds` crops of the audio (zero-padded when shorter) at a random gain of -6 to +3 dB."
     import random
     from whisperspeech.stages import sample_audio
+
     rng = rng or random
     n = int(crop_seconds * config.sample_rate)
     out = torch.zeros(len(samples), n)
     for i, s in enumerate(samples):
         wav = sample_audio(s, config.sample_rate)
         start = rng.randrange(max(1, wav.shape[0] - n + 1))
-        crop = wav[start:start + n]
-        out[i, :crop.shape[0]] = crop * 10 ** (rng.uniform(-6, 3) / 20)
+        crop = wav[start : start + n]
+        out[i, : crop.shape[0]] = crop * 10 ** (rng.uniform(-6, 3) / 20)
     return dict(wav=out.clamp(-1, 1), keys=[s["__key__"] for s in samples])
 
 # %% ../nbs/32_training.ipynb #1b71d8f8
@@ -249,32 +349,47 @@ def length_buckets(batch_size: int, length, buffer: int = 8, seed: int = 0):
     cut them into batches (lists of samples) and yield those in random order. Batches of similar
     lengths need far less padding than random ones; the order stays random."""
     import random
+
     def stage(samples):
         rng, pool = random.Random(seed), []
         for s in samples:
             pool.append(s)
-            if len(pool) < batch_size * buffer: continue
+            if len(pool) < batch_size * buffer:
+                continue
             pool.sort(key=length)
-            batches = [pool[i:i + batch_size] for i in range(0, len(pool), batch_size)]
+            batches = [pool[i : i + batch_size] for i in range(0, len(pool), batch_size)]
             rng.shuffle(batches)
             yield from batches
             pool = []
+
     return stage
 
-def make_loader(shards, make_batch, batch_size: int, workers: int = 0, seed: int = 0, shuffle: int = 256,
-                length=None):
+
+def make_loader(shards, make_batch, batch_size: int, workers: int = 0, seed: int = 0, shuffle: int = 256, length=None):
     """An endless loader of batches: shards split over nodes/ranks and workers, reshuffled every pass;
     with `length` (sample -> int), batches are made of samples of similar lengths (`length_buckets`)."""
     import webdataset as wds
+
     urls = [str(p) for p in expand_shards(shards)]
+
     def passes():
         epoch = 0
         while True:
-            yield from wds.WebDataset(urls, shardshuffle=len(urls), seed=seed + epoch, nodesplitter=wds.split_by_node,
-                                      workersplitter=wds.split_by_worker, empty_check=False)
+            yield from wds.WebDataset(
+                urls,
+                shardshuffle=len(urls),
+                seed=seed + epoch,
+                nodesplitter=wds.split_by_node,
+                workersplitter=wds.split_by_worker,
+                empty_check=False,
+            )
             epoch += 1
-    batches = ([length_buckets(batch_size, length, seed=seed), wds.map(make_batch)] if length else
-               [wds.batched(batch_size, collation_fn=make_batch, partial=False)])
+
+    batches = (
+        [length_buckets(batch_size, length, seed=seed), wds.map(make_batch)]
+        if length
+        else [wds.batched(batch_size, collation_fn=make_batch, partial=False)]
+    )
     ds = wds.DataPipeline(lambda: passes(), wds.shuffle(shuffle, seed=seed), wds.decode(), *batches)
     return wds.WebLoader(ds, batch_size=None, num_workers=workers, persistent_workers=workers > 0)
 
@@ -286,16 +401,23 @@ def _lightning():
         raise WhisperSpeechError('training needs Lightning: pip install "whisperspeech[train]"') from None
     return L
 
+
 def keep_freed_memory() -> bool:
     """Ask glibc to keep freed memory for reuse (tensors up to 32 MB from its heap, no trimming)
     instead of unmapping it: a CPU training step allocates and frees the same large tensors every
     time, and the page faults of mapping them anew took a quarter of the CPU time of 12 tokenizer
     steps here (18 of 71 s; 11 s with this). False where the C library is not glibc."""
     import ctypes
-    try: mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError): return False
+
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
     M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
-    return all(mallopt(o, v) == 1 for o, v in ((M_MMAP_THRESHOLD, 32 << 20), (M_TRIM_THRESHOLD, 1 << 30), (M_TOP_PAD, 256 << 20)))
+    return all(
+        mallopt(o, v) == 1
+        for o, v in ((M_MMAP_THRESHOLD, 32 << 20), (M_TRIM_THRESHOLD, 1 << 30), (M_TOP_PAD, 256 << 20))
+    )
 
 # %% ../nbs/32_training.ipynb #efc78acc
 @dataclass
@@ -312,35 +434,49 @@ class OptimConfig:
         t = min(1.0, (s + self.start) / max(1, self.steps))
         return min(1.0, (s + 1) / max(1, self.warmup)) * max(0.05, 0.5 * (1 + math.cos(math.pi * t)))
 
+
 def codebook_loss(logits, targets, weights=None):
     """S2A's cross-entropy over the codes of all codebooks, logits (batch, Q, len, vocab) against targets (batch, Q, len).
     With `weights` (one per codebook) each code's term counts as much as its codebook's weight: a weighted mean,
     which equal weights leave the plain mean."""
     # (batch, Q, len, vocab) is a view of (Q, batch, len, vocab): flattened in that order, no copy
     flat, target = logits.transpose(0, 1).flatten(0, 2), targets.transpose(0, 1).flatten()
-    if not weights: return F.cross_entropy(flat, target, ignore_index=-100)
+    if not weights:
+        return F.cross_entropy(flat, target, ignore_index=-100)
     w = torch.tensor(weights, dtype=torch.float32, device=flat.device).repeat_interleave(target.numel() // len(weights))
     w = w * (target != -100)
     return (F.cross_entropy(flat, target, ignore_index=-100, reduction="none") * w).sum() / w.sum()
 
+
 def _loss(kind, model, batch):
     if kind == "t2s":
-        logits = model(batch["ttoks"], batch["langs"], batch["cps"], batch["in_stoks"], batch["text_lengths"], batch["speakers"])
+        logits = model(
+            batch["ttoks"], batch["langs"], batch["cps"], batch["in_stoks"], batch["text_lengths"], batch["speakers"]
+        )
         return F.cross_entropy(logits.transpose(1, 2), batch["out_stoks"], ignore_index=-100)
     if kind == "s2a":
         logits = model(batch["stoks"], batch["speakers"], batch["in_atoks"], batch["langs"], batch["lengths"])
         return codebook_loss(logits, batch["out_atoks"], model.config.codebook_weights)
     if kind == "t2s-parallel":
-        return parallel_t2s_loss(model, batch["ids"], batch["langs"], batch["cps"], batch["speakers"], batch["durations"], batch["stoks"])
+        return parallel_t2s_loss(
+            model, batch["ids"], batch["langs"], batch["cps"], batch["speakers"], batch["durations"], batch["stoks"]
+        )
     if kind == "aligner":
-        return aligner_loss(model, batch["stoks"], batch["speakers"], batch["lengths"], batch["targets"], batch["target_lengths"])
+        return aligner_loss(
+            model, batch["stoks"], batch["speakers"], batch["lengths"], batch["targets"], batch["target_lengths"]
+        )
     if kind == "s2a-parallel":
-        return parallel_s2a_loss(model, batch["stoks"], batch["speakers"], batch["atoks"], batch["langs"], batch["lengths"],
-                                 batch["frames"])
-    if kind == "codec": return codec_loss(model, batch["wav"])
+        return parallel_s2a_loss(
+            model, batch["stoks"], batch["speakers"], batch["atoks"], batch["langs"], batch["lengths"], batch["frames"]
+        )
+    if kind == "codec":
+        return codec_loss(model, batch["wav"])
     from whisperspeech.vq import features_loss, training_loss
+
     if "embs" in batch:
-        return features_loss(model, batch["embs"], batch["mask"], batch["input_toks"], batch["output_toks"], vocab=batch["vocab"])[0]
+        return features_loss(
+            model, batch["embs"], batch["mask"], batch["input_toks"], batch["output_toks"], vocab=batch["vocab"]
+        )[0]
     return training_loss(model, batch["mel"], batch["mask"], batch["input_toks"], batch["output_toks"])[0]
 
 # %% ../nbs/32_training.ipynb #8ca93be2
@@ -358,11 +494,14 @@ def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None
         def training_step(self, batch, i):
             loss = _loss(self.kind, self.model, batch)
             self.log("loss", loss, prog_bar=True, batch_size=len(batch["keys"]))
-            if keys_log is not None: self._seen += batch["keys"]
+            if keys_log is not None:
+                self._seen += batch["keys"]
             return loss
 
         def on_save_checkpoint(self, checkpoint):
-            checkpoint["whisperspeech"] = dict(kind=self.kind, config=asdict(self.model.config), start_step=self.optim.start)
+            checkpoint["whisperspeech"] = dict(
+                kind=self.kind, config=asdict(self.model.config), start_step=self.optim.start
+            )
 
         def on_train_end(self):
             if keys_log is not None:
@@ -380,36 +519,59 @@ def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None
 # %% ../nbs/32_training.ipynb #9bd62b34
 def build_model(kind: str, config):
     "A fresh model for `config`; the tokenizer gets the offline Whisper and frozen-decoder training setup."
-    if kind == "t2s": return T2S(config)
-    if kind == "s2a": return S2A(config)
-    if kind == "s2a-parallel": return ParallelS2A(config)
-    if kind == "aligner": return Aligner(config)
-    if kind == "t2s-parallel": return ParallelT2S(config)
-    if kind == "codec": return Codec(config)
+    if kind == "t2s":
+        return T2S(config)
+    if kind == "s2a":
+        return S2A(config)
+    if kind == "s2a-parallel":
+        return ParallelS2A(config)
+    if kind == "aligner":
+        return Aligner(config)
+    if kind == "t2s-parallel":
+        return ParallelT2S(config)
+    if kind == "codec":
+        return Codec(config)
     tok = SemanticTokenizer(config)
-    for p in tok.whisper.parameters(): p.requires_grad_(False)
+    for p in tok.whisper.parameters():
+        p.requires_grad_(False)
     return tok
+
 
 def sample_length(kind: str):
     "What sets a `kind` sample's padded length in a batch (frames or tokens); None for the codec (fixed crops)."
-    if kind == "t2s": return lambda s: len(s["stoks.npy"]) + len(s["txt"])
-    if kind == "s2a": return lambda s: np.shape(s["atoks.npy"])[-1]
-    if kind in ("s2a-parallel", "aligner", "t2s-parallel"): return lambda s: len(s["stoks.npy"])
-    if kind == "vq": return lambda s: len(s["wenc.npy"]) if "wenc.npy" in s else len(s["txt"])
+    if kind == "t2s":
+        return lambda s: len(s["stoks.npy"]) + len(s["txt"])
+    if kind == "s2a":
+        return lambda s: np.shape(s["atoks.npy"])[-1]
+    if kind in ("s2a-parallel", "aligner", "t2s-parallel"):
+        return lambda s: len(s["stoks.npy"])
+    if kind == "vq":
+        return lambda s: len(s["wenc.npy"]) if "wenc.npy" in s else len(s["txt"])
     return None
 
+
 def batch_maker(kind: str, config):
-    if kind == "t2s": return lambda samples: t2s_batch(samples, config)
-    if kind == "s2a": return lambda samples: s2a_batch(samples, config)
-    if kind == "s2a-parallel": return lambda samples: s2a_parallel_batch(samples, config)
-    if kind == "aligner": return lambda samples: aligner_batch(samples, config)
-    if kind == "t2s-parallel": return lambda samples: t2s_parallel_batch(samples, config)
-    if kind == "codec": return lambda samples: codec_batch(samples, config)
+    if kind == "t2s":
+        return lambda samples: t2s_batch(samples, config)
+    if kind == "s2a":
+        return lambda samples: s2a_batch(samples, config)
+    if kind == "s2a-parallel":
+        return lambda samples: s2a_parallel_batch(samples, config)
+    if kind == "aligner":
+        return lambda samples: aligner_batch(samples, config)
+    if kind == "t2s-parallel":
+        return lambda samples: t2s_parallel_batch(samples, config)
+    if kind == "codec":
+        return lambda samples: codec_batch(samples, config)
     import whisper.tokenizer
     from functools import lru_cache
+
     multilingual = not config.whisper_model_name.endswith(".en")
-    tokenizer_for = lru_cache(None)(lambda lang: whisper.tokenizer.get_tokenizer(multilingual, language=lang if multilingual else None,
-                                                                                  task="transcribe"))
+    tokenizer_for = lru_cache(None)(
+        lambda lang: whisper.tokenizer.get_tokenizer(
+            multilingual, language=lang if multilingual else None, task="transcribe"
+        )
+    )
     return lambda samples: vq_batch(samples, config, tokenizer_for)
 
 # %% ../nbs/32_training.ipynb #8d8ede1d
@@ -420,10 +582,13 @@ def last_checkpoint(out_dir) -> Path | None:
     return found[-1] if found else None
 
 # %% ../nbs/32_training.ipynb #32dc666b
-def export_checkpoint(ckpt, target, kind: str | None = None, preset_name: str | None = None, half: bool = False) -> Path:
+def export_checkpoint(
+    ckpt, target, kind: str | None = None, preset_name: str | None = None, half: bool = False
+) -> Path:
     """Export the model inside a Lightning checkpoint to our `.model` format (e.g. a run still training).
     Checkpoints record their model's kind and config; `kind`/`preset_name` serve older ones."""
     from whisperspeech.checkpoints import MODELS, save_model
+
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     info = state.get("whisperspeech")
     if info is not None:
@@ -433,7 +598,7 @@ def export_checkpoint(ckpt, target, kind: str | None = None, preset_name: str | 
     else:
         raise WhisperSpeechError(f"{ckpt} does not record its model; pass the kind and preset it was trained with")
     model = build_model(kind, config)
-    model.load_state_dict({k[len("model."):]: v for k, v in state["state_dict"].items() if k.startswith("model.")})
+    model.load_state_dict({k[len("model.") :]: v for k, v in state["state_dict"].items() if k.startswith("model.")})
     step = state["global_step"] + (info or {}).get("start_step", 0)
     return save_model(model.eval(), target, half=half, step=step)
 
@@ -442,17 +607,26 @@ def export_checkpoint(ckpt, target, kind: str | None = None, preset_name: str | 
 # project it, zero at first, so the grown model computes what the checkpoint did
 GROWN_INPUTS = {"t2s": {"spk_width": "spk_to_hidden."}}
 
+
 def _block_stacks(model) -> dict:
     "The model's stacks of residual blocks by name (`encoder`, `decoder`, ...)."
     from whisperspeech.layers import Block
-    return {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.ModuleList) and len(m) and isinstance(m[0], Block)}
+
+    return {
+        n: m
+        for n, m in model.named_modules()
+        if isinstance(m, torch.nn.ModuleList) and len(m) and isinstance(m[0], Block)
+    }
+
 
 def _identity_block(block):
     "Zero the last layer of each residual branch: a pre-norm block then passes its input through unchanged."
     for layer in (block.attn.out, getattr(block.cross_attn, "out", None), block.mlp[-1]):
-        if layer is None: continue
+        if layer is None:
+            continue
         torch.nn.init.zeros_(layer.weight)
         torch.nn.init.zeros_(layer.bias)
+
 
 def load_grown(model, start, what: str):
     """Load model `start`'s weights into `model`: the same config (up to `checkpoints.TRAINING_ONLY` fields, so a
@@ -460,13 +634,19 @@ def load_grown(model, start, what: str):
     then each block stack gains blocks after `start`'s, initialized to pass their input through, so the deeper
     model computes what `start` did and trains on from there."""
     from whisperspeech.checkpoints import same_weights_config
-    grown = {f: p for f, p in GROWN_INPUTS.get(model.kind, {}).items()
-             if not getattr(start.config, f) and getattr(model.config, f)}
+
+    grown = {
+        f: p
+        for f, p in GROWN_INPUTS.get(model.kind, {}).items()
+        if not getattr(start.config, f) and getattr(model.config, f)
+    }
     fields = {f: getattr(model.config, f) for f in grown}
     if hasattr(model.config, "depth") and hasattr(start.config, "depth"):
         if model.config.depth < start.config.depth:
-            raise WhisperSpeechError(f"{what}: it is {start.config.depth} deep, more than depth {model.config.depth}; "
-                                     "a model can grow, not shrink")
+            raise WhisperSpeechError(
+                f"{what}: it is {start.config.depth} deep, more than depth {model.config.depth}; "
+                "a model can grow, not shrink"
+            )
         fields["depth"] = model.config.depth
     if not same_weights_config(replace(start.config, **fields), model.config):
         raise WhisperSpeechError(f"{what}: {start.config}")
@@ -475,26 +655,54 @@ def load_grown(model, start, what: str):
     keys = model.load_state_dict(start.state_dict(), strict=False)
     new = tuple(grown.values()) + tuple(f"{name}." for name in added)
     if keys.unexpected_keys or any(not k.startswith(new) for k in keys.missing_keys):
-        raise WhisperSpeechError(f"{what}: its weights do not fit (missing {keys.missing_keys}, unexpected {keys.unexpected_keys})")
-    for block in added.values(): _identity_block(block)
+        raise WhisperSpeechError(
+            f"{what}: its weights do not fit (missing {keys.missing_keys}, unexpected {keys.unexpected_keys})"
+        )
+    for block in added.values():
+        _identity_block(block)
+
 
 def _keep_exports(kind: str, model, folder: Path, every: int, start_step: int):
     "A Lightning callback exporting `folder/<kind>-step<N>.model` (float16) at every multiple `N` of `every` steps."
     L = _lightning()
+
     class KeepExports(L.Callback):
         def on_train_batch_end(self, trainer, *args):
             step = start_step + trainer.global_step
             if trainer.is_global_zero and step % every == 0:
                 from whisperspeech.checkpoints import save_model
+
                 folder.mkdir(parents=True, exist_ok=True)
                 save_model(model, folder / f"{kind}-step{step}.model", half=True, step=step)
+
     return KeepExports()
 
-def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 1000, batch_size: int = 16,
-          lr: float = 1e-3, warmup: int = 50, devices=1, num_nodes: int = 1, strategy: str = "auto",
-          precision: str | None = None, workers: int = 0, save_every: int = 200, log_every: int = 10,
-          seed: int = 0, overrides: dict | None = None, keys_log: str | None = None, progress: bool = True,
-          init: str | None = None, continue_schedule: bool = False, keep_every: int | None = None, codec: str | None = None):
+
+def train(
+    kind: str,
+    data,
+    out_dir,
+    preset_name: str = "micro",
+    steps: int = 1000,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    warmup: int = 50,
+    devices=1,
+    num_nodes: int = 1,
+    strategy: str = "auto",
+    precision: str | None = None,
+    workers: int = 0,
+    save_every: int = 200,
+    log_every: int = 10,
+    seed: int = 0,
+    overrides: dict | None = None,
+    keys_log: str | None = None,
+    progress: bool = True,
+    init: str | None = None,
+    continue_schedule: bool = False,
+    keep_every: int | None = None,
+    codec: str | None = None,
+):
     """Train a `kind` model on shards `data`; resume from `out_dir/checkpoints/last.ckpt` if present;
     export `out_dir/<kind>.model` at the end. Returns the export path.
 
@@ -507,17 +715,22 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
     ones with `checkpoints.average_models`, or to evaluate them while the run goes on).
     `codec`: the codec whose codes the shards hold (a `.model` path), which a new parallel S2A predicts and
     quantizes into (a resumed or `init` run keeps the codebooks it has)."""
-    if keep_every is not None and keep_every < 1: raise WhisperSpeechError(f"keep every {keep_every} steps? Give a positive number")
+    if keep_every is not None and keep_every < 1:
+        raise WhisperSpeechError(f"keep every {keep_every} steps? Give a positive number")
     L = _lightning()
-    if not torch.cuda.is_available(): keep_freed_memory()
+    if not torch.cuda.is_available():
+        keep_freed_memory()
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
     from whisperspeech.checkpoints import save_model
+
     out_dir = Path(out_dir)
     config = preset(kind, preset_name, **(overrides or {}))
     weights = getattr(config, "codebook_weights", None)
     if weights is not None and len(weights) != config.quantizers:
-        raise WhisperSpeechError(f"{len(weights)} codebook weights for an S2A of {config.quantizers} codebooks: give one per codebook")
+        raise WhisperSpeechError(
+            f"{len(weights)} codebook weights for an S2A of {config.quantizers} codebooks: give one per codebook"
+        )
     L.seed_everything(seed, workers=True, verbose=False)
     last = last_checkpoint(out_dir)
     state = torch.load(last, map_location="cpu", weights_only=False) if last else None
@@ -525,23 +738,30 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
         recorded = ((state or {}).get("whisperspeech") or {}).get("config", {}).get("phones")
         if not recorded and init is not None:
             from whisperspeech.checkpoints import load_model
+
             recorded = load_model(init, kind=kind).config.phones
         config = replace(config, phones=recorded or phone_inventory(data))
     model = build_model(kind, config)
     if kind == "s2a-parallel" and last is None and init is None:
-        if codec is None: raise WhisperSpeechError("a new parallel S2A needs --codec: the codec .model whose codes the shards hold")
+        if codec is None:
+            raise WhisperSpeechError("a new parallel S2A needs --codec: the codec .model whose codes the shards hold")
         from whisperspeech.checkpoints import load_model
+
         model.set_codec(load_model(codec, kind="codec"))
     start_step = (state.get("whisperspeech") or {}).get("start_step", 0) if state else 0
     if init is not None and last is None:
         from whisperspeech.checkpoints import load_export
+
         start, record = load_export(init, kind=kind)  # one read for the weights and the step they reached
         load_grown(model, start, f"{init} has another config than preset {preset_name}")
         if continue_schedule:
             start_step = record.get("step")
-            if start_step is None: raise WhisperSpeechError(f"{init} records no training step; start a new schedule without continuing")
+            if start_step is None:
+                raise WhisperSpeechError(f"{init} records no training step; start a new schedule without continuing")
             if start_step >= steps:
-                raise WhisperSpeechError(f"{init} was trained {start_step} steps, the whole {steps}-step schedule; raise --steps to train on")
+                raise WhisperSpeechError(
+                    f"{init} was trained {start_step} steps, the whole {steps}-step schedule; raise --steps to train on"
+                )
     optim = OptimConfig(lr=lr, warmup=warmup, steps=steps, start=start_step)
     task = make_task(kind, model, optim, Path(keys_log) if keys_log else None)
     ckpt_dir = out_dir / "checkpoints"
@@ -549,19 +769,40 @@ def train(kind: str, data, out_dir, preset_name: str = "micro", steps: int = 100
     # the seed instead of replaying the samples the first run started with
     resumed = start_step + (state["global_step"] if state else 0)
     del state
-    loader = make_loader(data, batch_maker(kind, config), batch_size, workers=workers, seed=seed + resumed,
-                         length=sample_length(kind))
-    trainer = L.Trainer(max_steps=steps - start_step, devices=devices, num_nodes=num_nodes, strategy=strategy,
-                        accelerator="auto", precision=precision or ("16-mixed" if torch.cuda.is_available() else "32-true"),
-                        default_root_dir=str(out_dir), logger=CSVLogger(str(out_dir), name="logs"),
-                        callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, every_n_train_steps=save_every,
-                                                   save_top_k=0, enable_version_counter=False)]  # always last.ckpt
-                                  + ([_keep_exports(kind, model, out_dir / "kept", keep_every, start_step)] if keep_every else []),
-                        log_every_n_steps=log_every, gradient_clip_val=1.0, enable_progress_bar=progress,
-                        enable_model_summary=False, use_distributed_sampler=False, limit_val_batches=0)
+    loader = make_loader(
+        data, batch_maker(kind, config), batch_size, workers=workers, seed=seed + resumed, length=sample_length(kind)
+    )
+    trainer = L.Trainer(
+        max_steps=steps - start_step,
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy=strategy,
+        accelerator="auto",
+        precision=precision or ("16-mixed" if torch.cuda.is_available() else "32-true"),
+        default_root_dir=str(out_dir),
+        logger=CSVLogger(str(out_dir), name="logs"),
+        callbacks=[
+            ModelCheckpoint(
+                dirpath=str(ckpt_dir),
+                save_last=True,
+                every_n_train_steps=save_every,
+                save_top_k=0,
+                enable_version_counter=False,
+            )
+        ]  # always last.ckpt
+        + ([_keep_exports(kind, model, out_dir / "kept", keep_every, start_step)] if keep_every else []),
+        log_every_n_steps=log_every,
+        gradient_clip_val=1.0,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        limit_val_batches=0,
+    )
     trainer.fit(task, train_dataloaders=loader, ckpt_path=str(last) if last else None)
     # the steps after the last --save-every checkpoint: without this, resuming or --export-only would lose them
-    if trainer.global_step % save_every: trainer.save_checkpoint(ckpt_dir / "last.ckpt")
+    if trainer.global_step % save_every:
+        trainer.save_checkpoint(ckpt_dir / "last.ckpt")
     target = out_dir / f"{kind}.model"
-    if trainer.is_global_zero: save_model(model.eval(), target, step=start_step + trainer.global_step)
+    if trainer.is_global_zero:
+        save_model(model.eval(), target, step=start_step + trainer.global_step)
     return target

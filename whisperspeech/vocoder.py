@@ -29,9 +29,11 @@ SAMPLE_RATE = 24000
 FRAME_RATE = 75
 BANDWIDTH_IDS = {2: 0, 4: 1, 8: 2, 16: 3}  # codebooks -> Vocos bandwidth embedding (1.5, 3, 6, 12 kbps)
 
+
 @dataclass
 class VocosConfig:
     "The Vocos EnCodec-24 kHz architecture (charactr/vocos-encodec-24khz)."
+
     dim: int = 384
     intermediate_dim: int = 1152
     num_layers: int = 8
@@ -39,13 +41,17 @@ class VocosConfig:
     hop_length: int = 320
     bandwidths: tuple = (1.5, 3.0, 6.0, 12.0)
 
+
 @contextmanager
 def _encodec_weights(pretrained: bool):
     "Make `EncodecModel.encodec_model_24khz()` build with or without downloading weights (vocos always asks for them)."
     original = EncodecModel.encodec_model_24khz
     EncodecModel.encodec_model_24khz = staticmethod(lambda *a, **kw: original(*a, **{**kw, "pretrained": pretrained}))
-    try: yield
-    finally: EncodecModel.encodec_model_24khz = original
+    try:
+        yield
+    finally:
+        EncodecModel.encodec_model_24khz = original
+
 
 def randomize_codebooks(model):
     """An untrained EnCodec quantizer's codebooks are all zero (they wait for k-means): make codes
@@ -55,14 +61,22 @@ def randomize_codebooks(model):
         layer._codebook.embed.normal_(std=0.01)
         layer._codebook.inited.fill_(1)
 
+
 def build_vocos(config: VocosConfig = VocosConfig()) -> Vocos:
     "Vocos for EnCodec 24 kHz codes, with random weights (nothing is downloaded)."
     with _encodec_weights(False):
         features = EncodecFeatures("encodec_24khz", list(config.bandwidths))
     randomize_codebooks(features.encodec)
-    features.codebook_weights.data.copy_(torch.cat([vq.codebook for vq in features.encodec.quantizer.vq.layers[:features.num_q]]))
-    backbone = VocosBackbone(input_channels=128, dim=config.dim, intermediate_dim=config.intermediate_dim,
-                             num_layers=config.num_layers, adanorm_num_embeddings=len(config.bandwidths))
+    features.codebook_weights.data.copy_(
+        torch.cat([vq.codebook for vq in features.encodec.quantizer.vq.layers[: features.num_q]])
+    )
+    backbone = VocosBackbone(
+        input_channels=128,
+        dim=config.dim,
+        intermediate_dim=config.intermediate_dim,
+        num_layers=config.num_layers,
+        adanorm_num_embeddings=len(config.bandwidths),
+    )
     head = ISTFTHead(dim=config.dim, n_fft=config.n_fft, hop_length=config.hop_length, padding="same")
     return Vocos(feature_extractor=features, backbone=backbone, head=head)
 
@@ -71,12 +85,15 @@ def clean_codes(codes: torch.Tensor, bins: int = 1024) -> torch.Tensor:
     "Drop trailing frames holding special codes (>= bins); replace any left inside with 0."
     bad = (codes >= bins).any(0) if codes.ndim == 2 else (codes >= bins).any(0).any(0)
     keep = codes.shape[-1]
-    while keep > 0 and bool(bad[keep - 1]): keep -= 1
+    while keep > 0 and bool(bad[keep - 1]):
+        keep -= 1
     codes = codes[..., :keep]
     return codes.masked_fill(codes >= bins, 0)
 
+
 def _note(msg):
     print(f"whisperspeech: {msg}", file=sys.stderr)
+
 
 def receptive_frames(backbone: VocosBackbone, n_fft: int, hop_length: int) -> int:
     """Frames on each side that can change a Vocos decoder's output for a frame: the input conv and
@@ -90,7 +107,9 @@ class Vocoder:
 
     `hop_length` samples per frame; `context_frames`: the context a streaming caller must decode
     around a window for its samples to equal a whole decode (None: not streamable)."""
+
     hop_length = 320
+
     def __init__(self, ref: str = "charactr/vocos-encodec-24khz", device="cpu", random_weights_ok: bool = False):
         self.device = device
         self.random = False
@@ -108,6 +127,7 @@ class Vocoder:
     def _pretrained(ref) -> Vocos:
         "Vocos from a Hub repository (`charactr/vocos-encodec-24khz`) or a local folder with the same two files."
         from pathlib import Path
+
         if Path(ref).is_dir():
             config, weights = Path(ref, "config.yaml"), Path(ref, "pytorch_model.bin")
             if not (config.is_file() and weights.is_file()):
@@ -117,33 +137,41 @@ class Vocoder:
         with _encodec_weights(False):
             model = Vocos.from_hparams(str(config))
         state = torch.load(weights, map_location="cpu", weights_only=True)
-        state.update({"feature_extractor.encodec." + k: v for k, v in model.feature_extractor.encodec.state_dict().items()})
+        state.update(
+            {"feature_extractor.encodec." + k: v for k, v in model.feature_extractor.encodec.state_dict().items()}
+        )
         model.load_state_dict(state)
         return model
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         codes = clean_codes(codes)
-        if codes.ndim == 2: codes = codes[None]
+        if codes.ndim == 2:
+            codes = codes[None]
         b, q, t = codes.shape
         if q not in BANDWIDTH_IDS:
             raise WhisperSpeechError(f"Vocos decodes 2, 4, 8 or 16 codebooks, not {q}")
-        if t == 0: return torch.zeros(b, 0)
+        if t == 0:
+            return torch.zeros(b, 0)
         features = self.vocos.codes_to_features(codes.transpose(0, 1).to(self.device))
         return self.vocos.decode(features, bandwidth_id=torch.tensor([BANDWIDTH_IDS[q]], device=self.device)).cpu()
 
 # %% ../nbs/18_vocoder.ipynb #2bbecc67
 class EncodecDecoder:
     "EnCodec's own decoder for the same codes (the alternative to Vocos; its LSTM sees the whole utterance)."
+
     hop_length, context_frames = 320, None
+
     def __init__(self, device="cpu", random_weights_ok: bool = False):
         self.device, self.random = device, False
         try:
             self.model = EncodecModel.encodec_model_24khz(pretrained=True)
         except Exception as e:
             if not random_weights_ok:
-                raise WhisperSpeechError(f"cannot download EnCodec's weights ({type(e).__name__}); connect once to "
-                                         "cache them, or use the Vocos vocoder") from None
+                raise WhisperSpeechError(
+                    f"cannot download EnCodec's weights ({type(e).__name__}); connect once to "
+                    "cache them, or use the Vocos vocoder"
+                ) from None
             _note("EnCodec weights unavailable; using random weights: the audio will be noise")
             self.model, self.random = EncodecModel.encodec_model_24khz(pretrained=False), True
             randomize_codebooks(self.model)
@@ -152,6 +180,7 @@ class EncodecDecoder:
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         codes = clean_codes(codes)
-        if codes.ndim == 2: codes = codes[None]
+        if codes.ndim == 2:
+            codes = codes[None]
         self.model.set_target_bandwidth(1.5 * codes.shape[1] / 2)
         return self.model.decode([(codes.to(self.device), None)])[:, 0].cpu()

@@ -29,10 +29,11 @@ with warnings.catch_warnings():
 @dataclass
 class VQConfig:
     "Everything that defines a semantic tokenizer; saved inside its checkpoints."
+
     vq_codes: int = 512
     codebook_dim: int = 64
     q_depth: int = 1
-    n_head: int = 6               # width = n_head * head_width must equal the Whisper encoder width
+    n_head: int = 6  # width = n_head * head_width must equal the Whisper encoder width
     head_width: int = 64
     ffn_mult: int = 4
     depth: int = 1
@@ -49,15 +50,21 @@ class VQConfig:
     output_mult: float = 1.0
 
     @property
-    def width(self): return self.n_head * self.head_width
+    def width(self):
+        return self.n_head * self.head_width
+
     @property
-    def qk_scale(self): return self.query_mult * 8 / math.sqrt(self.head_width)
+    def qk_scale(self):
+        return self.query_mult * 8 / math.sqrt(self.head_width)
+
     @property
-    def stoks_per_second(self): return 50 // self.downsample
+    def stoks_per_second(self):
+        return 50 // self.downsample
 
 # %% ../nbs/17_vq.ipynb #7ff57ee1
 class SemanticTokenizer(nn.Module):
     "Whisper encoder features -> semantic tokens, with the frozen Whisper decoder as the training signal."
+
     kind = "vq"
 
     def __init__(self, config: VQConfig, whisper_model=None):
@@ -67,11 +74,20 @@ class SemanticTokenizer(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(w, w * c.ffn_mult), nn.GELU(), nn.Linear(w * c.ffn_mult, w))
         self.mlp_ln = LayerNorm(w)
         self.downsample_conv = nn.Conv1d(w, w, 3, stride=c.downsample, padding=1) if c.downsample_conv else None
-        self.rq = ResidualVQ(dim=w, codebook_size=c.vq_codes + int(c.mask_embs), decay=c.codebook_decay,
-                             commitment_weight=1.0, threshold_ema_dead_code=c.threshold_ema_dead_code,
-                             use_cosine_sim=c.use_cosine_sim, codebook_dim=c.codebook_dim, num_quantizers=1)
+        self.rq = ResidualVQ(
+            dim=w,
+            codebook_size=c.vq_codes + int(c.mask_embs),
+            decay=c.codebook_decay,
+            commitment_weight=1.0,
+            threshold_ema_dead_code=c.threshold_ema_dead_code,
+            use_cosine_sim=c.use_cosine_sim,
+            codebook_dim=c.codebook_dim,
+            num_quantizers=1,
+        )
         self.positional_embedding = nn.Embedding(1500, w)
-        self.out_blocks = nn.ModuleList([Block(w, c.n_head, c.qk_scale, c.ffn_mult, rope=c.rope) for _ in range(c.depth)])
+        self.out_blocks = nn.ModuleList(
+            [Block(w, c.n_head, c.qk_scale, c.ffn_mult, rope=c.rope) for _ in range(c.depth)]
+        )
         self.ln_post = LayerNorm(w)
         self._whisper = [whisper_model]  # a list keeps the frozen Whisper out of our state dict
 
@@ -79,10 +95,13 @@ class SemanticTokenizer(nn.Module):
     def whisper(self):
         if self._whisper[0] is None:
             from whisperspeech.whisper_models import load_whisper
+
             self._whisper[0] = load_whisper(self.config.whisper_model_name, device=str(self.ln_post.weight.device))
         if self._whisper[0].dims.n_audio_state != self.config.width:
-            raise ValueError(f"Whisper {self.config.whisper_model_name} has width {self._whisper[0].dims.n_audio_state}, "
-                             f"the tokenizer expects {self.config.width}")
+            raise ValueError(
+                f"Whisper {self.config.whisper_model_name} has width {self._whisper[0].dims.n_audio_state}, "
+                f"the tokenizer expects {self.config.width}"
+            )
         return self._whisper[0]
 
     def downsample(self, x):
@@ -109,6 +128,7 @@ def _mel_frames(mel):
     frames = _whisper.audio.N_FRAMES
     return (mel[..., :frames] if n > frames else F.pad(mel, (0, frames - n), value=-1.5)), n
 
+
 @torch.no_grad()
 def encode_mel(tok: SemanticTokenizer, mel: torch.Tensor) -> torch.Tensor:
     "Semantic tokens (batch, frames // 2 // downsample) for log-mel spectrograms (batch, n_mels, frames)."
@@ -116,12 +136,14 @@ def encode_mel(tok: SemanticTokenizer, mel: torch.Tensor) -> torch.Tensor:
     embs = tok.whisper.encoder(padded.to(tok.ln_post.weight.device))
     _, idx, _ = tok.bottleneck(embs)
     stoks = idx.squeeze(-1) if tok.config.q_depth == 1 else idx
-    return stoks[:, :n // 2 // tok.config.downsample] if tok.config.mask_embs else stoks
+    return stoks[:, : n // 2 // tok.config.downsample] if tok.config.mask_embs else stoks
+
 
 def encode_audio(tok: SemanticTokenizer, audio: torch.Tensor) -> torch.Tensor:
     "Semantic tokens for 16 kHz mono audio (samples,) or (batch, samples), at most 30 s each."
     mel = _whisper.log_mel_spectrogram(audio.float(), tok.whisper.dims.n_mels)
     return encode_mel(tok, mel if mel.ndim == 3 else mel[None])
+
 
 @torch.no_grad()
 def whisper_features(whisper_model, audio: torch.Tensor, extra: int = 2) -> tuple[torch.Tensor, int]:
@@ -134,16 +156,17 @@ def whisper_features(whisper_model, audio: torch.Tensor, extra: int = 2) -> tupl
     padded, n = _mel_frames(mel[None])
     embs = whisper_model.encoder(padded.to(next(whisper_model.parameters()).device))[0]
     valid = min(n // 2, embs.shape[0])
-    return embs[:min(valid + extra, embs.shape[0])], valid
+    return embs[: min(valid + extra, embs.shape[0])], valid
+
 
 @torch.no_grad()
 def tokens_from_features(tok: SemanticTokenizer, embs: torch.Tensor, valid: int) -> torch.Tensor:
     "Semantic tokens from cached encoder features (`whisper_features`): the same tokens `encode_audio` gives."
     d = tok.config.downsample
-    embs = embs[:max(d, embs.shape[0] // d * d)]  # whole downsampling groups (the cache holds a few frames extra)
+    embs = embs[: max(d, embs.shape[0] // d * d)]  # whole downsampling groups (the cache holds a few frames extra)
     _, idx, _ = tok.bottleneck(embs[None].float().to(tok.ln_post.weight.device))
     stoks = idx.squeeze(-1) if tok.config.q_depth == 1 else idx
-    return stoks[0, :valid // tok.config.downsample]
+    return stoks[0, : valid // tok.config.downsample]
 
 # %% ../nbs/17_vq.ipynb #667c44cc
 def _mask_vector(tok: SemanticTokenizer):
@@ -151,13 +174,17 @@ def _mask_vector(tok: SemanticTokenizer):
     layer = tok.rq.layers[0]
     return layer.project_out(layer._codebook.embed[0, tok.config.vq_codes])
 
+
 def _output_features(tok: SemanticTokenizer, x, mask):
     "Quantized features at 50 Hz (batch, frames, width) -> what the decoder reads: mask embedding, positions, output blocks."
-    if tok.config.mask_embs: x = torch.where(mask[..., None], x, _mask_vector(tok))
+    if tok.config.mask_embs:
+        x = torch.where(mask[..., None], x, _mask_vector(tok))
     positions = torch.arange(x.shape[1], device=x.device)
     x = x + tok.positional_embedding(positions)
-    for b in tok.out_blocks: x = b(x, positions)
+    for b in tok.out_blocks:
+        x = b(x, positions)
     return tok.ln_post(x)
+
 
 def decoder_features(tok: SemanticTokenizer, embs, mask):
     """What the Whisper decoder reads instead of the encoder's output: the quantized features brought
@@ -171,11 +198,14 @@ def decoder_logits(wh, tokens, xa, vocab=None):
     """The Whisper decoder's logits for `tokens` reading `xa`; with `vocab` (token ids) only those
     columns, in that order: the 51,864-way output layer is most of a tokenizer training step, and a
     restricted softmax over the tokens text actually uses costs a fraction of it."""
-    if vocab is None: return wh.decoder(tokens, xa)
+    if vocab is None:
+        return wh.decoder(tokens, xa)
     dec = wh.decoder
-    x = (dec.token_embedding(tokens) + dec.positional_embedding[:tokens.shape[-1]]).to(xa.dtype)
-    for block in dec.blocks: x = block(x, xa, mask=dec.mask)
+    x = (dec.token_embedding(tokens) + dec.positional_embedding[: tokens.shape[-1]]).to(xa.dtype)
+    for block in dec.blocks:
+        x = block(x, xa, mask=dec.mask)
     return (dec.ln(x) @ dec.token_embedding.weight[vocab].T).float()
+
 
 def features_loss(tok: SemanticTokenizer, embs, mask, input_toks, output_toks, kl_weight: float = 1.0, vocab=None):
     """Loss of the bottleneck: the frozen Whisper decoder's cross-entropy on the transcript tokens read
@@ -197,6 +227,7 @@ def features_loss(tok: SemanticTokenizer, embs, mask, input_toks, output_toks, k
     kl = F.kl_div(F.log_softmax(logits, -1), F.softmax(teacher, -1), reduction="batchmean")
     return ce + kl_weight * kl + commit.mean(), dict(ce=ce.detach(), kl=kl.detach())
 
+
 def training_loss(tok: SemanticTokenizer, mel, mask, input_toks, output_toks, kl_weight: float = 1.0):
     "`features_loss` over full 30 s windows: log-mel spectrograms in, the frozen encoder run here."
     with torch.no_grad():
@@ -204,21 +235,26 @@ def training_loss(tok: SemanticTokenizer, mel, mask, input_toks, output_toks, kl
     return features_loss(tok, embs, mask, input_toks, output_toks, kl_weight)
 
 # %% ../nbs/17_vq.ipynb #a728b75c
-READ_PAD_FRAMES = 16        # mask frames after the tokens: what the median training sample saw after its speech
+READ_PAD_FRAMES = 16  # mask frames after the tokens: what the median training sample saw after its speech
 READ_TOKENS_PER_SECOND = 6  # cap on the text read: Whisper tokens per second of semantic tokens
-READ_MIN_PER_SECOND = 1.5   # no stop at a sentence end before this much text (Whisper tokens per second)
+READ_MIN_PER_SECOND = 1.5  # no stop at a sentence end before this much text (Whisper tokens per second)
 SENTENCE_END = (".", "?", "!")
+
 
 def dequantize(tok: SemanticTokenizer, stoks) -> torch.Tensor:
     "The quantized features (len, width) of semantic tokens (1-D, codes 0..vq_codes, vq_codes the mask code with `mask_embs`)."
     c = tok.config
     stoks = torch.as_tensor(stoks, device=tok.ln_post.weight.device).long()
     top = c.vq_codes + int(c.mask_embs)
-    if stoks.ndim != 1: raise WhisperSpeechError(f"semantic tokens are a 1-D sequence, not shape {tuple(stoks.shape)}")
+    if stoks.ndim != 1:
+        raise WhisperSpeechError(f"semantic tokens are a 1-D sequence, not shape {tuple(stoks.shape)}")
     if len(stoks) and not (0 <= int(stoks.min()) and int(stoks.max()) < top):
-        raise WhisperSpeechError(f"semantic tokens {int(stoks.min())}..{int(stoks.max())} are outside this tokenizer's codes 0..{top - 1}")
+        raise WhisperSpeechError(
+            f"semantic tokens {int(stoks.min())}..{int(stoks.max())} are outside this tokenizer's codes 0..{top - 1}"
+        )
     layer = tok.rq.layers[0]
     return layer.project_out(layer._codebook.embed[0, stoks])
+
 
 @torch.no_grad()
 def token_features(tok: SemanticTokenizer, stoks, pad_frames: int = READ_PAD_FRAMES) -> torch.Tensor:
@@ -227,41 +263,57 @@ def token_features(tok: SemanticTokenizer, stoks, pad_frames: int = READ_PAD_FRA
     blocks: (1, frames, width)."""
     x = dequantize(tok, stoks).repeat_interleave(tok.config.downsample, dim=0)[None]
     n, limit = x.shape[1], tok.positional_embedding.num_embeddings
-    if n > limit: raise WhisperSpeechError(f"{len(stoks)} semantic tokens are more than 30 s; read at most {limit // tok.config.downsample}")
+    if n > limit:
+        raise WhisperSpeechError(
+            f"{len(stoks)} semantic tokens are more than 30 s; read at most {limit // tok.config.downsample}"
+        )
     pad = min(pad_frames, limit - n) if tok.config.mask_embs else 0
     return _output_features(tok, F.pad(x, (0, 0, 0, pad)), torch.arange(n + pad, device=x.device)[None] < n)
+
 
 @torch.no_grad()
 def _greedy(wh, xa, max_tokens: int, min_tokens: int, lang: str = "en") -> str:
     "Greedy text of the Whisper decoder reading `xa`, up to end-of-text, `max_tokens` or a sentence end after `min_tokens`."
-    wt = _whisper.tokenizer.get_tokenizer(wh.is_multilingual, language=lang if wh.is_multilingual else None, task="transcribe")
+    wt = _whisper.tokenizer.get_tokenizer(
+        wh.is_multilingual, language=lang if wh.is_multilingual else None, task="transcribe"
+    )
     tokens, out = torch.tensor([wt.sot_sequence_including_notimestamps], device=xa.device), []
     cache, hooks = wh.install_kv_cache_hooks()
     try:
         while len(out) < max_tokens:
             logits = wh.decoder(tokens, xa, kv_cache=cache)[0, -1].float()
-            logits[wt.eot + 1:] = -math.inf  # no special tokens
-            if not out: logits[[wt.eot, *wt.encode(" ")]] = -math.inf  # nor an empty or blank start (as Whisper's decode)
+            logits[wt.eot + 1 :] = -math.inf  # no special tokens
+            if not out:
+                logits[[wt.eot, *wt.encode(" ")]] = -math.inf  # nor an empty or blank start (as Whisper's decode)
             t = int(logits.argmax())
-            if t == wt.eot: break
+            if t == wt.eot:
+                break
             out.append(t)
-            if len(out) >= min_tokens and wt.decode([t]).rstrip().endswith(SENTENCE_END): break
+            if len(out) >= min_tokens and wt.decode([t]).rstrip().endswith(SENTENCE_END):
+                break
             tokens = torch.tensor([[t]], device=xa.device)
     finally:
-        for h in hooks: h.remove()
+        for h in hooks:
+            h.remove()
     return wt.decode(out).strip()
+
 
 def read_tokens(tok: SemanticTokenizer, stoks, lang: str = "en", pad_frames: int = READ_PAD_FRAMES):
     """What the frozen Whisper decoder reads (greedily) from semantic tokens (1-D, 25 Hz) over their own
     span, up to the first sentence end; a list of sequences gives a list of texts. No tokens read as ""."""
-    if isinstance(stoks, (list, tuple)): return [read_tokens(tok, torch.as_tensor(s), lang, pad_frames) for s in stoks]
+    if isinstance(stoks, (list, tuple)):
+        return [read_tokens(tok, torch.as_tensor(s), lang, pad_frames) for s in stoks]
     x = token_features(tok, stoks, pad_frames)
     seconds = len(stoks) / tok.config.stoks_per_second
-    if not len(stoks): return ""
-    return _greedy(tok.whisper, x, math.ceil(seconds * READ_TOKENS_PER_SECOND) + 2, int(seconds * READ_MIN_PER_SECOND), lang)
+    if not len(stoks):
+        return ""
+    return _greedy(
+        tok.whisper, x, math.ceil(seconds * READ_TOKENS_PER_SECOND) + 2, int(seconds * READ_MIN_PER_SECOND), lang
+    )
+
 
 def transcribe_tokens(tok: SemanticTokenizer, audio: torch.Tensor, lang: str = "en") -> str:
     """What the frozen decoder reads from the semantic tokens of 16 kHz `audio` (`read_tokens` over the
     audio's span): how much of what was said the tokens keep (compare with Whisper's transcript of the audio)."""
     stoks = encode_audio(tok, audio)[0]
-    return read_tokens(tok, stoks[:audio.shape[-1] // _whisper.audio.HOP_LENGTH // 2 // tok.config.downsample], lang)
+    return read_tokens(tok, stoks[: audio.shape[-1] // _whisper.audio.HOP_LENGTH // 2 // tok.config.downsample], lang)

@@ -16,6 +16,7 @@ from .vocoder import SAMPLE_RATE
 # %% ../nbs/27_webui.ipynb #37716c79
 DEFAULT_VOICE = "(model default)"
 
+
 def build_ui(pipe):
     "The Gradio Blocks app speaking with `pipe`."
     try:
@@ -29,13 +30,24 @@ def build_ui(pipe):
         start = time.monotonic()
         try:
             with lock:
-                wav = pipe.generate(text, speaker=speaker, lang=lang, cps=cps or None, seed=int(seed) if seed is not None else None)
+                wav = pipe.generate(
+                    text, speaker=speaker, lang=lang, cps=cps or None, seed=int(seed) if seed is not None else None
+                )
         except WhisperSpeechError as e:
             raise gr.Error(str(e))
         seconds = wav.shape[0] / SAMPLE_RATE
         took = time.monotonic() - start
-        who = "the uploaded recording" if recording else voice if voice != DEFAULT_VOICE else next(iter(pipe.voices), "the model's default")
-        return (SAMPLE_RATE, wav.numpy()), f"{seconds:.1f} s of speech in {took:.1f} s (real-time factor {took / seconds:.2f}), voice: {who}"
+        who = (
+            "the uploaded recording"
+            if recording
+            else voice
+            if voice != DEFAULT_VOICE
+            else next(iter(pipe.voices), "the model's default")
+        )
+        return (
+            SAMPLE_RATE,
+            wav.numpy(),
+        ), f"{seconds:.1f} s of speech in {took:.1f} s (real-time factor {took / seconds:.2f}), voice: {who}"
 
     with gr.Blocks(title="WhisperSpeech") as app:
         gr.Markdown(f"# WhisperSpeech\nSpeaking with {pipe.description}.")
@@ -43,23 +55,41 @@ def build_ui(pipe):
             with gr.Column():
                 text = gr.Textbox(label="Text", lines=4, placeholder="Type something to say", elem_id="text")
                 voice = gr.Dropdown([DEFAULT_VOICE] + list(pipe.voices), value=DEFAULT_VOICE, label="Voice")
-                recording = gr.Audio(sources=["upload", "microphone"], type="filepath",
-                                     label="Or clone a voice: upload or record a few seconds")
+                recording = gr.Audio(
+                    sources=["upload", "microphone"],
+                    type="filepath",
+                    label="Or clone a voice: upload or record a few seconds",
+                )
                 with gr.Row():
                     lang = gr.Dropdown(list(LANGUAGES), value="en", label="Language")
-                    cps = gr.Slider(0, 25, value=0, step=0.5, label="Speaking rate (characters per second; 0: the voice's own)")
+                    cps = gr.Slider(
+                        0, 25, value=0, step=0.5, label="Speaking rate (characters per second; 0: the voice's own)"
+                    )
                     seed = gr.Number(value=0, precision=0, label="Seed")
                 button = gr.Button("Generate", variant="primary", elem_id="generate")
             with gr.Column():
-                audio = gr.Audio(label="Speech", type="numpy", interactive=False, buttons=["download"], elem_id="speech",
-                                 waveform_options=gr.WaveformOptions(show_recording_waveform=False))  # the browser's own player
+                audio = gr.Audio(
+                    label="Speech",
+                    type="numpy",
+                    interactive=False,
+                    buttons=["download"],
+                    elem_id="speech",
+                    waveform_options=gr.WaveformOptions(show_recording_waveform=False),
+                )  # the browser's own player
                 info = gr.Markdown(elem_id="info")
         button.click(speak, [text, voice, recording, lang, cps, seed], [audio, info], concurrency_limit=1)
     return app
 
+
 def launch(pipe, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
     "Serve the UI on `host:port`; with `block=False` return the running app (tests, notebooks)."
     app = build_ui(pipe)
-    app.queue(max_size=32).launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block,
-                                  quiet=not block, footer_links=["api"])
+    app.queue(max_size=32).launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        prevent_thread_lock=not block,
+        quiet=not block,
+        footer_links=["api"],
+    )
     return app

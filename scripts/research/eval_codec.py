@@ -8,8 +8,9 @@ similarity between the two. Also how stable its codes are: the share of frames, 
 stays the same when the audio is stored as 16-bit PCM (as the corpus keeps it), a change no one can hear.
 Codes that move under it are noise S2A is asked to predict. `--codes-only` measures that alone (seconds).
 
-    .venv/bin/python scripts/eval_codec.py runs/codec/codec.model --per-voice 6 --json codec-eval.json
+    .venv/bin/python scripts/research/eval_codec.py runs/codec/codec.model --per-voice 6 --json codec-eval.json
 """
+
 import json
 import sys
 import time
@@ -57,7 +58,8 @@ def main(argv=None):
     codec = load_model(args.codec, kind="codec")
     if args.codes_only:
         stability = stability_report(codec, args)
-        if args.json: Path(args.json).write_text(json.dumps(dict(codec=args.codec, code_stability=stability), indent=1))
+        if args.json:
+            Path(args.json).write_text(json.dumps(dict(codec=args.codec, code_stability=stability), indent=1))
         return stability
     asr = load_whisper(args.whisper)
     rows, t_codec, seconds = [], 0.0, 0.0
@@ -75,19 +77,36 @@ def main(argv=None):
             recon.append(transcribe(asr, resample(rec, 24000, 16000)))
             a, b = (speaker_embedding(resample(x, 24000, 16000), "resemblyzer") for x in (wav, rec))
             sims.append(float(torch.nn.functional.cosine_similarity(a, b, dim=0)))
-        rows.append(dict(voice=voice, wer_original=word_error_rate(refs, orig), wer_codec=word_error_rate(refs, recon),
-                         similarity=sum(sims) / len(sims), code_stability=torch.tensor(kept).mean(0).tolist(),
-                         examples=list(zip(refs, recon))[:2]))
+        rows.append(
+            dict(
+                voice=voice,
+                wer_original=word_error_rate(refs, orig),
+                wer_codec=word_error_rate(refs, recon),
+                similarity=sum(sims) / len(sims),
+                code_stability=torch.tensor(kept).mean(0).tolist(),
+                examples=list(zip(refs, recon))[:2],
+            )
+        )
         r = rows[-1]
-        print(f"{voice:18s} WER original {r['wer_original']:.3f}  codec {r['wer_codec']:.3f}  similarity {r['similarity']:.3f}",
-              flush=True)
+        print(
+            f"{voice:18s} WER original {r['wer_original']:.3f}  codec {r['wer_codec']:.3f}  similarity {r['similarity']:.3f}",
+            flush=True,
+        )
         print_stability(voice, r["code_stability"])
     stability = torch.tensor([r["code_stability"] for r in rows]).mean(0).tolist()
     mean = lambda k: sum(r[k] for r in rows) / len(rows)
-    summary = dict(wer_original=mean("wer_original"), wer_codec=mean("wer_codec"), similarity=mean("similarity"),
-                   min_similarity=min(r["similarity"] for r in rows), codec_rtf=t_codec / seconds, code_stability=stability)
-    print(f"{'mean':18s} WER original {summary['wer_original']:.3f}  codec {summary['wer_codec']:.3f}  "
-          f"similarity {summary['similarity']:.3f} (min {summary['min_similarity']:.3f}); codec RTF {summary['codec_rtf']:.3f}")
+    summary = dict(
+        wer_original=mean("wer_original"),
+        wer_codec=mean("wer_codec"),
+        similarity=mean("similarity"),
+        min_similarity=min(r["similarity"] for r in rows),
+        codec_rtf=t_codec / seconds,
+        code_stability=stability,
+    )
+    print(
+        f"{'mean':18s} WER original {summary['wer_original']:.3f}  codec {summary['wer_codec']:.3f}  "
+        f"similarity {summary['similarity']:.3f} (min {summary['min_similarity']:.3f}); codec RTF {summary['codec_rtf']:.3f}"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(dict(codec=args.codec, summary=summary, voices=rows), indent=1))
     return summary

@@ -1,26 +1,38 @@
 #!/usr/bin/env python
 """Training step time on CPU: float32 vs bf16 autocast, random vs length-bucketed batches, in one process.
 
-    .venv/bin/python scripts/bench_training.py --data data/final --kinds t2s s2a --steps 3
-    .venv/bin/python scripts/bench_training.py --data data/wenc --kinds vq --config tiny.en
+    .venv/bin/python scripts/bench/bench_training.py --data data/final --kinds t2s s2a --steps 3
+    .venv/bin/python scripts/bench/bench_training.py --data data/wenc --kinds vq --config tiny.en
 
 Each cell: the same model (fresh, seed 0) trains `--steps` steps after one warm-up step on the first
 batches the loader gives; prints seconds per step (median), the share of padded positions, and the
 throughput in positions holding data (frames or tokens) per second, which the ratios compare.
 """
+
 import argparse
 import statistics
 import time
 
 import torch
 
-from whisperspeech.training import _loss, batch_maker, build_model, keep_freed_memory, make_loader, preset, sample_length
+from whisperspeech.training import (
+    _loss,
+    batch_maker,
+    build_model,
+    keep_freed_memory,
+    make_loader,
+    preset,
+    sample_length,
+)
 
 
 def real_and_padded(kind, batch):
     "Positions holding data in a batch, and the padded ones."
-    mask = {"s2a": lambda: batch["out_atoks"] != -100, "t2s": lambda: batch["out_stoks"] != -100,
-            "vq": lambda: batch["mask"].bool()}[kind]()
+    mask = {
+        "s2a": lambda: batch["out_atoks"] != -100,
+        "t2s": lambda: batch["out_stoks"] != -100,
+        "vq": lambda: batch["mask"].bool(),
+    }[kind]()
     return int(mask.sum()), int((~mask).sum())
 
 
@@ -36,7 +48,8 @@ def time_steps(kind, config, batches, bf16, steps):
         loss.backward()
         opt.step()
         opt.zero_grad()
-        if i: times.append(time.perf_counter() - t)  # the first step warms up
+        if i:
+            times.append(time.perf_counter() - t)  # the first step warms up
     return statistics.median(times)
 
 
@@ -55,8 +68,13 @@ def main():
         config = preset(kind, args.config)
         rows = {}
         for bucketed in (False, True):
-            loader = make_loader(args.data, batch_maker(kind, config), args.batch_size, seed=0,
-                                 length=sample_length(kind) if bucketed else None)
+            loader = make_loader(
+                args.data,
+                batch_maker(kind, config),
+                args.batch_size,
+                seed=0,
+                length=sample_length(kind) if bucketed else None,
+            )
             it = iter(loader)
             batches = [next(it) for _ in range(args.steps + 1)]
             counts = [real_and_padded(kind, b) for b in batches[1:]]
@@ -65,11 +83,16 @@ def main():
             for bf16 in (False, True):
                 step = time_steps(kind, config, batches, bf16, args.steps)
                 rows[bucketed, bf16] = real / step
-                print(f"{kind} {'bucketed' if bucketed else 'random  '} {'bf16-mixed' if bf16 else '32-true   '} "
-                      f"{step:6.2f} s/step  padding {pad:4.0%}  {real / step:8.0f} positions/s", flush=True)
+                print(
+                    f"{kind} {'bucketed' if bucketed else 'random  '} {'bf16-mixed' if bf16 else '32-true   '} "
+                    f"{step:6.2f} s/step  padding {pad:4.0%}  {real / step:8.0f} positions/s",
+                    flush=True,
+                )
         base = rows[False, False]
-        print(f"{kind}: throughput vs float32 random batches: bf16 {rows[False, True] / base:.1f}x, "
-              f"buckets {rows[True, False] / base:.1f}x, both {rows[True, True] / base:.1f}x")
+        print(
+            f"{kind}: throughput vs float32 random batches: bf16 {rows[False, True] / base:.1f}x, "
+            f"buckets {rows[True, False] / base:.1f}x, both {rows[True, True] / base:.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 (written for evaluation, in no training text) spoken by the corpus voices, different sentences per voice;
 with --unused-by, corpus sentences no training shard speaks instead (validation; the embedded voice's validation
 sentences are fixed in datasets/validation_sentences_en.txt, for --sentences with --per-voice 4)."""
+
 import argparse
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from whisperspeech.corpus import VOICES
 from whisperspeech.evaluate import read_sentences
 from whisperspeech.system_voices import speak_system
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def heldout_parser(doc: str, model: str, model_help: str, per_voice: int) -> argparse.ArgumentParser:
@@ -17,8 +18,12 @@ def heldout_parser(doc: str, model: str, model_help: str, per_voice: int) -> arg
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument(model, help=model_help)
     ap.add_argument("--sentences", default=str(ROOT / "datasets/eval_sentences_en.txt"))
-    ap.add_argument("--unused-by", metavar="DATA", help="instead of --sentences: corpus sentences that no shard of "
-                    "DATA speaks (a validation set for stopping decisions; the evaluation sentences stay unseen)")
+    ap.add_argument(
+        "--unused-by",
+        metavar="DATA",
+        help="instead of --sentences: corpus sentences that no shard of "
+        "DATA speaks (a validation set for stopping decisions; the evaluation sentences stay unseen)",
+    )
     ap.add_argument("--voices", default=",".join(v for v in VOICES["en"] if not v.startswith("espeak")))
     ap.add_argument("--per-voice", type=int, default=per_voice, help=f"sentences per voice (default: {per_voice})")
     ap.add_argument("--json", help="write the results here too")
@@ -28,8 +33,10 @@ def heldout_parser(doc: str, model: str, model_help: str, per_voice: int) -> arg
 def heldout_texts(args):
     "Yields `(voice, [text, ...])` per voice of `args.voices`: different sentences per voice."
     voices = args.voices.split(",")
-    if args.unused_by: lines = unused_sentences(args.unused_by, len(voices) * args.per_voice)
-    else: lines = read_sentences(args.sentences)
+    if args.unused_by:
+        lines = unused_sentences(args.unused_by, len(voices) * args.per_voice)
+    else:
+        lines = read_sentences(args.sentences)
     for v, voice in enumerate(voices):
         yield voice, [lines[(v * args.per_voice + i) % len(lines)] for i in range(args.per_voice)]
 
@@ -46,17 +53,20 @@ def cross_entropy(kind: str, model, samples, batch: int) -> float:
 
     import torch
     from whisperspeech.training import _loss, batch_maker
+
     config = model.config
-    if kind == "s2a-parallel": config = dataclasses.replace(config, crop_tokens=10**6)  # whole utterances, not training crops
+    if kind == "s2a-parallel":
+        config = dataclasses.replace(config, crop_tokens=10**6)  # whole utterances, not training crops
     make = batch_maker(kind, config)
     with torch.no_grad():
-        losses = [float(_loss(kind, model, make(samples[i:i + batch]))) for i in range(0, len(samples), batch)]
+        losses = [float(_loss(kind, model, make(samples[i : i + batch]))) for i in range(0, len(samples), batch)]
     return sum(losses) / len(losses)
 
 
 def unused_sentences(data: str, n: int, lang: str = "en") -> list[str]:
     "`n` sentences of the corpus text pool that no shard of `data` speaks, spread over the pool."
     from whisperspeech.corpus import sentences, spoken_sentences
+
     used = spoken_sentences(data)
     pool = [s for s in sentences(lang) if s not in used]
-    return pool[::max(1, len(pool) // n)][:n]
+    return pool[:: max(1, len(pool) // n)][:n]

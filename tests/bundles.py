@@ -1,0 +1,68 @@
+"""Bundles of untrained models for tests and benchmarks: shapes, lengths and speed of real models, noise for sound.
+
+An untrained T2S's end token outscores every code (it would stop at once), so its embedding is shrunk and utterances
+run to their length limit. The voices are real resemblyzer embeddings of system voices, at their rates speaking one
+sentence."""
+
+from pathlib import Path
+
+import torch
+
+from whisperspeech.bundle import save_rates, save_voices
+
+
+def random_bundle(
+    folder, size: str = "micro", voices=("flite:slt", "flite:rms"), seed: int = 0, s2a: str = "s2a", t2s: str = "t2s"
+) -> Path:
+    """A bundle of random-weight T2S, S2A and codec of preset `size` (micro or tiny) in `folder`; `s2a`: its S2A's
+    kind, the autoregressive `s2a` or `s2a-parallel` (preset micro, whatever the size); `t2s` likewise, `t2s` or
+    `t2s-parallel` (micro, reading the English phonemes of a few sentences)."""
+    from whisperspeech.checkpoints import save_model
+    from whisperspeech.codec import Codec
+    from whisperspeech.core import STOKS_PER_SECOND, speaking_rate
+    from whisperspeech.s2a import S2A
+    from whisperspeech.speaker import speaker_embedding
+    from whisperspeech.system_voices import speak_system
+    from whisperspeech.t2s import T2S
+    from whisperspeech.training import preset
+    from whisperspeech.vocoder import randomize_codebooks
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    sentence = "The lamp on the desk flickered twice and then went dark."
+    if t2s == "t2s-parallel":
+        from whisperspeech.phonemes import text_symbols
+        from whisperspeech.t2s_parallel import ParallelT2S
+
+        phones = sorted(
+            {
+                s
+                for text in (sentence, "Quick zebras jump; vexing bold foxes, and why? Ah, the thing!")
+                for s in text_symbols(text)
+            }
+        )
+        save_model(ParallelT2S(preset(t2s, "micro", phones=phones)), folder / "t2s.model")
+    else:
+        model = T2S(preset("t2s", size))
+        with torch.no_grad():
+            model.stok_emb.special.weight.mul_(0.01)
+            if model.spk_to_hidden is not None:
+                torch.nn.init.normal_(model.spk_to_hidden.weight)  # starts at zero: make voices matter
+        save_model(model, folder / "t2s.model")
+    if s2a == "s2a":
+        save_model(S2A(preset("s2a", size)), folder / "s2a.model")
+    codec = Codec(preset("codec", size, bins=1024))
+    randomize_codebooks(codec)  # else every code decodes to the same zero vector: speech independent of the codes
+    save_model(codec, folder / "codec.model")
+    if s2a == "s2a-parallel":
+        from whisperspeech.s2a_parallel import ParallelS2A
+
+        save_model(ParallelS2A(preset(s2a, "micro")).set_codec(codec), folder / "s2a.model")
+    speech = {v: speak_system(sentence, v, sr=16000) for v in voices}
+    save_voices(folder / "voices.pt", {v: speaker_embedding(w, "resemblyzer") for v, w in speech.items()})
+    save_rates(
+        folder / "rates.json",
+        {v: speaking_rate(sentence, len(w) / 16000 * STOKS_PER_SECOND) for v, w in speech.items()},
+    )
+    return folder
