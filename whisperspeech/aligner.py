@@ -15,6 +15,7 @@ from torch import nn
 
 from .compat import import_torchaudio
 from .core import WhisperSpeechError
+from .layers import length_mask
 from .phonemes import is_phone
 
 import_torchaudio()  # vocos imports torchaudio
@@ -64,9 +65,7 @@ class Aligner(nn.Module):
         "Log-probabilities (batch, upsample x tokens, labels) of padded tokens (batch, tokens)."
         c, (b, n) = self.config, stoks.shape
         lengths = torch.full((b,), n) if lengths is None else torch.as_tensor(lengths)
-        mask = (
-            torch.arange(n * c.upsample, device=stoks.device)[None] < c.upsample * lengths.to(stoks.device)[:, None]
-        ).float()[:, None]
+        mask = length_mask(c.upsample * lengths, c.upsample * n, stoks.device)
         x = self.stok_emb(stoks).repeat_interleave(c.upsample, dim=1)
         x = (x + self.spk_to_hidden(F.normalize(speakers.float(), dim=-1))[:, None]).transpose(1, 2) * mask
         for blk in self.blocks:

@@ -14,6 +14,7 @@ from torch import nn
 
 from .compat import import_torchaudio
 from .core import FRAMES_PER_STOK, WhisperSpeechError
+from .layers import length_mask
 from .languages import LANGUAGES
 
 import_torchaudio()  # encodec and vocos import torchaudio
@@ -45,11 +46,6 @@ class ParallelS2AConfig:
         return 3 * self.token_layers + -(-3 * self.frame_layers // FRAMES_PER_STOK)
 
 # %% ../nbs/16b_s2a_parallel.ipynb #0d5e0e50
-def _mask(lengths, n: int, device) -> torch.Tensor:
-    "(batch, 1, n) float mask of the positions within each length."
-    return (torch.arange(n, device=device)[None] < lengths.to(device)[:, None]).float()[:, None]
-
-
 class ParallelS2A(nn.Module):
     "Semantic tokens + speaker embedding (+ language) -> codec latents and codes of every frame, in one pass."
 
@@ -94,7 +90,7 @@ class ParallelS2A(nn.Module):
         "Latents (batch, 3 x tokens, codebook_dim) of padded semantic tokens (batch, tokens) with their `lengths`."
         b, n = stoks.shape
         lengths = torch.full((b,), n) if lengths is None else torch.as_tensor(lengths)
-        mask = _mask(lengths, n, stoks.device)
+        mask = length_mask(lengths, n, stoks.device)
         x = self.stok_emb(stoks).transpose(1, 2) * mask
         for blk in self.token_blocks:
             x = blk(x) * mask
@@ -168,5 +164,5 @@ def parallel_s2a_loss(
     target = model.target(codes)
     if frames is None:
         return F.l1_loss(pred, target)
-    mask = _mask(torch.as_tensor(frames), pred.shape[1], pred.device).transpose(1, 2)
+    mask = length_mask(frames, pred.shape[1], pred.device).transpose(1, 2)
     return ((pred - target).abs() * mask).sum() / (mask.sum() * pred.shape[-1]).clamp(min=1)
