@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from whisperspeech.checkpoints import load_model, trained_steps
 from whisperspeech.training import train
@@ -273,12 +274,18 @@ def test_a_run_trains_with_codebook_weights(prepared, tmp_path):
     batch = fixed_batch(prepared["spk"], "s2a", model.config, 2)
     with torch.no_grad():  # the training loss is the weighted one, with the weights the config records
         logits = model(batch["stoks"], batch["speakers"], batch["in_atoks"], batch["langs"], batch["lengths"])
-        losses = []
-        for w in ([1.0, 1e-3, 1e-3, 1e-3], [1e-3, 1e-3, 1e-3, 1.0]):  # about the first codebook's, about the last's
+        targets, q = batch["out_atoks"], model.config.quantizers
+        per_codebook = [  # each codebook's own cross-entropy, computed without codebook_loss
+            float(F.cross_entropy(logits[:, k].flatten(0, -2), targets[:, k].flatten(), ignore_index=-100))
+            for k in range(q)
+        ]
+        for k in range(q):  # all the weight on one codebook: the training loss is that codebook's alone
+            w = [1.0 if i == k else 0.0 for i in range(q)]
             model.config.codebook_weights = w
-            losses.append(float(_loss("s2a", model, batch)))
-            assert losses[-1] == pytest.approx(float(codebook_loss(logits, batch["out_atoks"], w)), abs=1e-6)
-        assert abs(losses[0] - losses[1]) > 0.1  # 6.2 and 7.2 here: the weights reach the loss
+            loss = float(_loss("s2a", model, batch))
+            assert loss == pytest.approx(float(codebook_loss(logits, targets, w)), abs=1e-6)
+            assert loss == pytest.approx(per_codebook[k], abs=1e-4)
+        assert max(per_codebook) - min(per_codebook) > 1e-3  # so the weights, reaching the loss, change it
     with pytest.raises(WhisperSpeechError, match="3 codebook weights for an S2A of 4 codebooks"):
         train(
             "s2a",
