@@ -1,12 +1,15 @@
-"""`compile=True` (static KV caches, `torch.compile`d decoding steps) decodes what eager decoding does."""
+"""`DecodingOptions(compile=True)` (static KV caches, `torch.compile`d decoding steps) decodes what eager decoding does."""
 
 import pytest
 import torch
 
+from whisperspeech.decoding import DecodingOptions
 from whisperspeech.layers import quantize_int8
 from whisperspeech.s2a import S2A, s2a_generate
 from whisperspeech.t2s import T2S, t2s_generate
 from whisperspeech.training import preset
+
+COMPILED = DecodingOptions(compile=True)
 
 
 @pytest.mark.parametrize(
@@ -23,7 +26,7 @@ def test_compiled_s2a_decodes_the_eager_codes(lengths, frames, guidance):
     stoks = [torch.randint(0, 512, (n,)) for n in lengths]
     speakers = torch.randn(len(lengths), model.config.spk_width)
     eager = s2a_generate(model, stoks, speakers, temperature=0)
-    compiled = s2a_generate(model, stoks, speakers, temperature=0, compile=True)
+    compiled = s2a_generate(model, stoks, speakers, temperature=0, decoding=COMPILED)
     assert [c.shape[-1] for c in compiled] == frames  # 3 frames a token, less the delay
     assert all(torch.equal(a, b) for a, b in zip(eager, compiled))
 
@@ -46,7 +49,7 @@ def test_compiled_int8_s2a_steps_give_the_eager_int8_logits(monkeypatch):
             return logits.argmax(-1) if forced is None else forced[:, :, len(seen)]
 
         monkeypatch.setattr("whisperspeech.s2a.sample", record)
-        for grid, _ in s2a_columns(model, stoks, speakers, compile=compile):
+        for grid, _ in s2a_columns(model, stoks, speakers, decoding=DecodingOptions(compile=compile)):
             pass
         return grid.clone(), torch.stack(seen)
 
@@ -75,7 +78,7 @@ def test_compiled_t2s_samples_the_eager_tokens():
             temperature=1.0,
             generator=gens,
             max_tokens=40,
-            compile=compile,
+            decoding=DecodingOptions(compile=compile),
             speakers=speakers,
         )
 
@@ -92,8 +95,8 @@ def test_compiled_steps_serve_new_lengths_without_compiling_again():
     speakers = torch.randn(1, s2a.config.spk_width)
 
     def run(text, n_stoks):
-        stoks = t2s_generate(t2s, [list(text)], [0], [15.0], temperature=0, max_tokens=n_stoks, compile=True)
-        return stoks, s2a_generate(s2a, stoks, speakers, temperature=0, compile=True)
+        stoks = t2s_generate(t2s, [list(text)], [0], [15.0], temperature=0, max_tokens=n_stoks, decoding=COMPILED)
+        return stoks, s2a_generate(s2a, stoks, speakers, temperature=0, decoding=COMPILED)
 
     run(b"A first sentence.", 12)  # compiles both steps
     with torch._dynamo.config.patch(error_on_recompile=True):  # another text length, token count and frame count
@@ -105,4 +108,21 @@ def test_a_compiled_pipeline_says_so(tiny_bundle):
     from whisperspeech.pipeline import load_pipeline
 
     pipe = load_pipeline(str(tiny_bundle), quiet=True, compile=True)
-    assert pipe.compile and pipe.description == f"the model bundle {tiny_bundle}, compiled decoding"
+    assert pipe.decoding.compile and pipe.description == f"the model bundle {tiny_bundle}, compiled decoding"
+
+
+def test_a_stopped_stream_leaves_no_caches_and_no_frozen_weights():
+    "A consumer that stops reading `s2a_columns` early (a cancelled stream) closes its decoding session."
+    from whisperspeech.s2a import s2a_columns
+
+    torch.manual_seed(0)
+    model = S2A(preset("s2a", "micro")).eval()
+    columns = s2a_columns(model, [torch.randint(0, 512, (20,))], torch.randn(1, model.config.spk_width))
+    for _, col in columns:
+        if col == 5:
+            assert all(b.attn.cache is not None for b in model.decoder)
+            assert any("_derived_frozen" in m.__dict__ for m in model.modules())
+            break
+    columns.close()
+    assert all(b.attn.cache is None for b in model.decoder)
+    assert not any("_derived_frozen" in m.__dict__ for m in model.modules())

@@ -147,7 +147,7 @@ def test_int8_combines_with_compile():  # compiled int8 decoding itself: tests/t
     q = Pipeline(
         FIX / "t2s-ref.model", FIX / "s2a-ref.model", random_vocoder_ok=True, int8=True, compile=True, quiet=True
     )
-    assert q.t2s.int8 and q.s2a.int8 and q.compile
+    assert q.t2s.int8 and q.s2a.int8 and q.decoding.compile
     assert q.description.endswith(", int8 weights, compiled decoding")
 
 

@@ -21,7 +21,7 @@ from .chunking import split_text
 from .codec import CodecVocoder
 from .core import CPS_RANGE, DEFAULT_CPS, FRAMES_PER_STOK, STOKS_PER_SECOND, WhisperSpeechError
 from .languages import clean_text, lang_id, text_tokens
-from .layers import quantize_int8
+from .decoding import DecodingOptions
 from .s2a import s2a_columns, s2a_frames, s2a_generate, set_guidance
 from .s2a_parallel import ParallelS2A, parallel_s2a_generate, parallel_s2a_span
 from .sampling import DEFAULT_TEMPERATURE, check_temperature
@@ -129,11 +129,11 @@ class Pipeline:
             self.description = f"models {t2s_ref or DEFAULT_T2S} + {s2a_ref or DEFAULT_S2A}"
         self.speaker_backend = speaker_backend or self.s2a.config.speaker_backend
         self.batch_size = batch_size
-        self.compile, self.kv_dtype = compile, kv_dtype
+        self.decoding = DecodingOptions(compile=compile, kv_dtype=kv_dtype, int8=int8)
         if int8:
             try:
                 for m in (self.t2s, self.s2a):
-                    quantize_int8(m)
+                    self.decoding.prepare(m)
             except ValueError as e:
                 raise WhisperSpeechError(f"int8 decoding: {e}") from None
             self.description += ", int8 weights"
@@ -294,8 +294,7 @@ class Pipeline:
             [j.t2s_gen for j in batch],
             max_tokens=[j.limit for j in batch],
             step_callback=step_callback,
-            compile=self.compile,
-            kv_dtype=self.kv_dtype,
+            decoding=self.decoding,
             speakers=speakers if self.t2s.config.spk_width else None,
         )
         stoks = [s if len(s) else torch.zeros(1, dtype=torch.long, device=self.device) for s in stoks]
@@ -334,8 +333,7 @@ class Pipeline:
                     top_k,
                     [j.s2a_gen for j in batch],
                     step_callback=step_callback,
-                    compile=self.compile,
-                    kv_dtype=self.kv_dtype,
+                    decoding=self.decoding,
                 )
         return out
 
@@ -451,9 +449,7 @@ class Pipeline:
                 yield from self._parallel_pieces(stoks[0], speakers, langs, first_frames if i == 0 else frames, frames)
                 continue
             done, q = 0, self.s2a.config.quantizers
-            for grid, col in s2a_columns(
-                self.s2a, stoks, speakers, langs, s2a_t, top_k, [job.s2a_gen], self.compile, self.kv_dtype
-            ):
+            for grid, col in s2a_columns(self.s2a, stoks, speakers, langs, s2a_t, top_k, [job.s2a_gen], self.decoding):
                 if col and step_callback is not None:
                     step_callback()
                 ready = s2a_frames(self.s2a, stoks[0], col)

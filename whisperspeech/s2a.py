@@ -7,7 +7,6 @@ __all__ = ['S2AConfig', 'Binned', 'Conditioning', 'S2A', 's2a_columns', 'check_g
            's2a_frames', 's2a_generate']
 
 # %% ../nbs/16_s2a.ipynb #f858b48b
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -22,17 +21,13 @@ from whisperspeech.layers import (
     Block,
     LayerNorm,
     TransformerShape,
-    compiled_step,
-    decoding_cross,
     derived,
     fast_path,
-    frozen_weights,
     int8_linear,
     int8_pack,
-    set_kv_caches,
     sinusoids,
-    step_inputs,
 )
+from .decoding import DecodingOptions, DecodingSession
 from .sampling import DEFAULT_TEMPERATURE, guide, sample
 
 # %% ../nbs/16_s2a.ipynb #3c045d97
@@ -267,14 +262,19 @@ class S2A(nn.Module):
         logits = torch.bmm(x * s, w) if b is None else torch.baddbmm(b * s, x * s, w)
         return logits.view(q, bsz, n, -1).transpose(0, 1)
 
-    def decode(self, atoks, positions, cross, step=None, span=None):
+    def decode(self, atoks, positions, cross, span=None):
         "Logits (batch, Q, len, codes + 2) for delay-grid columns `atoks` (batch, Q, len) at `positions`."
+        return self._decode(atoks, positions, cross, *self.step_extras(positions), span=span)
+
+    def step_extras(self, positions):
+        "The rotary tables of `positions` (one position's as a matrix), computed outside the compiled step."
         rotary = self.decoder[0].attn.rotary if self.config.rope else None
-        rope = None if rotary is None else rotary.matrix(positions) if len(positions) == 1 else rotary.tables(positions)
-        return (step or self._decode)(atoks, positions, cross, rope, span)
+        return (
+            None if rotary is None else rotary.matrix(positions) if len(positions) == 1 else rotary.tables(positions),
+        )
 
     def _decode(self, atoks, positions, cross, rope, span=None):
-        "The decoder proper, with rotary tables precomputed: what `torch.compile` compiles."
+        "The decoder proper, with rotary tables precomputed: the step a `DecodingSession` runs and compiles."
         x = self._embed(atoks)
         for b, kv in zip(self.decoder, cross):
             x = b(x, positions, kv, causal=True, rope=rope, span=span)
@@ -306,15 +306,13 @@ def s2a_columns(
     temperature=DEFAULT_TEMPERATURE,
     top_k=None,
     generator=None,
-    compile=False,
-    kv_dtype=torch.float32,
+    decoding: DecodingOptions | None = None,
 ):
     """Decode step by step: yields `(grid, column)` with the delay grid (batch, Q, n) each time a
     column has been sampled (column 0 first, before any), so callers can stream finished frames.
 
-    `compile=True` runs the decoding step through `torch.compile` (the first call per batch size
-    compiles, for a minute or so on a CPU; lengths are dynamic). `kv_dtype=torch.bfloat16` stores
-    attention keys/values in bfloat16: fewer bytes read per step, slightly different numbers.
+    `decoding`: compiled steps, KV cache dtype, int8 weights (`DecodingOptions`; compiled caches span the whole
+    context, 41 MB a sequence for the tiny model in float32, so that the step compiles once).
     `generator`: one for the batch, or one per sequence (see `sample`). With `config.guidance` above 1 each
     sequence also runs without its semantic tokens, and each step samples from the guided distribution."""
     c = model.config
@@ -327,34 +325,20 @@ def s2a_columns(
         check_guidance(c.guidance, c)
         stoks, speakers = torch.cat([stoks, model.unconditional(stoks)]), speakers.repeat(2, 1)
         langs, lengths = None if langs is None else langs.repeat(2), lengths * 2
-    _, cross = model.encode(stoks, speakers, langs, lengths)
-    cross = decoding_cross(cross, kv_dtype, compile)
     n = s2a_length(model, stoks_list)
-    # compiled steps attend to the filled keys only: one cache size, compiled once (41 MB a sequence, tiny, float32)
-    size = c.ctx_n if compile else n
     grid = torch.full((b, c.quantizers, n), c.start_code, dtype=torch.long, device=dev)
-    positions = torch.arange(n, device=dev)
-    set_kv_caches(model.decoder, stoks.shape[0], size, kv_dtype, dev, static=compile)
-    step = compiled_step(model, "_decode") if compile else None
-    try:
+    with DecodingSession(model, "_decode", stoks.shape[0], n, c.ctx_n, decoding) as step:
+        _, cross = model.encode(stoks, speakers, langs, lengths)
+        cross = step.cross(cross)
         yield grid, 0
         for col in range(1, n):
-            with frozen_weights() if col > 1 else nullcontext():  # step 1 builds the fused inference weights
-                inp, span = step_inputs(grid[:, :, col - 1 : col], positions, col, compile)
-                logits = model.decode(
-                    inp.repeat(2, 1, 1) if guided else inp,
-                    positions[col - 1 : col],
-                    cross,
-                    step if col > 1 else None,
-                    span,
-                )[:, :, -1]
+            inp = grid[:, :, col - 1 : col]
+            logits = step(inp.repeat(2, 1, 1) if guided else inp, col - 1, cross)[:, :, -1]
             if guided:
                 logits = guide(logits, c.guidance)
             q = model.pattern.valid(col)
             grid[:, :q, col] = sample(logits, temperature, top_k, generator)[:, :q]
             yield grid, col
-    finally:
-        set_kv_caches(model.decoder, None, 0, None, None)
 
 
 def check_guidance(scale, config: S2AConfig | None = None) -> float:
@@ -401,11 +385,10 @@ def s2a_generate(
     top_k=None,
     generator=None,
     step_callback=None,
-    compile=False,
-    kv_dtype=torch.float32,
+    decoding: DecodingOptions | None = None,
 ) -> list[torch.Tensor]:
     "EnCodec codes (Q, 3 x len - Q) for each semantic token sequence, decoded together (options as in `s2a_columns`)."
-    for grid, col in s2a_columns(model, stoks_list, speakers, langs, temperature, top_k, generator, compile, kv_dtype):
+    for grid, col in s2a_columns(model, stoks_list, speakers, langs, temperature, top_k, generator, decoding):
         if col and step_callback is not None:
             step_callback()
     return [

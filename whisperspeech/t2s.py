@@ -6,7 +6,6 @@
 __all__ = ['T2SConfig', 'TextEncoder', 'T2S', 't2s_generate']
 
 # %% ../nbs/14_t2s.ipynb #2d8c55ce
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -19,13 +18,9 @@ from whisperspeech.layers import (
     Block,
     LayerNorm,
     TransformerShape,
-    compiled_step,
-    decoding_cross,
-    frozen_weights,
-    set_kv_caches,
     sinusoids,
-    step_inputs,
 )
+from .decoding import DecodingOptions, DecodingSession
 from .sampling import DEFAULT_TEMPERATURE, sample
 
 # %% ../nbs/14_t2s.ipynb #3004bf8f
@@ -173,14 +168,12 @@ def t2s_generate(
     generator=None,
     max_tokens=None,
     step_callback=None,
-    compile=False,
-    kv_dtype=torch.float32,
+    decoding: DecodingOptions | None = None,
     speakers=None,
 ) -> list[torch.Tensor]:
     """Semantic tokens for each text (byte token lists), decoded together; each cut at its end token.
 
-    `compile=True` runs the decoding step through `torch.compile` (the cache spans `stoks_len`, a step
-    attends to its filled keys only; the first call per batch size compiles, lengths are dynamic). `kv_dtype` as in `s2a_generate`.
+    `decoding`: compiled steps, KV cache dtype, int8 weights (`DecodingOptions`; compiled caches span `stoks_len`).
     `max_tokens`: one limit, or one per text (each sequence is cut at its own);
     `generator`: one for the batch, or one per text (see `sample`);
     `speakers`: (batch or 1, spk_width) embeddings for a speaker-conditioned model (ignored otherwise)."""
@@ -192,8 +185,6 @@ def t2s_generate(
     cps = torch.as_tensor(cps, device=dev, dtype=torch.float32).expand(b)
     if speakers is not None:
         speakers = torch.as_tensor(speakers, device=dev).expand(b, -1)
-    _, cross, cps_emb = model.encode(ttoks, langs, cps, [len(t) + 1 for t in token_lists], speakers)
-    cross = decoding_cross(cross, kv_dtype, compile)
     limits = (
         torch.as_tensor(max_tokens if max_tokens else c.stoks_len - 1, device=dev).clamp(max=c.stoks_len - 1).expand(b)
     )
@@ -201,14 +192,11 @@ def t2s_generate(
     toks = torch.full((b, n), c.eot, dtype=torch.long, device=dev)
     done = torch.zeros(b, dtype=torch.bool, device=dev)
     ends = torch.full((b,), n - 1, dtype=torch.long, device=dev)
-    positions = torch.arange(n, device=dev)
-    set_kv_caches(model.decoder, b, c.stoks_len if compile else n, kv_dtype, dev, static=compile)
-    step = compiled_step(model, "decode") if compile else model.decode
-    try:
+    with DecodingSession(model, "decode", b, n, c.stoks_len, decoding) as step:  # (int8 weights, if asked, from here)
+        _, cross, cps_emb = model.encode(ttoks, langs, cps, [len(t) + 1 for t in token_lists], speakers)
+        cross = step.cross(cross)
         for i in range(n - 1):
-            with frozen_weights() if i else nullcontext():  # step 0 builds the fused inference weights
-                inp, span = step_inputs(toks[:, i : i + 1], positions, i + 1, compile)
-                logits = (step if i else model.decode)(inp, positions[i : i + 1], cross, cps_emb, span)[:, -1]
+            logits = step(toks[:, i : i + 1], i, cross, cps_emb)[:, -1]
             nxt = sample(logits, temperature, top_k, generator)
             toks[:, i + 1] = torch.where(done, c.eot, nxt)
             finished = (nxt == c.eot) & ~done
@@ -218,6 +206,4 @@ def t2s_generate(
                 step_callback()
             if bool(done.all()):
                 break
-    finally:
-        set_kv_caches(model.decoder, None, 0, None, None)
     return [toks[j, 1 : int(min(ends[j], limits[j])) + 1] for j in range(b)]

@@ -198,6 +198,7 @@ def engine(
     sequences as long as the batch needs); `int8` decodes with int8 weights (`quantize_int8`); `compile`
     with `torch.compile`d steps (compiled here for every shape the timed runs use: not timed)."""
     import torch
+    from whisperspeech.decoding import DecodingOptions
     from whisperspeech.languages import lang_id, text_tokens
     from whisperspeech.s2a import s2a_generate
     from whisperspeech.t2s import t2s_generate
@@ -209,7 +210,7 @@ def engine(
     vocoder = Vocoder.__new__(Vocoder)
     vocoder.device, vocoder.random, vocoder.vocos = "cpu", True, build_vocos().eval()
     speaker = bench_speaker()
-    kv = getattr(torch, kv_dtype)
+    decoding = DecodingOptions(compile=compile, kv_dtype=getattr(torch, kv_dtype))
 
     def speak(texts):
         t0 = time.perf_counter()
@@ -220,11 +221,10 @@ def engine(
             15.0,
             temperature=0,
             max_tokens=T2S_TOKENS,
-            kv_dtype=kv,
-            compile=compile,
+            decoding=decoding,
         )
         t1 = time.perf_counter()
-        atoks = s2a_generate(s2a, stoks, speaker[None], temperature=0, kv_dtype=kv, compile=compile)
+        atoks = s2a_generate(s2a, stoks, speaker[None], temperature=0, decoding=decoding)
         t2 = time.perf_counter()
         wavs = [vocoder.decode(a) for a in atoks]
         t3 = time.perf_counter()
@@ -333,12 +333,14 @@ def profile_steps(files: Path, options: dict, batches=(1, 8)) -> dict:
     kernels the profiler cannot see): about as fast, and each kernel and library call shows."""
     import torch
     from torch.profiler import ProfilerActivity, profile
+    from whisperspeech.decoding import DecodingOptions
     from whisperspeech.languages import lang_id, text_tokens
     from whisperspeech.s2a import s2a_generate
     from whisperspeech.t2s import t2s_generate
 
     torch.set_num_threads(2)
-    compile, kv = options.get("compile", False), getattr(torch, options.get("kv_dtype", "float32"))
+    compile = options.get("compile", False)
+    decoding = DecodingOptions(compile=compile, kv_dtype=getattr(torch, options.get("kv_dtype", "float32")))
     speaker = bench_speaker()[None]
     report = {}
     for b in batches:
@@ -359,14 +361,13 @@ def profile_steps(files: Path, options: dict, batches=(1, 8)) -> dict:
                     15.0,
                     temperature=0,
                     max_tokens=T2S_TOKENS,
-                    compile=compile,
-                    kv_dtype=kv,
+                    decoding=decoding,
                 ),
             ),
             (
                 "s2a",
                 3 * T2S_TOKENS,
-                lambda: s2a_generate(s2a, stoks, speaker, temperature=0, compile=compile, kv_dtype=kv),
+                lambda: s2a_generate(s2a, stoks, speaker, temperature=0, decoding=decoding),
             ),
         ]
         for name, steps, fn in runs:
