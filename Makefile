@@ -16,7 +16,7 @@ $(VENV)/.installed: $(BIN)/python setup.py settings.ini constraints-cpu.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) -q -e ".[dev,train,fast,serve]"
+	$(PIP) -q -e ".[dev,train,fast,serve,eval]"
 	touch $@
 
 # System voices (flite, espeak-ng) speak test sentences and corpora; installed with apt when missing.

@@ -30,7 +30,7 @@ setuptools.setup(
     include_package_data=True,
     package_data={cfg["lib_path"]: ["voice/*.model", "voice/*.pt", "voice/*.md", "voice/*.json"]},  # the embedded voice
     install_requires=words("requirements"),
-    extras_require={group: words(f"{group}_requirements") for group in ("dev", "train", "serve", "fast")},
+    extras_require={group: words(f"{group}_requirements") for group in ("dev", "train", "serve", "fast", "eval")},
     entry_points={
         "console_scripts": words("console_scripts"),
         "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],

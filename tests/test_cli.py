@@ -250,6 +250,10 @@ def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):
         and cloned["cps"] == 15
     )
     assert "mean_teacher_wer" in report["summary"]
+    # DNSMOS (the eval extras are installed with the dev ones): the teacher's speech sounds better than random weights'
+    assert report["quality"] and 1 <= slt["dnsmos"] < slt["teacher_dnsmos"] <= 5 and 1 <= cloned["p808"] <= 5
+    assert "teacher_dnsmos" not in cloned and set(slt["clips"][0]) >= {"dnsmos", "p808", "teacher_dnsmos"}
+    assert report["summary"]["mean_dnsmos"] == sum(r["dnsmos"] for r in report["voices"]) / 3
     assert report["summary"]["mean_wer_model_voices"] == slt["wer"]  # the cloned voice left out of it
     lo, hi = slt["wer_ci95"]  # the interval holds its WER; per-utterance edits add up to it
     assert (

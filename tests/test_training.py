@@ -505,3 +505,27 @@ def test_dropout_only_while_training():
     dropped.train()
     torch.manual_seed(1)
     assert not torch.allclose(plain(*args), dropped(*args))
+
+
+def test_adversarial_codec_tunes_its_decoder_only_and_resumes(prepared, tmp_path):
+    "`train codec --adversarial --init`: the codes keep their meaning (encoder, quantizer unchanged), the decoder moves."
+    from whisperspeech.core import WhisperSpeechError
+
+    base = train("codec", prepared["spk"], tmp_path / "base", steps=2, batch_size=2, warmup=1, progress=False)
+    gan = dict(batch_size=2, warmup=1, save_every=2, log_every=1, progress=False, overrides={"adversarial": True})
+    with pytest.raises(WhisperSpeechError, match="give --init"):
+        train("codec", prepared["spk"], tmp_path / "fresh", steps=1, **gan)
+    path = train("codec", prepared["spk"], tmp_path / "gan", steps=3, init=str(base), **gan)
+    ckpt = torch.load(tmp_path / "gan" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 3  # one step trains both players, and counts once
+    assert any(k.startswith("discriminators.") for k in ckpt["state_dict"]) and len(ckpt["optimizer_states"]) == 2
+    before, after = load_model(base, kind="codec"), load_model(path, kind="codec")
+    assert after.config.adversarial and trained_steps(path) == 3
+    old, new = before.state_dict(), after.state_dict()
+    frozen = [k for k in old if k.startswith(("encoder.", "to_codes.", "quantizer."))]
+    assert frozen and all(torch.equal(old[k], new[k]) for k in frozen)
+    assert not all(torch.equal(old[k], new[k]) for k in old if k.startswith("decoder."))
+    rows = [r for f in sorted((tmp_path / "gan").glob("logs/*/metrics.csv")) for r in csv.DictReader(open(f))]
+    assert {"loss", "d_loss", "adv", "fm"} <= set(rows[0])
+    train("codec", prepared["spk"], tmp_path / "gan", steps=5, **gan)  # resumes both players
+    assert torch.load(tmp_path / "gan" / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 5

@@ -221,6 +221,7 @@ TRAINING_ONLY = (
     "uncond_rate",
     "guidance",
     "codebook_weights",
+    "adversarial",
 )  # config fields that change how a model trains or decodes, not its weights
 
 

@@ -258,6 +258,8 @@ def cmd_train(args):
         raise WhisperSpeechError(
             f"--uncond-rate {args.uncond_rate}? It is for s2a: a probability between 0 and 1, e.g. 0.15"
         )
+    if args.adversarial and args.kind != "codec":
+        raise WhisperSpeechError("--adversarial is for codec")
     if args.depth is not None and args.depth < 1:
         raise WhisperSpeechError(f"depth {args.depth}? Give 1 or more")
     weights = _codebook_weights(args.codebook_weights, args.kind)
@@ -268,6 +270,7 @@ def cmd_train(args):
             ("depth", args.depth),
             ("uncond_rate", args.uncond_rate),
             ("codebook_weights", weights),
+            ("adversarial", args.adversarial or None),
         )
         if v is not None
     }
@@ -423,6 +426,12 @@ def _add_train(sub):
         "--codec", help="s2a-parallel: the codec .model whose codes the shards hold (a new run takes its codebooks)"
     )
     tr.add_argument(
+        "--adversarial",
+        action="store_true",
+        help="codec: with --init CODEC.model, tune its decoder against multi-period and multi-resolution "
+        "discriminators (encoder and quantizer frozen: the codes of existing shards stay valid)",
+    )
+    tr.add_argument(
         "--export-only", action="store_true", help="export the run's last checkpoint to RUN/<kind>.model and stop"
     )
     tr.add_argument("--half", action="store_true", help="with --export-only: store the weights in float16")
@@ -467,6 +476,7 @@ def cmd_eval(args):
         temperature=args.temperature,
         top_k=args.top_k,
         clones=args.clone or [],
+        quality=False if args.no_dnsmos else None,
     )
     print(format_table(report))
     if args.json:
@@ -566,6 +576,11 @@ def _add_eval(sub):
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--limit", type=int, help="use only the first N sentences")
     ev.add_argument("--json", help="also write the report to this JSON file")
+    ev.add_argument(
+        "--no-dnsmos",
+        action="store_true",
+        help="skip the DNSMOS quality scores (scored by default where the eval extras are installed)",
+    )
     ev.add_argument("--int8", action="store_true", help=INT8_HELP)
     ev.add_argument("--guidance", type=float, metavar="G", help=GUIDANCE_HELP)
     _add_sampling(ev)

@@ -40,6 +40,7 @@ class CodecConfig:
     dec_dim: int = 256
     dec_layers: int = 8
     commit_weight: float = 1.0
+    adversarial: bool = False  # training only: tune the decoder against discriminators, encoder and quantizer frozen
 
     @property
     def frame_rate(self) -> float:
@@ -94,6 +95,10 @@ class Codec(nn.Module):
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         "Audio (batch, frames * hop) of quantized latents (batch, codebook_dim, frames), or of predictions of them."
         return self.head(self.decoder(latents))
+
+    def resynthesize(self, wav: torch.Tensor) -> torch.Tensor:
+        "Audio (batch, frames * hop) decoded from the codes of `wav`: gradients reach the decoder only."
+        return self.decode(self.encode(wav))
 
     def forward(self, wav: torch.Tensor):
         "Training pass: reconstruction (batch, frames * hop) and the quantizer's commitment penalty."

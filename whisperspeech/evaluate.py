@@ -16,6 +16,7 @@ import torch
 from .asr import corpus_wer, transcribe, word_errors, word_error_rate
 from .audio import resample
 from .core import WhisperSpeechError
+from .quality import EXTRAS_HINT, dnsmos, dnsmos_available
 from .speaker import speaker_embedding
 from .system_voices import speak_system
 from .vocoder import SAMPLE_RATE
@@ -107,10 +108,11 @@ def evaluate_voice(
     top_k: int | None = None,
     clone: bool = False,
     tokenizer=None,
+    quality: bool = False,
 ) -> dict:
     """Scores of `pipe` speaking `sentences` with `voice` (see the table above), at rate `cps` (None: the voice's own).
     `clone=True`: `voice` is a system voice the model lacks, cloned from `clone_recording(voice)`. With `tokenizer`
-    (T2S's semantic tokenizer, loaded), the readback scores too."""
+    (T2S's semantic tokenizer, loaded), the readback scores too; with `quality`, DNSMOS scores (`quality.dnsmos`)."""
     _check_voice(pipe, voice, clone)
     speaker = pipe.speaker(clone_recording(voice)) if clone else voice
     cps = pipe.rate(speaker, cps)
@@ -149,6 +151,11 @@ def evaluate_voice(
                 duration_ratio=round(ratios[-1], 2) if system else None,
             )
         )
+        if quality:
+            for who, audio in (("", wav), ("teacher_", teacher if system else None)):
+                if audio is not None:
+                    q = dnsmos(audio, SAMPLE_RATE)
+                    clips[-1].update({f"{who}dnsmos": round(q["overall"], 3), f"{who}p808": round(q["p808"], 3)})
         if reads:
             stoks = pipe.generate_stoks(
                 text, speaker=speaker, lang=lang, cps=cps, seed=seed + i, temperature=temperature, top_k=top_k
@@ -182,6 +189,9 @@ def evaluate_voice(
             duration_ratio_max=max(ratios),
             outside_0_6_1_6=sum(not 0.6 <= r <= 1.6 for r in ratios),
         )
+    for k in ("dnsmos", "p808", "teacher_dnsmos", "teacher_p808"):
+        if quality and k in clips[0]:
+            row[k] = sum(c[k] for c in clips) / len(clips)
     if reads:
         row["readback_wer"] = word_error_rate(sentences, [c["readback"] for c in clips])
         if system:
@@ -240,10 +250,11 @@ def evaluate(
     top_k: int | None = None,
     clones: list[str] = (),
     tokenizer=None,
+    quality: bool | None = None,
 ) -> dict:
     """The evaluation report of `pipe` over a sentence file, voices (names or recordings) and system voices to clone.
     `tokenizer`: T2S's semantic tokenizer for the readback scores (a .model path; None: the pipeline's bundle's, if
-    it has one; False: no readback)."""
+    it has one; False: no readback). `quality`: DNSMOS scores (None: where `speechmos` is installed)."""
     if not voices and not clones:
         raise WhisperSpeechError("nothing to evaluate: give a voice or a system voice to clone")
     for v in voices:
@@ -255,6 +266,10 @@ def evaluate(
 
     sentences = read_sentences(sentences_file)
     sentences = sentences[:limit] if limit else sentences
+    if quality is None:
+        quality = dnsmos_available()
+    elif quality and not dnsmos_available():
+        raise WhisperSpeechError(f"DNSMOS needs the evaluation extras: {EXTRAS_HINT}")
     asr = load_whisper(whisper)
     tokenizer = tokenizer_path(pipe) if tokenizer is None else tokenizer or None
     tok = None
@@ -274,7 +289,7 @@ def evaluate(
             tok._whisper[0] = asr  # the judge is the tokenizer's Whisper: load it once
     bar = tqdm(total=len(sentences) * (len(voices) + len(clones)), unit="utt", disable=not progress, desc="eval")
     rows = [
-        evaluate_voice(pipe, sentences, v, asr, lang, cps, seed, bar, temperature, top_k, clone, tok)
+        evaluate_voice(pipe, sentences, v, asr, lang, cps, seed, bar, temperature, top_k, clone, tok, quality)
         for vs, clone in ((voices, False), (clones, True))
         for v in vs
     ]
@@ -285,6 +300,9 @@ def evaluate(
     summary = dict(mean_wer=mean(rows, "wer"), mean_wer_ci95=interval(rows), mean_similarity=mean(rows, "similarity"))
     if own:
         summary["mean_teacher_wer"] = mean(own, "teacher_wer")
+    for k in ("dnsmos", "p808", "teacher_dnsmos", "teacher_p808"):
+        if scored := [r for r in rows if k in r]:
+            summary[f"mean_{k}"] = mean(scored, k)
     if read := [r for r in rows if "readback_wer" in r]:
         summary["mean_readback_wer"] = mean(read, "readback_wer")
     if read := [r for r in own if "teacher_readback_wer" in r]:
@@ -308,6 +326,7 @@ def evaluate(
         voices=rows,
         summary=summary,
         readback_tokenizer=str(tokenizer) if tok is not None and _reads(tok, lang) else None,
+        quality="DNSMOS (speechmos): P.835 overall and P.808" if quality else None,
     )
 
 
@@ -327,6 +346,20 @@ def format_table(report: dict) -> str:
     if reads:
         head += f" {'readback':>8s} {'rb teach':>8s}"
     rb = lambda d, k: f"{d[k]:8.3f}" if k in d else f"{'-':>8s}"
+    mos = any("dnsmos" in r for r in report["voices"])
+    if mos:
+        head += f" {'MOS':>5s} {'P.808':>5s} {'MOS tch':>7s}"
+    scores = lambda d, p="": (
+        (
+            " "
+            + " ".join(
+                f"{d[k]:{w}.2f}" if k in d else f"{'-':>{w}s}"
+                for k, w in ((f"{p}dnsmos", 5), (f"{p}p808", 5), (f"{p}teacher_dnsmos", 7))
+            )
+        )
+        if mos
+        else ""
+    )
     lines = [
         f"model: {report['model']}; judge: Whisper {report['whisper']}; sampling: {sampling}",
         head,
@@ -342,6 +375,7 @@ def format_table(report: dict) -> str:
             f"{name[:24]:24s} {r['utterances']:3d} {rate} {r['wer']:6.3f} {ci(r.get('wer_ci95'))} {teacher} "
             f"{r['similarity']:6.3f} {nearest} {dur:>10s} {r['rtf']:5.2f}"
             + (f" {rb(r, 'readback_wer')} {rb(r, 'teacher_readback_wer')}" if reads else "")
+            + scores(r)
         )
         if "nearest_model_voice" in r:
             lines.append(
@@ -354,6 +388,8 @@ def format_table(report: dict) -> str:
     means_rb = (
         f" {'':7s} {'':10s} {'':5s} {rb(s, 'mean_readback_wer')} {rb(s, 'mean_teacher_readback_wer')}" if reads else ""
     )
+    if mos:
+        means_rb = (means_rb or f" {'':7s} {'':10s} {'':5s}") + scores(s, "mean_")
     lines += [
         "-" * len(head),
         f"{'mean':24s} {'':8s} {s['mean_wer']:6.3f} {ci(s.get('mean_wer_ci95'))} {teacher} {s['mean_similarity']:6.3f}{means_rb}",
@@ -362,6 +398,10 @@ def format_table(report: dict) -> str:
         lines.append(
             f"{'mean, model voices':24s} {'':8s} {s['mean_wer_model_voices']:6.3f} {ci(s.get('mean_wer_model_voices_ci95'))} "
             f"{teacher} {s['mean_similarity_model_voices']:6.3f}"
+        )
+    if mos:
+        lines.append(
+            "MOS: DNSMOS P.835 overall quality, P.808: DNSMOS P.808 (1-5, higher is better), tch: the teacher's audio"
         )
     if reads:
         lines.append(

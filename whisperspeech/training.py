@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['PRESETS', 'VQ_VOCAB', 'GROWN_INPUTS', 'preset', 't2s_batch', 's2a_batch', 's2a_parallel_batch', 'sample_symbols',
            'phone_inventory', 't2s_parallel_batch', 'aligner_batch', 'vq_batch', 'codec_batch', 'length_buckets',
-           'make_loader', 'keep_freed_memory', 'OptimConfig', 'codebook_loss', 'make_task', 'build_model',
-           'sample_length', 'batch_maker', 'last_checkpoint', 'export_checkpoint', 'load_grown', 'train']
+           'make_loader', 'keep_freed_memory', 'OptimConfig', 'codebook_loss', 'make_task', 'make_gan_task',
+           'build_model', 'sample_length', 'batch_maker', 'last_checkpoint', 'export_checkpoint', 'load_grown', 'train']
 
 # %% ../nbs/32_training.ipynb #ab074723
 import math
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .codec import Codec, CodecConfig, codec_loss
+from .codec import Codec, CodecConfig, codec_loss, reconstruction_loss
 from .core import FRAMES_PER_STOK, WhisperSpeechError, speaking_rate
 from .delay import DelayPattern
 from .languages import lang_id
@@ -516,6 +516,71 @@ def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None
 
     return Task()
 
+# %% ../nbs/32_training.ipynb #8ca93be3
+def make_gan_task(model: Codec, optim: OptimConfig, recon_weight: float = 45.0):
+    """The LightningModule that tunes a codec's decoder adversarially (`CodecConfig.adversarial`): the encoder and
+    quantizer stay frozen, so the codes of existing token shards keep their meaning. Each step trains the
+    discriminators (hinge loss) on the decoder's audio, then the decoder and its head on `recon_weight` times the
+    reconstruction loss plus the adversarial and feature-matching losses (`discriminators`), Vocos' recipe."""
+    from whisperspeech.discriminators import Discriminators, discriminator_loss, generator_losses
+
+    L = _lightning()
+    for part in (model.features, model.encoder, model.to_codes, model.quantizer):
+        part.requires_grad_(False)
+
+    class GanTask(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.model, self.kind, self.optim = model, "codec", optim
+            self.discriminators = Discriminators()
+            self.automatic_optimization = False
+
+        def training_step(self, batch, i):
+            opt_g, opt_d = self.optimizers()
+            wav = batch["wav"]
+            fake = self.model.resynthesize(wav)[..., : wav.shape[-1]]
+            d_loss = discriminator_loss(self.discriminators, wav, fake)
+            opt_d.zero_grad()
+            self.manual_backward(d_loss)
+            self.clip_gradients(opt_d, self.optim.clip, "norm")
+            # the inner optimizer: Lightning counts each wrapped step as a training step, and one step is both players'
+            opt_d.optimizer.step()
+            adv, fm = generator_losses(self.discriminators, wav, fake)
+            recon = reconstruction_loss(fake, wav, self.model.config.sample_rate)
+            g_loss = recon_weight * recon + adv + fm
+            opt_g.zero_grad()
+            self.manual_backward(g_loss)
+            self.clip_gradients(opt_g, self.optim.clip, "norm")
+            opt_g.step()
+            for s in self.lr_schedulers():
+                s.step()
+            n = len(batch["keys"])
+            self.log("loss", recon, prog_bar=True, batch_size=n)  # the reconstruction loss, comparable across runs
+            for name, v in (("d_loss", d_loss), ("adv", adv), ("fm", fm)):
+                self.log(name, v, batch_size=n)
+
+        def on_save_checkpoint(self, checkpoint):
+            checkpoint["whisperspeech"] = dict(
+                kind="codec", config=asdict(self.model.config), start_step=self.optim.start
+            )
+
+        def configure_optimizers(self):
+            o = self.optim
+            opts = [
+                torch.optim.AdamW(
+                    [p for p in m.parameters() if p.requires_grad],
+                    lr=o.lr,
+                    weight_decay=o.weight_decay,
+                    betas=(0.8, 0.99),
+                )
+                for m in (self.model, self.discriminators)
+            ]
+            return opts, [
+                dict(scheduler=torch.optim.lr_scheduler.LambdaLR(opt, o.lr_factor), interval="step") for opt in opts
+            ]
+
+    return GanTask()
+
 # %% ../nbs/32_training.ipynb #9bd62b34
 def build_model(kind: str, config):
     "A fresh model for `config`; the tokenizer gets the offline Whisper and frozen-decoder training setup."
@@ -763,7 +828,17 @@ def train(
                     f"{init} was trained {start_step} steps, the whole {steps}-step schedule; raise --steps to train on"
                 )
     optim = OptimConfig(lr=lr, warmup=warmup, steps=steps, start=start_step)
-    task = make_task(kind, model, optim, Path(keys_log) if keys_log else None)
+    adversarial = getattr(config, "adversarial", False)
+    if adversarial and last is None and init is None:
+        raise WhisperSpeechError(
+            "an adversarial codec run tunes a trained codec's decoder: give --init CODEC.model "
+            "(train the codec with reconstruction losses first)"
+        )
+    task = (
+        make_gan_task(model, optim)
+        if adversarial
+        else make_task(kind, model, optim, Path(keys_log) if keys_log else None)
+    )
     ckpt_dir = out_dir / "checkpoints"
     # webdataset streams cannot seek: a resumed or continued run reshuffles with the step as part of
     # the seed instead of replaying the samples the first run started with
@@ -792,7 +867,7 @@ def train(
         ]  # always last.ckpt
         + ([_keep_exports(kind, model, out_dir / "kept", keep_every, start_step)] if keep_every else []),
         log_every_n_steps=log_every,
-        gradient_clip_val=1.0,
+        gradient_clip_val=None if adversarial else optim.clip,  # the GAN task clips each player's own
         enable_progress_bar=progress,
         enable_model_summary=False,
         use_distributed_sampler=False,

@@ -3,12 +3,15 @@ it still sound like the same speaker?
 
 Speaks held-out sentences (datasets/eval_sentences_en.txt: written for evaluation, in no training
 text) with the corpus voices, encodes and decodes them with the codec, and reports per voice the
-Whisper word error rate of the original and of the reconstruction, and the resemblyzer cosine
-similarity between the two. Also how stable its codes are: the share of frames, per codebook, whose code
+Whisper word error rate of the original and of the reconstruction, the resemblyzer cosine
+similarity between the two, and (where the eval extras are installed) the DNSMOS quality of both: P.835 overall
+and P.808, how natural each sounds. Also how stable its codes are: the share of frames, per codebook, whose code
 stays the same when the audio is stored as 16-bit PCM (as the corpus keeps it), a change no one can hear.
 Codes that move under it are noise S2A is asked to predict. `--codes-only` measures that alone (seconds).
 
     .venv/bin/python scripts/research/eval_codec.py runs/codec/codec.model --per-voice 6 --json codec-eval.json
+    .venv/bin/python scripts/research/eval_codec.py whisperspeech/voice/codec.model --per-voice 30 \
+        --voices festival:slt-hts,flite:awb,flite:slt,piper:joe      # every evaluation sentence, four voices
 """
 
 import json
@@ -22,6 +25,7 @@ from heldout import heldout_parser, heldout_utterances
 from whisperspeech.asr import transcribe, word_error_rate
 from whisperspeech.audio import resample
 from whisperspeech.checkpoints import load_model
+from whisperspeech.quality import dnsmos, dnsmos_available
 from whisperspeech.speaker import speaker_embedding
 from whisperspeech.whisper_models import load_whisper
 
@@ -62,9 +66,10 @@ def main(argv=None):
             Path(args.json).write_text(json.dumps(dict(codec=args.codec, code_stability=stability), indent=1))
         return stability
     asr = load_whisper(args.whisper)
+    quality = dnsmos_available()
     rows, t_codec, seconds = [], 0.0, 0.0
     for voice, utterances in heldout_utterances(args, sr=24000):
-        refs, orig, recon, sims, kept = [], [], [], [], []
+        refs, orig, recon, sims, kept, mos = [], [], [], [], [], []
         for text, wav in utterances:
             kept.append(code_stability(codec, wav))
             t0 = time.perf_counter()
@@ -77,6 +82,8 @@ def main(argv=None):
             recon.append(transcribe(asr, resample(rec, 24000, 16000)))
             a, b = (speaker_embedding(resample(x, 24000, 16000), "resemblyzer") for x in (wav, rec))
             sims.append(float(torch.nn.functional.cosine_similarity(a, b, dim=0)))
+            if quality:
+                mos.append([dnsmos(x, 24000)[k] for x in (wav, rec) for k in ("overall", "p808")])
         rows.append(
             dict(
                 voice=voice,
@@ -88,8 +95,17 @@ def main(argv=None):
             )
         )
         r = rows[-1]
+        if quality:
+            m = torch.tensor(mos).mean(0).tolist()
+            r.update(dnsmos_original=m[0], p808_original=m[1], dnsmos_codec=m[2], p808_codec=m[3])
         print(
-            f"{voice:18s} WER original {r['wer_original']:.3f}  codec {r['wer_codec']:.3f}  similarity {r['similarity']:.3f}",
+            f"{voice:18s} WER original {r['wer_original']:.3f}  codec {r['wer_codec']:.3f}  similarity {r['similarity']:.3f}"
+            + (
+                f"  DNSMOS original {r['dnsmos_original']:.2f} codec {r['dnsmos_codec']:.2f}  "
+                f"P.808 original {r['p808_original']:.2f} codec {r['p808_codec']:.2f}"
+                if quality
+                else ""
+            ),
             flush=True,
         )
         print_stability(voice, r["code_stability"])
@@ -103,9 +119,17 @@ def main(argv=None):
         codec_rtf=t_codec / seconds,
         code_stability=stability,
     )
+    if quality:
+        summary.update({k: mean(k) for k in ("dnsmos_original", "dnsmos_codec", "p808_original", "p808_codec")})
     print(
         f"{'mean':18s} WER original {summary['wer_original']:.3f}  codec {summary['wer_codec']:.3f}  "
         f"similarity {summary['similarity']:.3f} (min {summary['min_similarity']:.3f}); codec RTF {summary['codec_rtf']:.3f}"
+        + (
+            f"\n{'':18s} DNSMOS original {summary['dnsmos_original']:.2f} codec {summary['dnsmos_codec']:.2f}  "
+            f"P.808 original {summary['p808_original']:.2f} codec {summary['p808_codec']:.2f}"
+            if quality
+            else ""
+        )
     )
     if args.json:
         Path(args.json).write_text(json.dumps(dict(codec=args.codec, summary=summary, voices=rows), indent=1))
