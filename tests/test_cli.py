@@ -278,3 +278,41 @@ def test_eval_says_which_voices_it_cannot_score(tiny_bundle, tmp_path, args, mes
     sentences.write_text("The soup needs more salt.\n")
     r = run_cli("eval", "--model", str(tiny_bundle), "--sentences", str(sentences), "--quiet", *args)
     assert r.returncode == 1 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_sigterm_stops_prepare_and_its_worker_processes(tmp_path):
+    "A SIGTERM (a job scheduler's stop) ends `prepare --workers 2` at once, workers included, with no half-written shard."
+    import os
+    import signal
+    import time
+
+    ws = str(Path(sys.executable).parent / "whisperspeech")
+    out, err = tmp_path / "corpus", tmp_path / "stderr.txt"
+    with open(err, "w") as stderr:  # a file, not a pipe: workers left running would hold a pipe open
+        proc = subprocess.Popen(
+            [ws, "prepare", "corpus", "-o", str(out), "--utterances", "400", "--workers", "2", "--quiet"],
+            stderr=stderr,
+        )
+    children_file = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline, children = time.monotonic() + 60, []
+    while time.monotonic() < deadline and len(children) < 2:  # the two workers (and a resource tracker) started
+        time.sleep(0.2)
+        children = children_file.read_text().split() if children_file.exists() else []
+    assert len(children) >= 2, "the workers never started"
+    time.sleep(1)  # into their first shards
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM, err.read_text()
+    deadline = time.monotonic() + 10
+    alive = lambda: [c for c in children if Path(f"/proc/{c}").exists() and "Z" not in _state(c)]
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(), f"workers left running: {alive()}"
+    assert not [p for p in out.glob("*.tar") if not (out / p.name.replace(".tar", ".json")).exists()]
+    assert os.listdir(out)  # it had begun (spec, licences)
+
+
+def _state(pid) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

@@ -8,7 +8,9 @@ __all__ = ['GUIDANCE_HELP', 'INT8_HELP', 'COMPILE_HELP', 'cmd_say', 'cmd_voices'
 
 # %% ../nbs/08_cli.ipynb #2f9a55c1
 import argparse
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -675,9 +677,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/08_cli.ipynb #d09fa88b
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None) -> int:
     "Entry point of the `whisperspeech` command; returns the exit status."
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():  # SIGTERM ends the command as an exit: workers and
+        signal.signal(signal.SIGTERM, _exit_on_signal)  # temporary files are cleaned up on the way out
     try:
         args.run(args)
     except WhisperSpeechError as e:

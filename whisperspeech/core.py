@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['STOKS_PER_SECOND', 'FRAMES_PER_STOK', 'DEFAULT_CPS', 'CPS_RANGE', 'WhisperSpeechError', 'speaking_rate', 'cache_dir',
-           'atomic_write']
+           'atomic_write', 'worker_pool']
 
 # %% ../nbs/00_core.ipynb #64c28222
 import os
@@ -59,3 +59,39 @@ def atomic_write(path):
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+# %% ../nbs/00_core.ipynb #c0e1a002
+class _Inline:
+    "A stand-in for a process pool that runs the work in this process."
+
+    def map(self, fn, *iterables):
+        return map(fn, *iterables)
+
+
+@contextmanager
+def worker_pool(workers: int, threads: int | None = None):
+    """A `ProcessPoolExecutor` of `workers` spawned processes with `threads` torch threads each (None: torch's
+    default), or an inline stand-in when `workers` is 1; stopped, queued work cancelled, if the block ends early."""
+    if workers <= 1:
+        yield _Inline()
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import torch
+
+    init = (torch.set_num_threads, (threads,)) if threads else (None, ())
+    pool = ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=init[0], initargs=init[1]
+    )
+    try:
+        yield pool
+    except BaseException:
+        running = list((pool._processes or {}).values())  # the executor has no public handle on its processes
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in running:
+            proc.terminate()
+        for proc in running:
+            proc.join(5)
+        raise
+    pool.shutdown()

@@ -9,7 +9,6 @@ __all__ = ['FORTUNE_DIRS', 'TEXT_PACKAGES', 'VOICES', 'sentences', 'CorpusSpec',
 # %% ../nbs/30_corpus.ipynb #064dde8b
 import io
 import json
-import multiprocessing
 import random
 import re
 import shutil
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from .core import WhisperSpeechError, atomic_write
+from .core import WhisperSpeechError, atomic_write, worker_pool
 from .system_voices import speak_system
 
 # %% ../nbs/30_corpus.ipynb #ff93d0a4
@@ -209,7 +208,6 @@ def build_corpus(
     """Build (or resume) a corpus until it holds `hours` of speech or `utterances` utterances.
 
     Shards are built in order, `workers` at a time; finished shards are kept and skipped."""
-    from concurrent.futures import ProcessPoolExecutor
     from tqdm.auto import tqdm
 
     if (hours is None) == (utterances is None):
@@ -232,8 +230,7 @@ def build_corpus(
     n_shards = -(-utterances // spec.shard_size) if utterances else None
     bar = tqdm(total=n_shards or hours * 3600, unit="shard" if n_shards else "s", disable=not progress, desc="corpus")
     index = 0
-    spawn = multiprocessing.get_context("spawn")  # forking after OpenMP threads ran can deadlock
-    with ProcessPoolExecutor(workers, mp_context=spawn) if workers > 1 else _Inline() as pool:
+    with worker_pool(workers) as pool:
         while (n_shards is None or index < n_shards) and (hours is None or total["seconds"] < hours * 3600):
             batch = list(range(index, index + workers if n_shards is None else min(index + workers, n_shards)))
             for info in pool.map(build_shard, [spec] * len(batch), batch, [out_dir] * len(batch)):
@@ -245,16 +242,3 @@ def build_corpus(
             index += len(batch)
     bar.close()
     return total
-
-
-class _Inline:
-    "A stand-in for a process pool that runs in this process."
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
-
-    def map(self, fn, *its):
-        return map(fn, *its)

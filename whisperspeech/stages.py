@@ -12,11 +12,9 @@ __all__ = ['AUDIO_FIELDS', 'TRAINING_FIELDS', 'STAGES', 'expand_shards', 'sample
 import glob
 import io
 import json
-import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -25,7 +23,7 @@ import numpy as np
 import torch
 
 from .audio import load_audio
-from .core import STOKS_PER_SECOND, WhisperSpeechError, atomic_write
+from .core import STOKS_PER_SECOND, WhisperSpeechError, atomic_write, worker_pool
 
 # %% ../nbs/31_stages.ipynb #b9020583
 AUDIO_FIELDS = ("flac", "wav", "mp3", "ogg")
@@ -137,21 +135,10 @@ def run_stage(
     work = partial(process_shard, factory, options or {})
     reports = []
     bar = tqdm(total=len(shards), unit="shard", desc=name, disable=not progress)
-    if workers > 1:
-        # spawn, not fork: a forked copy of a process whose OpenMP threads already ran can deadlock
-        # ... and one share of the cores each: oversubscribed threads slow everything down
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=torch.set_num_threads,
-            initargs=(max(1, (os.cpu_count() or 1) // workers),),
-        ) as pool:
-            for r in pool.map(work, shards, [out_dir] * len(shards)):
-                reports.append(r)
-                bar.update(1)
-    else:
-        for s in shards:
-            reports.append(work(s, out_dir))
+    # one share of the cores each: oversubscribed threads slow everything down
+    with worker_pool(workers, max(1, (os.cpu_count() or 1) // workers)) as pool:
+        for r in pool.map(work, shards, [out_dir] * len(shards)):
+            reports.append(r)
             bar.update(1)
     bar.close()
     elapsed = time.monotonic() - start
