@@ -48,7 +48,7 @@ class Job:
     lang: int  # language id
     cps: float  # speaking rate, characters per second
     speaker: torch.Tensor  # embedding (width,)
-    limit: int  # most semantic tokens an autoregressive T2S may write
+    limit: int | None  # most semantic tokens an autoregressive T2S may write (None: a parallel T2S sets its length)
     t2s_gen: torch.Generator
     s2a_gen: torch.Generator
 
@@ -259,7 +259,7 @@ class Pipeline:
                 lang=lang_code,
                 cps=cps,
                 speaker=spk,
-                limit=_token_limit(c, cps),
+                limit=None if self.parallel_t2s else _token_limit(c, cps),
                 t2s_gen=g1,
                 s2a_gen=g2,
             )
