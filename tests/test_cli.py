@@ -299,7 +299,9 @@ def test_sigterm_stops_prepare_and_its_worker_processes(tmp_path):
         time.sleep(0.2)
         children = children_file.read_text().split() if children_file.exists() else []
     assert len(children) >= 2, "the workers never started"
-    time.sleep(1)  # into their first shards
+    while time.monotonic() < deadline and not list(out.glob(".*.tmp-*")):
+        time.sleep(0.05)
+    assert list(out.glob(".*.tmp-*")), "no shard was being written"  # stop it mid-shard
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM, err.read_text()
     deadline = time.monotonic() + 10
@@ -307,6 +309,7 @@ def test_sigterm_stops_prepare_and_its_worker_processes(tmp_path):
     while alive() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not alive(), f"workers left running: {alive()}"
+    assert not list(out.glob(".*.tmp-*")), "a half-written shard was left behind"
     assert not [p for p in out.glob("*.tar") if not (out / p.name.replace(".tar", ".json")).exists()]
     assert os.listdir(out)  # it had begun (spec, licences)
 

@@ -68,6 +68,32 @@ class _Inline:
         return map(fn, *iterables)
 
 
+class _WorkerStopped(BaseException):
+    "Raised in a worker process by SIGTERM, so the task's cleanup (an `atomic_write`'s temporary file) runs."
+
+
+def _on_sigterm(signum, frame):
+    raise _WorkerStopped
+
+
+def _init_worker(threads):
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _stoppable(fn, *args, **kwargs):
+    "Run one task in a worker; once a SIGTERM has unwound it, end the worker process (the pool would keep it)."
+    try:
+        return fn(*args, **kwargs)
+    except _WorkerStopped:
+        os._exit(143)
+
+
 @contextmanager
 def worker_pool(workers: int, threads: int | None = None):
     """A `ProcessPoolExecutor` of `workers` spawned processes with `threads` torch threads each (None: torch's
@@ -78,12 +104,11 @@ def worker_pool(workers: int, threads: int | None = None):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    import torch
+    class Pool(ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # `map` submits through here too
+            return super().submit(_stoppable, fn, *args, **kwargs)
 
-    init = (torch.set_num_threads, (threads,)) if threads else (None, ())
-    pool = ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=init[0], initargs=init[1]
-    )
+    pool = Pool(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(threads,))
     try:
         yield pool
     except BaseException:
@@ -93,5 +118,7 @@ def worker_pool(workers: int, threads: int | None = None):
             proc.terminate()
         for proc in running:
             proc.join(5)
+            if proc.is_alive():  # stuck in native code that never returned to Python
+                proc.kill()
         raise
     pool.shutdown()
