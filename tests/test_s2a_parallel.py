@@ -1,5 +1,7 @@
 """The parallel S2A: every surface of a bundle that holds one, its training recipe, and its checkpoint kind."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -145,3 +147,55 @@ def test_it_learns_resumes_and_loads_in_the_pipeline(prepared, micro_codec, tmp_
     (bundle / "t2s.model").symlink_to(t2s)
     wav = Pipeline(model=bundle, quiet=True).generate("Hello there.", seed=0, speaker=torch.randn(256))
     assert wav.ndim == 1 and len(wav) > 0
+
+
+def test_a_decoder_loss_listens_through_the_frozen_codec(prepared, micro_codec, tmp_path):
+    "`--decoder-loss` adds the spectral distance of the codec's audio; the codec is needed, frozen and not saved."
+    from test_training import fixed_batch
+    from whisperspeech.training import _loss, preset, train
+
+    torch.manual_seed(0)
+    first = train(
+        "s2a-parallel",
+        prepared["spk"],
+        tmp_path / "a",
+        "micro",
+        steps=2,
+        batch_size=4,
+        progress=False,
+        codec=micro_codec,
+    )
+    with pytest.raises(WhisperSpeechError, match="give --codec"):
+        train(
+            "s2a-parallel",
+            prepared["spk"],
+            tmp_path / "b",
+            "micro",
+            steps=2,
+            batch_size=4,
+            progress=False,
+            init=first,
+            overrides=dict(decoder_loss=0.5),
+        )
+    codec_bytes = Path(micro_codec).read_bytes()
+    path = train(
+        "s2a-parallel",
+        prepared["spk"],
+        tmp_path / "c",
+        "micro",
+        steps=3,
+        batch_size=4,
+        progress=False,
+        init=first,
+        codec=micro_codec,
+        overrides=dict(decoder_loss=0.5),
+    )
+    model = load_model(path, kind="s2a")
+    assert model.config.decoder_loss == 0.5 and Path(micro_codec).read_bytes() == codec_bytes
+    ckpt = torch.load(tmp_path / "c" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert not [k for k in ckpt["state_dict"] if not k.startswith("model.")]  # the codec is not in the run's files
+    codec = load_model(micro_codec, kind="codec").eval()
+    data = fixed_batch(prepared["spk"], "s2a-parallel", preset("s2a-parallel", "micro"), 4)
+    with torch.no_grad():
+        l1, both = float(_loss("s2a-parallel", model, data)), float(_loss("s2a-parallel", model, data, codec))
+    assert both > l1 > 0

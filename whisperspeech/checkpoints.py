@@ -222,6 +222,7 @@ TRAINING_ONLY = (
     "guidance",
     "codebook_weights",
     "adversarial",
+    "decoder_loss",
 )  # config fields that change how a model trains or decodes, not its weights
 
 

@@ -262,6 +262,10 @@ def cmd_train(args):
         )
     if args.adversarial and args.kind != "codec":
         raise WhisperSpeechError("--adversarial is for codec")
+    if args.decoder_loss is not None and (args.kind != "s2a-parallel" or args.decoder_loss < 0):
+        raise WhisperSpeechError(
+            f"--decoder-loss {args.decoder_loss}? It is for s2a-parallel: a weight of 0 or more, e.g. 0.5"
+        )
     if args.depth is not None and args.depth < 1:
         raise WhisperSpeechError(f"depth {args.depth}? Give 1 or more")
     weights = _codebook_weights(args.codebook_weights, args.kind)
@@ -273,6 +277,7 @@ def cmd_train(args):
             ("uncond_rate", args.uncond_rate),
             ("codebook_weights", weights),
             ("adversarial", args.adversarial or None),
+            ("decoder_loss", args.decoder_loss),
         )
         if v is not None
     }
@@ -426,6 +431,13 @@ def _add_train(sub):
     )
     tr.add_argument(
         "--codec", help="s2a-parallel: the codec .model whose codes the shards hold (a new run takes its codebooks)"
+    )
+    tr.add_argument(
+        "--decoder-loss",
+        type=float,
+        metavar="W",
+        help="s2a-parallel: add W times a spectral loss between the audio --codec's frozen decoder makes of the "
+        "predicted and of the true latents (default: 0, L1 on the latents only)",
     )
     tr.add_argument(
         "--adversarial",

@@ -448,7 +448,7 @@ def codebook_loss(logits, targets, weights=None):
     return (F.cross_entropy(flat, target, ignore_index=-100, reduction="none") * w).sum() / w.sum()
 
 
-def _loss(kind, model, batch):
+def _loss(kind, model, batch, codec=None):
     if kind == "t2s":
         logits = model(
             batch["ttoks"], batch["langs"], batch["cps"], batch["in_stoks"], batch["text_lengths"], batch["speakers"]
@@ -467,7 +467,14 @@ def _loss(kind, model, batch):
         )
     if kind == "s2a-parallel":
         return parallel_s2a_loss(
-            model, batch["stoks"], batch["speakers"], batch["atoks"], batch["langs"], batch["lengths"], batch["frames"]
+            model,
+            batch["stoks"],
+            batch["speakers"],
+            batch["atoks"],
+            batch["langs"],
+            batch["lengths"],
+            batch["frames"],
+            codec=codec,
         )
     if kind == "codec":
         return codec_loss(model, batch["wav"])
@@ -480,8 +487,9 @@ def _loss(kind, model, batch):
     return training_loss(model, batch["mel"], batch["mask"], batch["input_toks"], batch["output_toks"])[0]
 
 # %% ../nbs/32_training.ipynb #8ca93be2
-def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None):
-    "The LightningModule that trains `model` (created lazily so Lightning stays an optional dependency)."
+def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None, codec=None):
+    """The LightningModule that trains `model` (created lazily so Lightning stays an optional dependency); `codec`: a
+    frozen codec whose decoder a parallel S2A's `decoder_loss` listens through (kept out of the checkpoints)."""
     L = _lightning()
 
     class Task(L.LightningModule):
@@ -491,8 +499,12 @@ def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None
             self._seen = []
             self._t0 = None
 
+        def on_fit_start(self):
+            if codec is not None:
+                codec.to(self.device)
+
         def training_step(self, batch, i):
-            loss = _loss(self.kind, self.model, batch)
+            loss = _loss(self.kind, self.model, batch, codec)
             self.log("loss", loss, prog_bar=True, batch_size=len(batch["keys"]))
             if keys_log is not None:
                 self._seen += batch["keys"]
@@ -743,6 +755,20 @@ def _keep_exports(kind: str, model, folder: Path, every: int, start_step: int):
     return KeepExports()
 
 
+def _listening_codec(model, codec):
+    "The frozen codec whose decoder a parallel S2A with a `decoder_loss` trains through, else None."
+    if not getattr(model.config, "decoder_loss", 0):
+        return None
+    if codec is None:
+        raise WhisperSpeechError("a decoder loss listens through the codec: give --codec CODEC.model")
+    from whisperspeech.checkpoints import load_model
+
+    c = load_model(codec, kind="codec").eval().requires_grad_(False)
+    if not model.speaks(c):
+        raise WhisperSpeechError(f"{codec} has other codebooks than the S2A's: give the codec of its shards")
+    return c
+
+
 def train(
     kind: str,
     data,
@@ -779,7 +805,8 @@ def train(
     `keep_every`: also export the model every so many steps to `out_dir/kept/` (to average the last
     ones with `checkpoints.average_models`, or to evaluate them while the run goes on).
     `codec`: the codec whose codes the shards hold (a `.model` path), which a new parallel S2A predicts and
-    quantizes into (a resumed or `init` run keeps the codebooks it has)."""
+    quantizes into (a resumed or `init` run keeps the codebooks it has), and whose decoder a `decoder_loss` listens
+    through."""
     if keep_every is not None and keep_every < 1:
         raise WhisperSpeechError(f"keep every {keep_every} steps? Give a positive number")
     L = _lightning()
@@ -837,7 +864,7 @@ def train(
     task = (
         make_gan_task(model, optim)
         if adversarial
-        else make_task(kind, model, optim, Path(keys_log) if keys_log else None)
+        else make_task(kind, model, optim, Path(keys_log) if keys_log else None, _listening_codec(model, codec))
     )
     ckpt_dir = out_dir / "checkpoints"
     # webdataset streams cannot seek: a resumed or continued run reshuffles with the step as part of
