@@ -15,8 +15,8 @@ def random_bundle(
     folder, size: str = "micro", voices=("flite:slt", "flite:rms"), seed: int = 0, s2a: str = "s2a", t2s: str = "t2s"
 ) -> Path:
     """A bundle of random-weight T2S, S2A and codec of preset `size` (micro or tiny) in `folder`; `s2a`: its S2A's
-    kind, the autoregressive `s2a` or `s2a-parallel` (preset micro, whatever the size); `t2s` likewise, `t2s` or
-    `t2s-parallel` (micro, reading the English phonemes of a few sentences)."""
+    kind, the autoregressive `s2a` or `s2a-parallel` (preset micro, whatever the size); `t2s` likewise, `t2s`, `t2s-parallel` or
+    `t2s-masked` (micro, reading the English phonemes of a few sentences)."""
     from whisperspeech.checkpoints import save_model
     from whisperspeech.codec import Codec
     from whisperspeech.core import STOKS_PER_SECOND, speaking_rate
@@ -31,9 +31,9 @@ def random_bundle(
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     sentence = "The lamp on the desk flickered twice and then went dark."
-    if t2s == "t2s-parallel":
+    if t2s in ("t2s-parallel", "t2s-masked"):
+        from whisperspeech.checkpoints import MODELS
         from whisperspeech.phonemes import text_symbols
-        from whisperspeech.t2s_parallel import ParallelT2S
 
         phones = sorted(
             {
@@ -42,7 +42,7 @@ def random_bundle(
                 for s in text_symbols(text)
             }
         )
-        save_model(ParallelT2S(preset(t2s, "micro", phones=phones)), folder / "t2s.model")
+        save_model(MODELS[t2s][0](preset(t2s, "micro", phones=phones)), folder / "t2s.model")
     else:
         model = T2S(preset("t2s", size))
         with torch.no_grad():

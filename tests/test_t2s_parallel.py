@@ -191,3 +191,26 @@ def test_aligner_stage_and_training_recipe(prepared, tmp_path):
     with torch.no_grad():
         before, after = float(_loss("t2s-parallel", fresh.eval(), data)), float(_loss("t2s-parallel", trained, data))
     assert after < 0.9 * before, (before, after)  # random tokenizer's tokens: little to learn but durations
+    masked = train(
+        "t2s-masked", tmp_path / "aligned", tmp_path / "masked", "micro", steps=6, batch_size=8, progress=False
+    )  # the alignment-free design trains on the same shards, durations unread
+    model = load_model(masked, kind="t2s")
+    assert type(model).__name__ == "MaskedT2S" and model.config.phones == trained.config.phones
+
+
+def test_a_masked_t2s_writes_the_length_its_rate_gives(tmp_path):
+    "A masked T2S bundle: every chunk lasts characters x 25 / cps tokens, and streaming equals generate."
+    from bundles import random_bundle
+    from whisperspeech.t2s_masked import masked_length
+
+    bundle = random_bundle(tmp_path / "bundle", "micro", s2a="s2a-parallel", t2s="t2s-masked")
+    pipe = Pipeline(model=bundle, quiet=True)
+    assert pipe.parallel_t2s and type(pipe.t2s).__name__ == "MaskedT2S"
+    chunks = pipe._chunks(TEXT, 12.0)
+    stoks = pipe.generate_stoks(TEXT, speaker="flite:slt", cps=12.0, seed=0)
+    assert [len(s) for s in stoks] == [masked_length(len(c), 12.0) for c in chunks] and len(stoks) >= 1
+    assert all(int(s.min()) >= 0 and int(s.max()) < 513 for s in stoks)
+    slower = pipe.generate_stoks(TEXT, speaker="flite:slt", cps=8.0, seed=0)
+    assert sum(map(len, slower)) > sum(map(len, stoks))
+    pieces = list(pipe.generate_stream(TEXT, speaker="flite:rms", seed=7, frames=6))
+    assert torch.allclose(torch.cat(pieces), pipe.generate(TEXT, speaker="flite:rms", seed=7), atol=1e-5)

@@ -21,6 +21,7 @@ from .s2a import S2A, S2AConfig
 from .s2a_parallel import ParallelS2A, ParallelS2AConfig
 from .aligner import Aligner, AlignerConfig
 from .t2s_parallel import ParallelT2S, ParallelT2SConfig
+from .t2s_masked import MaskedT2S, MaskedT2SConfig
 from .t2s import T2S, T2SConfig
 from .vq import SemanticTokenizer, VQConfig
 
@@ -33,6 +34,7 @@ MODELS = {
     "vq": (SemanticTokenizer, VQConfig),
     "aligner": (Aligner, AlignerConfig),
     "t2s-parallel": (ParallelT2S, ParallelT2SConfig),
+    "t2s-masked": (MaskedT2S, MaskedT2SConfig),
 }
 KIND_NAMES = {
     "codec": "an acoustic codec",
@@ -42,10 +44,12 @@ KIND_NAMES = {
     "vq": "a semantic tokenizer (VQ) model",
     "aligner": "a phoneme aligner",
     "t2s-parallel": "a parallel text-to-semantic (T2S) model",
+    "t2s-masked": "a masked text-to-semantic (T2S) model",
 }
 ROLES = {
     "s2a-parallel": "s2a",
     "t2s-parallel": "t2s",
+    "t2s-masked": "t2s",
 }  # kinds that serve where another is asked for: a pipeline's S2A may be either
 
 

@@ -365,7 +365,7 @@ def _add_train(sub):
     tr = sub.add_parser("train", help="train a codec, semantic tokenizer (vq), T2S or S2A model on prepared shards")
     tr.add_argument(
         "kind",
-        choices=["codec", "vq", "t2s", "s2a", "s2a-parallel", "aligner", "t2s-parallel"],
+        choices=["codec", "vq", "t2s", "s2a", "s2a-parallel", "aligner", "t2s-parallel", "t2s-masked"],
         help="s2a: the autoregressive S2A of the published models; s2a-parallel: one pass, the embedded voice's",
     )
     tr.add_argument("--data", help="training shards: a folder, glob or brace pattern (required unless --export-only)")

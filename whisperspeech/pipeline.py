@@ -27,6 +27,7 @@ from .s2a_parallel import ParallelS2A, parallel_s2a_generate, parallel_s2a_span
 from .sampling import DEFAULT_TEMPERATURE, check_temperature
 from .speaker import speaker_embedding
 from .t2s import t2s_generate
+from .t2s_masked import MaskedT2S, masked_length, masked_t2s_generate
 from .t2s_parallel import ParallelT2S, parallel_t2s_generate
 from .vocoder import SAMPLE_RATE, Vocoder
 
@@ -48,7 +49,9 @@ class Job:
     lang: int  # language id
     cps: float  # speaking rate, characters per second
     speaker: torch.Tensor  # embedding (width,)
-    limit: int | None  # most semantic tokens an autoregressive T2S may write (None: a parallel T2S sets its length)
+    limit: (
+        int | None
+    )  # most tokens an autoregressive T2S may write; a masked T2S writes that many; None: a parallel one
     t2s_gen: torch.Generator
     s2a_gen: torch.Generator
 
@@ -177,8 +180,9 @@ class Pipeline:
 
     @property
     def parallel_t2s(self) -> bool:
-        "Whether T2S reads phonemes and writes all tokens of a chunk in one pass (`ParallelT2S`) rather than one at a time."
-        return isinstance(self.t2s, ParallelT2S)
+        """Whether T2S reads phonemes and writes all tokens of a chunk at once (`ParallelT2S`, `MaskedT2S`) rather than
+        one at a time."""
+        return isinstance(self.t2s, (ParallelT2S, MaskedT2S))
 
     @property
     def default_voice(self) -> str | None:
@@ -259,27 +263,34 @@ class Pipeline:
                 lang=lang_code,
                 cps=cps,
                 speaker=spk,
-                limit=None if self.parallel_t2s else _token_limit(c, cps),
+                limit=self._token_limit(c, cps),
                 t2s_gen=g1,
                 s2a_gen=g2,
             )
             for c, (g1, g2) in zip(chunks, gens)
         ]
 
+    def _token_limit(self, chunk: str, cps: float) -> int | None:
+        if isinstance(self.t2s, MaskedT2S):
+            return masked_length(len(chunk), cps)
+        return None if self.parallel_t2s else _token_limit(chunk, cps)
+
     def _semantic(self, batch, speakers, temperature, top_k, step_callback=None):
         """T2S for a batch of jobs with their `speakers` (batch, width): semantic tokens (never empty) and the S2A
         language input (None if unconditioned)."""
         col = lambda k, **kw: torch.tensor([getattr(j, k) for j in batch], device=self.device, **kw)
         if self.parallel_t2s:
-            stoks = parallel_t2s_generate(
+            masked = isinstance(self.t2s, MaskedT2S)
+            stoks = (masked_t2s_generate if masked else parallel_t2s_generate)(
                 self.t2s,
                 [j.tokens for j in batch],
                 col("lang"),
                 col("cps", dtype=torch.float32),
                 speakers,
-                temperature,
-                top_k,
-                [j.t2s_gen for j in batch],
+                *([[j.limit for j in batch]] if masked else []),
+                temperature=temperature,
+                top_k=top_k,
+                generator=[j.t2s_gen for j in batch],
             )
             if step_callback is not None:
                 step_callback()

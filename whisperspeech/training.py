@@ -25,6 +25,7 @@ from .s2a import S2A, S2AConfig
 from .s2a_parallel import ParallelS2A, ParallelS2AConfig, parallel_s2a_loss
 from .aligner import Aligner, AlignerConfig, aligner_loss
 from .t2s_parallel import ParallelT2S, ParallelT2SConfig, parallel_t2s_loss
+from .t2s_masked import MaskedT2S, MaskedT2SConfig, masked_t2s_loss
 from .stages import expand_shards
 from .t2s import T2S, T2SConfig
 from .vq import SemanticTokenizer, VQConfig, _mel_frames
@@ -59,6 +60,10 @@ PRESETS = {
     "t2s-parallel": {
         "micro": ParallelT2SConfig(width=32, n_head=2, text_depth=1, token_depth=1, ffn_mult=2),
         "compact": ParallelT2SConfig(),
+    },
+    "t2s-masked": {
+        "micro": MaskedT2SConfig(width=32, n_head=2, depth=2, ffn_mult=2),
+        "compact": MaskedT2SConfig(),
     },
     "codec": {"micro": CodecConfig(enc_dim=32, enc_layers=1, dec_dim=32, dec_layers=1, bins=64), "tiny": CodecConfig()},
     "vq": {
@@ -461,6 +466,8 @@ def _loss(kind, model, batch, codec=None):
         return parallel_t2s_loss(
             model, batch["ids"], batch["langs"], batch["cps"], batch["speakers"], batch["durations"], batch["stoks"]
         )
+    if kind == "t2s-masked":
+        return masked_t2s_loss(model, batch["ids"], batch["langs"], batch["cps"], batch["speakers"], batch["stoks"])
     if kind == "aligner":
         return aligner_loss(
             model, batch["stoks"], batch["speakers"], batch["lengths"], batch["targets"], batch["target_lengths"]
@@ -606,6 +613,8 @@ def build_model(kind: str, config):
         return Aligner(config)
     if kind == "t2s-parallel":
         return ParallelT2S(config)
+    if kind == "t2s-masked":
+        return MaskedT2S(config)
     if kind == "codec":
         return Codec(config)
     tok = SemanticTokenizer(config)
@@ -620,7 +629,7 @@ def sample_length(kind: str):
         return lambda s: len(s["stoks.npy"]) + len(s["txt"])
     if kind == "s2a":
         return lambda s: np.shape(s["atoks.npy"])[-1]
-    if kind in ("s2a-parallel", "aligner", "t2s-parallel"):
+    if kind in ("s2a-parallel", "aligner", "t2s-parallel", "t2s-masked"):
         return lambda s: len(s["stoks.npy"])
     if kind == "vq":
         return lambda s: len(s["wenc.npy"]) if "wenc.npy" in s else len(s["txt"])
@@ -636,7 +645,7 @@ def batch_maker(kind: str, config):
         return lambda samples: s2a_parallel_batch(samples, config)
     if kind == "aligner":
         return lambda samples: aligner_batch(samples, config)
-    if kind == "t2s-parallel":
+    if kind in ("t2s-parallel", "t2s-masked"):  # the masked T2S does not read the durations
         return lambda samples: t2s_parallel_batch(samples, config)
     if kind == "codec":
         return lambda samples: codec_batch(samples, config)

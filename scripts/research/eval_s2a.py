@@ -89,6 +89,9 @@ def s2a_parser(doc: str, per_voice: int):
     ap.add_argument("--tokenizer", default=str(VOICE / "vq.model"))
     ap.add_argument("--codec", default=str(VOICE / "codec.model"))
     ap.add_argument("--temperature", type=float, default=0.7)
+    ap.add_argument(
+        "--latents", action="store_true", help="parallel S2A: decode its predicted latents instead of their codes"
+    )
     return ap
 
 
@@ -156,7 +159,7 @@ def _measures(r: dict) -> str:
     )
 
 
-def resynthesis(tok, s2a, vocoder, samples, temperature: float) -> list[dict]:
+def resynthesis(tok, s2a, vocoder, samples, temperature: float, latents: bool = False) -> list[dict]:
     """Per voice: Whisper's word error rate of what S2A and the codec make of each sample's semantic tokens and
     speaker (and of the original speech, where the sample holds it), the speaker similarity of the two, and
     the length ratio of the sampled codes to the sample's."""
@@ -169,7 +172,7 @@ def resynthesis(tok, s2a, vocoder, samples, temperature: float) -> list[dict]:
             spk = torch.as_tensor(s["spk.npy"]).float()
             stoks = torch.as_tensor(np.asarray(s["stoks.npy"], dtype=np.int64))
             codes = (
-                parallel_s2a_generate(s2a, [stoks], spk[None], _langs(s2a, s))
+                parallel_s2a_generate(s2a, [stoks], spk[None], _langs(s2a, s), latents=latents)
                 if isinstance(s2a, ParallelS2A)
                 else s2a_generate(
                     s2a, [stoks], spk[None], temperature=temperature, generator=torch.Generator().manual_seed(i)
@@ -248,7 +251,7 @@ def main(argv=None):
                 )
             )
         return 0
-    rows = resynthesis(tok, s2a, vocoder, held, args.temperature)
+    rows = resynthesis(tok, s2a, vocoder, held, args.temperature, args.latents)
     mean = lambda k: None if any(r[k] is None for r in rows) else sum(r[k] for r in rows) / len(rows)
     summary = {k: mean(k) for k in ("wer_original", "wer_resynthesis", "similarity", "duration_ratio")}
     summary[f"{measured}_ce"] = ce
