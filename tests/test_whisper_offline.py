@@ -44,3 +44,15 @@ def test_unknown_names_list_what_works_offline():
 def test_models_without_offline_fallback_fail_fast():
     with pytest.raises(WhisperSpeechError, match="available offline: tiny.en"):
         load_whisper("base.en", download_root="/nonexistent-whisper-cache")
+
+
+def test_the_judge_repeats_itself_and_leaves_the_random_state_alone(tiny_en):
+    "Beam search (the default) and greedy decoding both read synthetic speech; a transcript never moves torch's RNG."
+    import torch
+
+    wav = speak_system(HARVARD[0], "flite:slt", sr=WHISPER_SR)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    heard = [transcribe(tiny_en, wav), transcribe(tiny_en, wav), transcribe(tiny_en, wav, greedy=True)]
+    assert torch.equal(before, torch.get_rng_state())
+    assert heard[0] == heard[1] and all(word_error_rate([HARVARD[0]], [h]) <= 0.4 for h in heard), heard

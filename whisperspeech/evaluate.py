@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .asr import corpus_wer, transcribe, word_errors, word_error_rate
+from .asr import JUDGE_DECODING, corpus_wer, transcribe, word_errors, word_error_rate
 from .audio import resample
 from .core import WhisperSpeechError
 from .quality import EXTRAS_HINT, dnsmos, dnsmos_available
@@ -316,6 +316,7 @@ def evaluate(
     return dict(
         model=pipe.description,
         whisper=whisper,
+        judge_decoding=JUDGE_DECODING,
         sentences=str(sentences_file),
         lang=lang,
         cps=cps,
