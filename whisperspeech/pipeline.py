@@ -8,6 +8,7 @@ __all__ = ['DEFAULT_T2S', 'DEFAULT_S2A', 'DEFAULT_VOCODER', 'Job', 'Pipeline', '
 # %% ../nbs/22_pipeline.ipynb #38e6b020
 import hashlib
 from dataclasses import dataclass
+from functools import partial
 import random
 import sys
 from pathlib import Path
@@ -49,9 +50,7 @@ class Job:
     lang: int  # language id
     cps: float  # speaking rate, characters per second
     speaker: torch.Tensor  # embedding (width,)
-    limit: (
-        int | None
-    )  # most tokens an autoregressive T2S may write; a masked T2S writes that many; None: a parallel one
+    limit: int | None  # tokens: the most an autoregressive T2S may write, all a masked one writes; else None
     t2s_gen: torch.Generator
     s2a_gen: torch.Generator
 
@@ -280,14 +279,17 @@ class Pipeline:
         language input (None if unconditioned)."""
         col = lambda k, **kw: torch.tensor([getattr(j, k) for j in batch], device=self.device, **kw)
         if self.parallel_t2s:
-            masked = isinstance(self.t2s, MaskedT2S)
-            stoks = (masked_t2s_generate if masked else parallel_t2s_generate)(
+            generate = (
+                partial(masked_t2s_generate, lengths=[j.limit for j in batch])
+                if isinstance(self.t2s, MaskedT2S)
+                else parallel_t2s_generate
+            )
+            stoks = generate(
                 self.t2s,
                 [j.tokens for j in batch],
                 col("lang"),
                 col("cps", dtype=torch.float32),
                 speakers,
-                *([[j.limit for j in batch]] if masked else []),
                 temperature=temperature,
                 top_k=top_k,
                 generator=[j.t2s_gen for j in batch],
