@@ -130,7 +130,7 @@ def masked_t2s_generate(
     if not len(id_lists):
         return []
     lengths = torch.as_tensor(lengths, device=dev).clamp(1, c.stoks_len)
-    passes = passes or c.passes
+    passes = c.passes if passes is None else passes
     if passes < 1:
         raise WhisperSpeechError(f"{passes} unmasking passes? Give 1 or more")
     b, n = len(id_lists), int(lengths.max())
