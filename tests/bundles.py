@@ -12,11 +12,18 @@ from whisperspeech.bundle import save_rates, save_voices
 
 
 def random_bundle(
-    folder, size: str = "micro", voices=("flite:slt", "flite:rms"), seed: int = 0, s2a: str = "s2a", t2s: str = "t2s"
+    folder,
+    size: str = "micro",
+    voices=("flite:slt", "flite:rms"),
+    seed: int = 0,
+    s2a: str = "s2a",
+    t2s: str = "t2s",
+    s2a_phones: bool = False,
 ) -> Path:
     """A bundle of random-weight T2S, S2A and codec of preset `size` (micro or tiny) in `folder`; `s2a`: its S2A's
     kind, the autoregressive `s2a` or `s2a-parallel` (preset micro, whatever the size); `t2s` likewise, `t2s`, `t2s-parallel` or
-    `t2s-masked` (micro, reading the English phonemes of a few sentences)."""
+    `t2s-masked` (micro, reading the English phonemes of a few sentences); `s2a_phones`: the parallel S2A hears the
+    T2S's phonemes too (its inventory in another order, so that the pipeline must map one to the other)."""
     from whisperspeech.checkpoints import save_model
     from whisperspeech.codec import Codec
     from whisperspeech.core import STOKS_PER_SECOND, speaking_rate
@@ -31,6 +38,7 @@ def random_bundle(
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     sentence = "The lamp on the desk flickered twice and then went dark."
+    phones = None
     if t2s in ("t2s-parallel", "t2s-masked"):
         from whisperspeech.checkpoints import MODELS
         from whisperspeech.phonemes import text_symbols
@@ -58,7 +66,11 @@ def random_bundle(
     if s2a == "s2a-parallel":
         from whisperspeech.s2a_parallel import ParallelS2A
 
-        save_model(ParallelS2A(preset(s2a, "micro")).set_codec(codec), folder / "s2a.model")
+        model = ParallelS2A(preset(s2a, "micro", phones=phones[::-1] if s2a_phones else None)).set_codec(codec)
+        if s2a_phones:
+            with torch.no_grad():  # starts at zero: make the phonemes matter (id 0 stays "none")
+                model.phone_emb.weight[1:].normal_()
+        save_model(model, folder / "s2a.model")
     speech = {v: speak_system(sentence, v, sr=16000) for v in voices}
     save_voices(folder / "voices.pt", {v: speaker_embedding(w, "resemblyzer") for v, w in speech.items()})
     save_rates(

@@ -26,6 +26,20 @@ def seeded():
 
 
 @pytest.fixture(scope="session")
+def micro_codec(tmp_path_factory):
+    "A random codec with 4 x 1024 codebooks: the prepared corpus's EnCodec codes index into it."
+    from whisperspeech.checkpoints import save_model
+    from whisperspeech.codec import Codec
+    from whisperspeech.training import preset
+    from whisperspeech.vocoder import randomize_codebooks
+
+    torch.manual_seed(0)
+    codec = Codec(preset("codec", "micro", bins=1024))
+    randomize_codebooks(codec)
+    return save_model(codec, tmp_path_factory.mktemp("codec") / "codec.model")
+
+
+@pytest.fixture(scope="session")
 def tiny_en(private_cache):
     from whisperspeech.whisper_models import load_whisper
 

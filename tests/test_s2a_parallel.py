@@ -82,19 +82,6 @@ def test_a_parallel_checkpoint_serves_as_s2a_only(parallel_bundle):
         load_model(parallel_bundle / "s2a.model", kind="t2s")
 
 
-@pytest.fixture(scope="module")
-def micro_codec(tmp_path_factory):
-    "A random codec with 4 x 1024 codebooks: the prepared corpus's EnCodec codes index into it."
-    from whisperspeech.codec import Codec
-    from whisperspeech.training import preset
-    from whisperspeech.vocoder import randomize_codebooks
-
-    torch.manual_seed(0)
-    codec = Codec(preset("codec", "micro", bins=1024))
-    randomize_codebooks(codec)
-    return save_model(codec, tmp_path_factory.mktemp("codec") / "codec.model")
-
-
 def test_it_learns_resumes_and_loads_in_the_pipeline(prepared, micro_codec, tmp_path):
     from test_training import fixed_batch
     from whisperspeech.training import _loss, build_model, preset, train

@@ -1,7 +1,9 @@
 """The parallel T2S: phonemes, the aligner and its preparation stage, training, and every surface of a bundle that holds one."""
 
+import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -126,9 +128,9 @@ def test_durations_set_the_length_and_each_row_samples_alone():
     assert len(parallel_t2s_generate(m, [ids], 0, 15.0, torch.randn(256), max_tokens=5)[0]) == 5
 
 
-def test_aligner_stage_and_training_recipe(prepared, tmp_path):
+def test_aligner_stage_and_training_recipe(prepared, micro_codec, tmp_path):
     """The aligner learns, `prepare align` writes durations that add up to each sample's tokens, and a parallel T2S
-    trains on them, resumes, and speaks in a pipeline."""
+    trains on them and resumes; a parallel S2A learns to hear them too."""
     import webdataset as wds
     from test_training import fixed_batch
     from whisperspeech.stages import STAGES, expand_shards, run_stage
@@ -196,6 +198,69 @@ def test_aligner_stage_and_training_recipe(prepared, tmp_path):
     )  # the alignment-free design trains on the same shards, durations unread
     model = load_model(masked, kind="t2s")
     assert type(model).__name__ == "MaskedT2S" and model.config.phones == trained.config.phones
+    # a parallel S2A grows a phoneme input from a tokens-only export and learns it on the aligned shards
+    plain = train(
+        "s2a-parallel",
+        tmp_path / "aligned",
+        tmp_path / "s2a",
+        "micro",
+        steps=2,
+        batch_size=4,
+        progress=False,
+        codec=micro_codec,
+    )
+    grow = dict(init=str(plain), overrides=dict(phones=[]), batch_size=8, lr=3e-3, warmup=2, progress=False)
+    with pytest.raises(WhisperSpeechError, match="prepare align"):
+        train("s2a-parallel", prepared["spk"], tmp_path / "s2a-unaligned", "micro", steps=1, **grow)
+    heard = load_model(train("s2a-parallel", tmp_path / "aligned", tmp_path / "s2a-phones", "micro", steps=8, **grow))
+    assert heard.reads_phones and heard.config.phones == trained.config.phones  # the symbols of the same shards
+    whole = replace(heard.config, phone_dropout=0.0, crop_tokens=10**6)
+    data = fixed_batch(tmp_path / "aligned", "s2a-parallel", whole, 4)
+    assert data["phones"].shape == data["stoks"].shape and int(data["phones"][:, 0].min()) >= 1
+    noisy = fixed_batch(tmp_path / "aligned", "s2a-parallel", replace(whole, token_noise=0.5), 4)
+    valid = torch.arange(data["stoks"].shape[1])[None] < data["lengths"][:, None]
+    changed = float((noisy["stoks"] != data["stoks"])[valid].float().mean())
+    assert torch.equal(noisy["phones"], data["phones"]) and 0.3 < changed < 0.7, changed
+    hidden = fixed_batch(tmp_path / "aligned", "s2a-parallel", replace(whole, token_noise=0.5, phone_dropout=1.0), 4)
+    assert torch.equal(hidden["stoks"], data["stoks"]) and not hidden["phones"].any()  # noise only beside phonemes
+    with torch.no_grad():
+        args = (data["stoks"], data["speakers"], data["langs"], data["lengths"])
+        assert not torch.allclose(heard(*args, phones=data["phones"]), heard(*args))  # it hears them
+
+
+def _subsequence(part, whole) -> bool:
+    it = iter(whole)
+    return all(x in it for x in part)
+
+
+def test_an_s2a_that_hears_phonemes_hears_the_t2s_s(tmp_path):
+    """A parallel S2A with phoneme input speaks T2S's tokens with each token's phoneme (mapped between the two
+    inventories); streaming and batching still equal generate."""
+    from bundles import random_bundle
+
+    bundle = random_bundle(tmp_path / "bundle", "micro", s2a="s2a-parallel", t2s="t2s-parallel", s2a_phones=True)
+    pipe = Pipeline(model=bundle, quiet=True)
+    s2a, t2s = pipe.s2a.config.phones, pipe.t2s.config.phones
+    assert pipe.s2a.reads_phones and s2a != t2s and sorted(s2a) == sorted(t2s)
+    with torch.no_grad():  # every symbol lasts two tokens (an untrained duration head gives some none)
+        pipe.t2s.duration.out.weight.zero_()
+        pipe.t2s.duration.out.bias.fill_(math.log1p(2))
+    jobs = pipe._jobs(TEXT, "flite:slt", "en", None, 0)
+    stoks, _, phones = pipe._semantic(jobs, torch.stack([j.speaker for j in jobs]), 0.0, None)
+    for job, st, ph in zip(jobs, stoks, phones):
+        assert len(ph) == len(st) and ph[0] == 1  # the start symbol's tokens come first
+        heard = [s2a[i - 4] for i in torch.unique_consecutive(ph).tolist() if i >= 4]
+        said = [t2s[i - 4] for i in job.tokens if i >= 4]
+        assert len(heard) > 5 and _subsequence(heard, said) and len(ph) == 2 * len(job.tokens)
+    with_phones = pipe.generate_atoks(TEXT, seed=0)
+    pipe._phone_lookup = None  # the same models, the S2A hearing tokens alone
+    assert not all(torch.equal(a, b) for a, b in zip(with_phones, pipe.generate_atoks(TEXT, seed=0)))
+    pipe = Pipeline(model=bundle, quiet=True)
+    pieces = list(pipe.generate_stream(TEXT, speaker="flite:rms", seed=7, frames=6))
+    assert torch.allclose(torch.cat(pieces), pipe.generate(TEXT, speaker="flite:rms", seed=7), atol=1e-5)
+    reqs = [dict(text="Hello there.", speaker="flite:slt", seed=1), dict(text=TEXT, speaker="flite:rms", seed=2)]
+    for r, wav in zip(reqs, pipe.generate_many(reqs)):
+        assert torch.allclose(wav, pipe.generate(r["text"], speaker=r["speaker"], seed=r["seed"]), atol=1e-5)
 
 
 def test_a_masked_t2s_writes_the_length_its_rate_gives(tmp_path):

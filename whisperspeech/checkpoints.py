@@ -227,6 +227,8 @@ TRAINING_ONLY = (
     "codebook_weights",
     "adversarial",
     "decoder_loss",
+    "phone_dropout",
+    "token_noise",
 )  # config fields that change how a model trains or decodes, not its weights
 
 

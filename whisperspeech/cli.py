@@ -266,6 +266,12 @@ def cmd_train(args):
         raise WhisperSpeechError(
             f"--decoder-loss {args.decoder_loss}? It is for s2a-parallel: a weight of 0 or more, e.g. 0.5"
         )
+    if args.phonemes and args.kind != "s2a-parallel":
+        raise WhisperSpeechError("--phonemes is for s2a-parallel (the parallel T2S and the aligner always read them)")
+    if args.token_noise is not None and (not args.phonemes or not 0 <= args.token_noise < 1):
+        raise WhisperSpeechError(
+            f"--token-noise {args.token_noise}? It is for s2a-parallel --phonemes: a share from 0 up to 1, e.g. 0.2"
+        )
     if args.depth is not None and args.depth < 1:
         raise WhisperSpeechError(f"depth {args.depth}? Give 1 or more")
     weights = _codebook_weights(args.codebook_weights, args.kind)
@@ -278,6 +284,8 @@ def cmd_train(args):
             ("codebook_weights", weights),
             ("adversarial", args.adversarial or None),
             ("decoder_loss", args.decoder_loss),
+            ("phones", [] if args.phonemes else None),  # []: the symbols of the data (or of --init)
+            ("token_noise", args.token_noise),
         )
         if v is not None
     }
@@ -438,6 +446,19 @@ def _add_train(sub):
         metavar="W",
         help="s2a-parallel: add W times a spectral loss between the audio --codec's frozen decoder makes of the "
         "predicted and of the true latents (default: 0, L1 on the latents only)",
+    )
+    tr.add_argument(
+        "--phonemes",
+        action="store_true",
+        help="s2a-parallel: also hear each token's phoneme (shards from `prepare align`); with --init from a "
+        "tokens-only export, the phoneme input starts at zero. The voice then speaks T2S's phonemes too",
+    )
+    tr.add_argument(
+        "--token-noise",
+        type=float,
+        metavar="P",
+        help="s2a-parallel --phonemes: replace this share of the tokens of samples that show their phonemes by "
+        "random codes, so that the phonemes must tell what was said where the tokens do not (default: 0)",
     )
     tr.add_argument(
         "--adversarial",

@@ -164,6 +164,12 @@ class Pipeline:
         self.vocoder = (
             vocoder_ref if hasattr(vocoder_ref, "decode") else Vocoder(vocoder_ref, self.device, random_vocoder_ok)
         )
+        # a parallel S2A that hears phonemes hears the parallel T2S's, mapped to its own symbol ids
+        self._phone_lookup = (
+            self.s2a.phone_lookup(self.t2s.config.phones).to(self.device)
+            if self.parallel and self.s2a.reads_phones and isinstance(self.t2s, ParallelT2S)
+            else None
+        )
         if self.parallel:
             codec = getattr(self.vocoder, "codec", None)
             if codec is None or not self.s2a.speaks(codec):
@@ -275,9 +281,10 @@ class Pipeline:
         return None if self.parallel_t2s else _token_limit(chunk, cps)
 
     def _semantic(self, batch, speakers, temperature, top_k, step_callback=None):
-        """T2S for a batch of jobs with their `speakers` (batch, width): semantic tokens (never empty) and the S2A
-        language input (None if unconditioned)."""
+        """T2S for a batch of jobs with their `speakers` (batch, width): semantic tokens (never empty), the S2A
+        language input (None if unconditioned) and each token's phoneme for an S2A that hears them (else None)."""
         col = lambda k, **kw: torch.tensor([getattr(j, k) for j in batch], device=self.device, **kw)
+        lang = col("lang") if self.s2a.config.conditioned else None
         if self.parallel_t2s:
             generate = (
                 partial(masked_t2s_generate, lengths=[j.limit for j in batch])
@@ -293,10 +300,13 @@ class Pipeline:
                 temperature=temperature,
                 top_k=top_k,
                 generator=[j.t2s_gen for j in batch],
+                **({} if self._phone_lookup is None else {"symbols": True}),
             )
             if step_callback is not None:
                 step_callback()
-            return stoks, col("lang") if self.s2a.config.conditioned else None
+            if self._phone_lookup is None:
+                return stoks, lang, None
+            return [s for s, _ in stoks], lang, [self._phone_lookup[p] for _, p in stoks]
         stoks = t2s_generate(
             self.t2s,
             [j.tokens for j in batch],
@@ -311,7 +321,7 @@ class Pipeline:
             speakers=speakers if self.t2s.config.spk_width else None,
         )
         stoks = [s if len(s) else torch.zeros(1, dtype=torch.long, device=self.device) for s in stoks]
-        return stoks, col("lang") if self.s2a.config.conditioned else None
+        return stoks, lang, None
 
     def _temperatures(self, temperature) -> tuple[float, float]:
         "T2S and S2A temperatures: the caller's for both, or the model's own per stage when it gives None."
@@ -324,7 +334,8 @@ class Pipeline:
         return t, t
 
     def _semantic_batches(self, jobs, t2s_temperature, top_k, step_callback=None):
-        "T2S over decoding jobs, `batch_size` at a time: each batch, its speakers (batch, width), tokens and S2A language input."
+        """T2S over decoding jobs, `batch_size` at a time: each batch, its speakers (batch, width), tokens, S2A language
+        input and phonemes (`_semantic`)."""
         for i in range(0, len(jobs), self.batch_size):
             batch = jobs[i : i + self.batch_size]
             speakers = torch.stack([j.speaker for j in batch])
@@ -333,9 +344,9 @@ class Pipeline:
     def _decode_jobs(self, jobs, temperature, top_k, step_callback=None) -> list[torch.Tensor]:
         "Acoustic codes for decoding jobs (any texts, speakers, languages, rates), `batch_size` at a time."
         out, (t2s_t, s2a_t) = [], self._temperatures(temperature)
-        for batch, speakers, stoks, langs in self._semantic_batches(jobs, t2s_t, top_k, step_callback):
+        for batch, speakers, stoks, langs, phones in self._semantic_batches(jobs, t2s_t, top_k, step_callback):
             if self.parallel:
-                out += parallel_s2a_generate(self.s2a, stoks, speakers, langs)
+                out += parallel_s2a_generate(self.s2a, stoks, speakers, langs, phones_list=phones)
             else:
                 out += s2a_generate(
                     self.s2a,
@@ -378,7 +389,7 @@ class Pipeline:
     ) -> list[torch.Tensor]:
         "T2S alone: the semantic tokens of each chunk of `text` (what `generate_atoks` hands to S2A with the same arguments)."
         jobs, (t2s_t, _) = self._jobs(text, speaker, lang, cps, seed), self._temperatures(temperature)
-        return [s for _, _, stoks, _ in self._semantic_batches(jobs, t2s_t, top_k) for s in stoks]
+        return [s for _, _, stoks, _, _ in self._semantic_batches(jobs, t2s_t, top_k) for s in stoks]
 
     def _join(self, codes, pause: float) -> torch.Tensor:
         "Vocode each chunk's codes and join them with `pause` seconds of silence."
@@ -457,9 +468,10 @@ class Pipeline:
             if i:
                 yield torch.zeros(int(pause * SAMPLE_RATE))
             speakers = job.speaker[None]
-            stoks, langs = self._semantic([job], speakers, t2s_t, top_k, step_callback)
+            stoks, langs, phones = self._semantic([job], speakers, t2s_t, top_k, step_callback)
             if self.parallel:
-                yield from self._parallel_pieces(stoks[0], speakers, langs, first_frames if i == 0 else frames, frames)
+                first = first_frames if i == 0 else frames
+                yield from self._parallel_pieces(stoks[0], speakers, langs, first, frames, phones and phones[0])
                 continue
             done, q = 0, self.s2a.config.quantizers
             for grid, col in s2a_columns(self.s2a, stoks, speakers, langs, s2a_t, top_k, [job.s2a_gen], self.decoding):
@@ -481,7 +493,7 @@ class Pipeline:
                     -1, 1
                 )
 
-    def _parallel_pieces(self, stoks, speakers, langs, first: int, frames: int):
+    def _parallel_pieces(self, stoks, speakers, langs, first: int, frames: int, phones=None):
         """Speech of one chunk's semantic tokens from the parallel S2A, in pieces: first `first` acoustic frames (whole
         tokens) from an S2A pass over those tokens and the context around them only, so sound starts early; then the rest
         from one S2A pass, vocoded `frames` at a time. Each pass and window has its receptive field of context, so the
@@ -489,12 +501,12 @@ class Pipeline:
         ctx = -(-self.vocoder.context_frames // FRAMES_PER_STOK)  # tokens whose codes the vocoder reads beside a piece
         n = len(stoks)
         b = min(n, max(1, -(-first // FRAMES_PER_STOK)))
-        codes = parallel_s2a_span(self.s2a, stoks, speakers, langs, 0, min(n, b + ctx)).cpu()
+        codes = parallel_s2a_span(self.s2a, stoks, speakers, langs, 0, min(n, b + ctx), phones=phones).cpu()
         yield _window(self.vocoder, codes, 0, FRAMES_PER_STOK * b).clamp(-1, 1)
         if b == n:
             return
         lo = max(0, b - ctx)
-        codes = parallel_s2a_span(self.s2a, stoks, speakers, langs, lo, n).cpu()
+        codes = parallel_s2a_span(self.s2a, stoks, speakers, langs, lo, n, phones=phones).cpu()
         for a in range(FRAMES_PER_STOK * (b - lo), codes.shape[-1], frames):
             yield _window(self.vocoder, codes, a, min(a + frames, codes.shape[-1])).clamp(-1, 1)
 

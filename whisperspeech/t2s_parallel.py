@@ -165,11 +165,12 @@ def parallel_t2s_generate(
     top_k=None,
     generator=None,
     max_tokens: int | None = None,
-) -> list[torch.Tensor]:
+    symbols: bool = False,
+) -> list:
     """Semantic tokens for each symbol id list (`ParallelT2S.text_ids`), decoded together in one pass: predicted
     durations, then the most likely token everywhere (or sampled at `temperature`, each row from its own generator
     when `generator` is a list). Each utterance lasts at least one token and at most `max_tokens` (default
-    `stoks_len`)."""
+    `stoks_len`). With `symbols`, pairs of the tokens and each token's symbol id (what a parallel S2A may hear)."""
     c, dev = model.config, model.sym_emb.weight.device
     if not len(id_lists):
         return []
@@ -189,4 +190,7 @@ def parallel_t2s_generate(
     durations[:, 0] += (durations.sum(1) == 0).long()  # never an empty utterance
     logits, lengths = model.decode(states, durations, who, rate)
     toks = sample(logits, temperature, top_k, generator)
+    if symbols:
+        sym = ids.gather(1, expand(durations)[0])
+        return [(toks[i, : int(n)], sym[i, : int(n)]) for i, n in enumerate(lengths)]
     return [toks[i, : int(n)] for i, n in enumerate(lengths)]

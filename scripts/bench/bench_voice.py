@@ -32,10 +32,10 @@ def model_voice(ref):
         jobs = pipe._jobs(text, None, "en", None, seed)
         speakers = torch.stack([j.speaker for j in jobs])
         t2s_t, s2a_t = pipe._temperatures(None)
-        stoks, langs = pipe._semantic(jobs, speakers, t2s_t, None)
+        stoks, langs, phones = pipe._semantic(jobs, speakers, t2s_t, None)
         t.append(time.perf_counter())
         codes = (
-            parallel_s2a_generate(pipe.s2a, stoks, speakers, langs)
+            parallel_s2a_generate(pipe.s2a, stoks, speakers, langs, phones_list=phones)
             if pipe.parallel
             else s2a_generate(pipe.s2a, stoks, speakers, langs, s2a_t, None, [j.s2a_gen for j in jobs])
         )

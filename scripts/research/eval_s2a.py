@@ -36,7 +36,7 @@ from whisperspeech.checkpoints import load_model
 from whisperspeech.codec import CodecVocoder
 from whisperspeech.layers import quantize_int8
 from whisperspeech.s2a import s2a_generate
-from whisperspeech.s2a_parallel import ParallelS2A, parallel_s2a_generate
+from whisperspeech.s2a_parallel import ParallelS2A, parallel_s2a_generate, token_phones
 from whisperspeech.speaker import speaker_embedding
 from whisperspeech.system_voices import speak_system
 from whisperspeech.vq import encode_audio
@@ -92,16 +92,43 @@ def s2a_parser(doc: str, per_voice: int):
     ap.add_argument(
         "--latents", action="store_true", help="parallel S2A: decode its predicted latents instead of their codes"
     )
+    ap.add_argument(
+        "--aligner",
+        default=str(ROOT / "datasets" / "voice-aligner.model"),
+        help="a parallel S2A that hears phonemes hears each utterance's, aligned to its tokens by this aligner",
+    )
+    ap.add_argument("--no-phones", action="store_true", help="a parallel S2A that hears phonemes hears none")
     return ap
 
 
 def load_stack(args):
-    "The semantic tokenizer, S2A and codec vocoder that `args` name."
-    return (
-        load_model(args.tokenizer, kind="vq"),
-        load_model(args.s2a, kind="s2a").eval(),
-        CodecVocoder(load_model(args.codec, kind="codec")),
-    )
+    "The semantic tokenizer, S2A and codec vocoder that `args` name (and the aligner, for an S2A that hears phonemes)."
+    s2a = load_model(args.s2a, kind="s2a").eval()
+    if getattr(s2a, "reads_phones", False) and not args.no_phones:
+        s2a.aligner = load_model(args.aligner, kind="aligner").eval()
+    return load_model(args.tokenizer, kind="vq"), s2a, CodecVocoder(load_model(args.codec, kind="codec"))
+
+
+def align(s2a, samples):
+    """For a parallel S2A that hears phonemes: give each sample its text's phonemes and their durations in tokens, as
+    `prepare align` gives the training shards (samples that have them keep theirs)."""
+    aligner = getattr(s2a, "aligner", None)
+    if aligner is None:
+        return
+    from whisperspeech.aligner import durations
+    from whisperspeech.phonemes import text_symbols
+
+    for s in samples:
+        if "phones" not in s["json"]:
+            s["json"]["phones"] = text_symbols(s["txt"], s["json"].get("lang", "en"))
+            s["dur.npy"] = durations(aligner, s["stoks.npy"], s["spk.npy"], s["json"]["phones"])
+
+
+def _phones(s2a, sample):
+    "Each token's phoneme id of one `align`ed sample for a parallel S2A that hears them, else None."
+    if getattr(s2a, "aligner", None) is None:
+        return None
+    return [token_phones([1] + [s2a.ids.get(p, 3) for p in sample["json"]["phones"]] + [2], sample["dur.npy"])]
 
 
 def _langs(s2a, sample):
@@ -117,7 +144,8 @@ def parallel_codebooks(s2a, samples) -> dict:
     for s in samples:
         codes = torch.as_tensor(np.asarray(s["atoks.npy"], dtype=np.int64))[: s2a.config.quantizers]
         stoks = torch.as_tensor(np.asarray(s["stoks.npy"], dtype=np.int64))
-        pred = parallel_s2a_generate(s2a, [stoks], torch.as_tensor(s["spk.npy"]).float()[None], _langs(s2a, s))[0]
+        spk = torch.as_tensor(s["spk.npy"]).float()[None]
+        pred = parallel_s2a_generate(s2a, [stoks], spk, _langs(s2a, s), phones_list=_phones(s2a, s))[0]
         t = min(pred.shape[-1], codes.shape[-1])
         right += (pred[:, :t] == codes[:, :t]).float().sum(-1)
         n += t
@@ -172,7 +200,7 @@ def resynthesis(tok, s2a, vocoder, samples, temperature: float, latents: bool = 
             spk = torch.as_tensor(s["spk.npy"]).float()
             stoks = torch.as_tensor(np.asarray(s["stoks.npy"], dtype=np.int64))
             codes = (
-                parallel_s2a_generate(s2a, [stoks], spk[None], _langs(s2a, s), latents=latents)
+                parallel_s2a_generate(s2a, [stoks], spk[None], _langs(s2a, s), latents, _phones(s2a, s))
                 if isinstance(s2a, ParallelS2A)
                 else s2a_generate(
                     s2a, [stoks], spk[None], temperature=temperature, generator=torch.Generator().manual_seed(i)
@@ -222,6 +250,7 @@ def main(argv=None):
         ]
     if not held:
         raise SystemExit(f"no English samples of {args.voices} in {args.trained_on}")
+    align(s2a, held)
     ce = cross_entropy(s2a.kind, s2a, held, batch=8)
     ce8 = cross_entropy(s2a.kind, quantize_int8(copy.deepcopy(s2a)), held, batch=8) if args.int8 else None
     print(

@@ -56,7 +56,11 @@ def cross_entropy(kind: str, model, samples, batch: int) -> float:
 
     config = model.config
     if kind == "s2a-parallel":
-        config = dataclasses.replace(config, crop_tokens=10**6)  # whole utterances, not training crops
+        # whole utterances, not training crops; a model that hears phonemes hears those of aligned samples
+        aligned = all("dur.npy" in s for s in samples)
+        config = dataclasses.replace(
+            config, crop_tokens=10**6, phone_dropout=0.0, phones=config.phones if aligned else None
+        )
     make = batch_maker(kind, config)
     with torch.no_grad():
         losses = [float(_loss(kind, model, make(samples[i : i + batch]))) for i in range(0, len(samples), batch)]
