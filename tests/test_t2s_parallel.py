@@ -213,6 +213,13 @@ def test_aligner_stage_and_training_recipe(prepared, micro_codec, tmp_path):
     with pytest.raises(WhisperSpeechError, match="prepare align"):
         train("s2a-parallel", prepared["spk"], tmp_path / "s2a-unaligned", "micro", steps=1, **grow)
     heard = load_model(train("s2a-parallel", tmp_path / "aligned", tmp_path / "s2a-phones", "micro", steps=8, **grow))
+    again = dict(batch_size=8, progress=False)  # resumed or continued without asking again, a run keeps hearing them
+    resumed = train("s2a-parallel", tmp_path / "aligned", tmp_path / "s2a-phones", "micro", steps=9, **again)
+    assert load_model(resumed).config.phones == heard.config.phones
+    continued = train(
+        "s2a-parallel", tmp_path / "aligned", tmp_path / "s2a-more", "micro", steps=1, init=str(resumed), **again
+    )
+    assert load_model(continued).config.phones == heard.config.phones
     assert heard.reads_phones and heard.config.phones == trained.config.phones  # the symbols of the same shards
     whole = replace(heard.config, phone_dropout=0.0, crop_tokens=10**6)
     data = fixed_batch(tmp_path / "aligned", "s2a-parallel", whole, 4)

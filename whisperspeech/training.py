@@ -859,13 +859,14 @@ def train(
     L.seed_everything(seed, workers=True, verbose=False)
     last = last_checkpoint(out_dir)
     state = torch.load(last, map_location="cpu", weights_only=False) if last else None
-    if getattr(config, "phones", None) == []:  # a new run: the symbols of its data; a resumed one: its own
+    if hasattr(config, "phones"):  # a resumed run reads its own symbols, an --init one its export's, a new one its data's
         recorded = ((state or {}).get("whisperspeech") or {}).get("config", {}).get("phones")
-        if not recorded and init is not None:
+        if recorded is None and init is not None and state is None:
             from whisperspeech.checkpoints import load_model
 
             recorded = load_model(init, kind=kind).config.phones
-        config = replace(config, phones=recorded or phone_inventory(data))
+        if recorded or config.phones == []:  # (a parallel S2A reads none unless asked or its run already does)
+            config = replace(config, phones=recorded or phone_inventory(data))
     model = build_model(kind, config)
     if kind == "s2a-parallel" and last is None and init is None:
         if codec is None:
