@@ -859,7 +859,9 @@ def train(
     L.seed_everything(seed, workers=True, verbose=False)
     last = last_checkpoint(out_dir)
     state = torch.load(last, map_location="cpu", weights_only=False) if last else None
-    if hasattr(config, "phones"):  # a resumed run reads its own symbols, an --init one its export's, a new one its data's
+    if hasattr(
+        config, "phones"
+    ):  # a resumed run reads its own symbols, an --init one its export's, a new one its data's
         recorded = ((state or {}).get("whisperspeech") or {}).get("config", {}).get("phones")
         if recorded is None and init is not None and state is None:
             from whisperspeech.checkpoints import load_model
