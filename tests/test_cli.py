@@ -69,6 +69,19 @@ def test_failures_are_one_line_with_status_1(tmp_path):
         ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,0,1,1"],
         ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,1"],
         ["train", "t2s", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--codebook-weights", "2,1,1,1"],
+        ["train", "t2s-parallel", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--phonemes"],
+        ["train", "s2a-parallel", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--token-noise", "0.2"],
+        [
+            "train",
+            "s2a-parallel",
+            "--data",
+            str(tmp_path),
+            "-o",
+            str(tmp_path / "run"),
+            "--phonemes",
+            "--token-noise",
+            "1",
+        ],
     ):
         r = run_cli(*args)
         assert r.returncode == 1, (args, r.stderr)
