@@ -471,7 +471,8 @@ class Pipeline:
             stoks, langs, phones = self._semantic([job], speakers, t2s_t, top_k, step_callback)
             if self.parallel:
                 first = first_frames if i == 0 else frames
-                yield from self._parallel_pieces(stoks[0], speakers, langs, first, frames, phones and phones[0])
+                phones = None if phones is None else phones[0]
+                yield from self._parallel_pieces(stoks[0], speakers, langs, first, frames, phones)
                 continue
             done, q = 0, self.s2a.config.quantizers
             for grid, col in s2a_columns(self.s2a, stoks, speakers, langs, s2a_t, top_k, [job.s2a_gen], self.decoding):

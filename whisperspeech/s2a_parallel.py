@@ -17,6 +17,7 @@ from .compat import import_torchaudio
 from .core import FRAMES_PER_STOK, WhisperSpeechError
 from .layers import length_mask
 from .languages import LANGUAGES
+from .t2s_parallel import END, PAD, START, UNKNOWN  # the parallel T2S's special symbol ids
 
 import_torchaudio()  # encodec and vocos import torchaudio
 from encodec.quantization import ResidualVectorQuantizer  # noqa: E402
@@ -61,7 +62,7 @@ class ParallelS2A(nn.Module):
         c = self.config = config
         block = lambda n: nn.ModuleList([ConvNeXtBlock(c.dim, c.ffn_mult * c.dim, 1 / n) for _ in range(n)])
         self.stok_emb = nn.Embedding(c.stoks_codes, c.dim)
-        self.phone_emb = nn.Embedding(len(c.phones) + 4, c.dim, padding_idx=0) if c.phones else None
+        self.phone_emb = nn.Embedding(len(c.phones) + 4, c.dim, padding_idx=PAD) if c.phones else None
         if self.phone_emb is not None:
             nn.init.zeros_(self.phone_emb.weight)  # starts as the tokens-only model: a grown one computes what it did
         self.ids = {p: i + 4 for i, p in enumerate(c.phones or [])}
@@ -101,8 +102,8 @@ class ParallelS2A(nn.Module):
         return self.phone_emb is not None
 
     def phone_lookup(self, phones: list) -> torch.Tensor:
-        "Map the symbol ids of another inventory `phones` (a parallel T2S's, same special ids 0-3) to this model's."
-        return torch.tensor([0, 1, 2, 3] + [self.ids.get(p, 3) for p in phones])
+        "Map the symbol ids of another inventory `phones` (a parallel T2S's, the same special ids) to this model's."
+        return torch.tensor([PAD, START, END, UNKNOWN] + [self.ids.get(p, UNKNOWN) for p in phones])
 
     def forward(self, stoks, speakers, langs=None, lengths=None, phones=None) -> torch.Tensor:
         """Latents (batch, 3 x tokens, codebook_dim) of padded semantic tokens (batch, tokens) with their `lengths`;

@@ -128,7 +128,10 @@ def _phones(s2a, sample):
     "Each token's phoneme id of one `align`ed sample for a parallel S2A that hears them, else None."
     if getattr(s2a, "aligner", None) is None:
         return None
-    return [token_phones([1] + [s2a.ids.get(p, 3) for p in sample["json"]["phones"]] + [2], sample["dur.npy"])]
+    from whisperspeech.t2s_parallel import END, START, UNKNOWN
+
+    ids = [START] + [s2a.ids.get(p, UNKNOWN) for p in sample["json"]["phones"]] + [END]
+    return [token_phones(ids, sample["dur.npy"])]
 
 
 def _langs(s2a, sample):
