@@ -209,17 +209,17 @@ def s2a_parallel_batch(samples, config: ParallelS2AConfig, rng=None):
         if codes.shape[0] < q:
             raise WhisperSpeechError(f"{s['__key__']}: {codes.shape[0]} codebooks, the model needs {q}")
         a = rng.randrange(max(1, len(st) - n + 1))
-        crops.append((st[a : a + n], codes[:q, FRAMES_PER_STOK * a : FRAMES_PER_STOK * (a + n)]))
+        crop = st[a : a + n].clone()
         if config.phones:
             hidden = rng.random() < config.phone_dropout
-            ph.append(torch.zeros(len(st), dtype=torch.long) if hidden else _token_phones(s, config, len(st)))
-            ph[-1] = ph[-1][a : a + n]
-            if not hidden and config.token_noise:  # tokens that T2S got wrong: the phonemes tell what was said
-                crop = crops[-1][0].clone()
+            ph.append(
+                torch.zeros(len(crop), dtype=torch.long) if hidden else _token_phones(s, config, len(st))[a : a + n]
+            )
+            if not hidden and config.token_noise:  # tokens T2S could get wrong: the phonemes tell what was said
                 for j in range(len(crop)):
                     if rng.random() < config.token_noise:
                         crop[j] = rng.randrange(config.stoks_codes - 1)
-                crops[-1] = (crop, crops[-1][1])
+        crops.append((crop, codes[:q, FRAMES_PER_STOK * a : FRAMES_PER_STOK * (a + n)]))
     t = max(len(st) for st, _ in crops)
     phones = torch.stack([F.pad(p, (0, t - len(p))) for p in ph]) if config.phones else None
     stoks = torch.full((len(samples), t), config.stoks_codes - 1, dtype=torch.long)
@@ -859,9 +859,8 @@ def train(
     L.seed_everything(seed, workers=True, verbose=False)
     last = last_checkpoint(out_dir)
     state = torch.load(last, map_location="cpu", weights_only=False) if last else None
-    if hasattr(
-        config, "phones"
-    ):  # a resumed run reads its own symbols, an --init one its export's, a new one its data's
+    # phoneme symbols: a resumed run reads its own, an --init one its export's, a new one its data's
+    if hasattr(config, "phones"):
         recorded = ((state or {}).get("whisperspeech") or {}).get("config", {}).get("phones")
         if recorded is None and init is not None and state is None:
             from whisperspeech.checkpoints import load_model
