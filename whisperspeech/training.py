@@ -25,7 +25,7 @@ from .languages import lang_id
 from .s2a import S2A, S2AConfig
 from .s2a_parallel import ParallelS2A, ParallelS2AConfig, parallel_s2a_loss
 from .aligner import Aligner, AlignerConfig, aligner_loss
-from .t2s_parallel import ParallelT2S, ParallelT2SConfig, parallel_t2s_loss
+from .t2s_parallel import END, START, UNKNOWN, ParallelT2S, ParallelT2SConfig, parallel_t2s_loss
 from .t2s_masked import MaskedT2S, MaskedT2SConfig, masked_t2s_loss
 from .stages import expand_shards
 from .t2s import T2S, T2SConfig
@@ -185,7 +185,7 @@ def aligned_symbols(sample, phones: list, tokens: int):
             f"{sample['__key__']}: its durations do not fit its tokens and phonemes; align the shards again"
         )
     ids = {p: i + 4 for i, p in enumerate(phones)}
-    return [1] + [ids.get(p, 3) for p in meta["phones"]] + [2], dur
+    return [START] + [ids.get(p, UNKNOWN) for p in meta["phones"]] + [END], dur
 
 
 def _token_phones(sample, config, tokens: int) -> torch.Tensor:
