@@ -82,6 +82,29 @@ def test_failures_are_one_line_with_status_1(tmp_path):
             "--token-noise",
             "1",
         ],
+        ["train", "codec", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--disc-warmup", "100"],
+        [
+            "train",
+            "codec",
+            "--data",
+            str(tmp_path),
+            "-o",
+            str(tmp_path / "run"),
+            "--adversarial",
+            "--disc-lr-scale",
+            "0",
+        ],
+        [
+            "train",
+            "codec",
+            "--data",
+            str(tmp_path),
+            "-o",
+            str(tmp_path / "run"),
+            "--adversarial",
+            "--disc-warmup",
+            "-1",
+        ],
     ):
         r = run_cli(*args)
         assert r.returncode == 1, (args, r.stderr)

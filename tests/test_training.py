@@ -507,11 +507,18 @@ def test_dropout_only_while_training():
     assert not torch.allclose(plain(*args), dropped(*args))
 
 
-def test_adversarial_codec_tunes_its_decoder_only_and_resumes(prepared, tmp_path):
+@pytest.fixture(scope="module")
+def base_codec(prepared, tmp_path_factory):
+    "A codec trained two steps with reconstruction losses: what an adversarial run tunes."
+    out = tmp_path_factory.mktemp("base-codec")
+    return train("codec", prepared["spk"], out, steps=2, batch_size=2, warmup=1, progress=False)
+
+
+def test_adversarial_codec_tunes_its_decoder_only_and_resumes(prepared, base_codec, tmp_path):
     "`train codec --adversarial --init`: the codes keep their meaning (encoder, quantizer unchanged), the decoder moves."
     from whisperspeech.core import WhisperSpeechError
 
-    base = train("codec", prepared["spk"], tmp_path / "base", steps=2, batch_size=2, warmup=1, progress=False)
+    base = base_codec
     gan = dict(batch_size=2, warmup=1, save_every=2, log_every=1, progress=False, overrides={"adversarial": True})
     with pytest.raises(WhisperSpeechError, match="give --init"):
         train("codec", prepared["spk"], tmp_path / "fresh", steps=1, **gan)
@@ -529,3 +536,30 @@ def test_adversarial_codec_tunes_its_decoder_only_and_resumes(prepared, tmp_path
     assert {"loss", "d_loss", "adv", "fm"} <= set(rows[0])
     train("codec", prepared["spk"], tmp_path / "gan", steps=5, **gan)  # resumes both players
     assert torch.load(tmp_path / "gan" / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 5
+
+
+def test_adversarial_discriminators_learn_alone_first_and_faster(prepared, base_codec, tmp_path):
+    "`--disc-warmup 2 --disc-lr-scale 3`: two steps move only the discriminators, at three times the decoder's rate."
+    over = {"adversarial": True, "disc_warmup": 2, "disc_lr_scale": 3.0}
+    gan = dict(batch_size=2, warmup=1, save_every=1, log_every=1, progress=False, lr=1e-3, overrides=over)
+    path = train("codec", prepared["spk"], tmp_path / "gan", steps=2, init=str(base_codec), **gan)
+    ckpt = torch.load(tmp_path / "gan" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 2
+    (decoder, discs), (g_sched, d_sched) = ckpt["optimizer_states"], ckpt["lr_schedulers"]
+    assert decoder["state"] == {} and g_sched["last_epoch"] == 0  # the decoder has not moved, nor its schedule
+    assert discs["state"] and d_sched["last_epoch"] == 2
+    assert discs["param_groups"][0]["initial_lr"] == pytest.approx(3 * decoder["param_groups"][0]["initial_lr"])
+    old, new = load_model(base_codec, kind="codec").state_dict(), load_model(path, kind="codec").state_dict()
+    assert all(torch.equal(old[k], new[k]) for k in old)
+    assert load_model(path, kind="codec").config.disc_warmup == 2
+    rows = [r for f in sorted((tmp_path / "gan").glob("logs/*/metrics.csv")) for r in csv.DictReader(open(f))]
+    assert (
+        rows and all(r["d_loss"] for r in rows) and "adv" not in rows[0]
+    )  # no adversarial loss before the decoder moves
+    path = train("codec", prepared["spk"], tmp_path / "gan", steps=3, **gan)  # the third step moves the decoder
+    new = load_model(path, kind="codec").state_dict()
+    assert not all(torch.equal(old[k], new[k]) for k in old if k.startswith("decoder."))
+    assert (
+        torch.load(tmp_path / "gan" / "checkpoints" / "last.ckpt", weights_only=False)["lr_schedulers"][0]["last_epoch"]
+        == 1
+    )

@@ -226,6 +226,8 @@ TRAINING_ONLY = (
     "guidance",
     "codebook_weights",
     "adversarial",
+    "disc_lr_scale",
+    "disc_warmup",
     "decoder_loss",
     "phone_dropout",
     "token_noise",

@@ -262,6 +262,12 @@ def cmd_train(args):
         )
     if args.adversarial and args.kind != "codec":
         raise WhisperSpeechError("--adversarial is for codec")
+    if (args.disc_lr_scale is not None or args.disc_warmup is not None) and not args.adversarial:
+        raise WhisperSpeechError("--disc-lr-scale and --disc-warmup are for codec --adversarial")
+    if args.disc_lr_scale is not None and args.disc_lr_scale <= 0:
+        raise WhisperSpeechError(f"--disc-lr-scale {args.disc_lr_scale}? Give a positive multiple, e.g. 10")
+    if args.disc_warmup is not None and args.disc_warmup < 0:
+        raise WhisperSpeechError(f"--disc-warmup {args.disc_warmup}? Give a number of steps, 0 or more")
     if args.decoder_loss is not None and (args.kind != "s2a-parallel" or args.decoder_loss < 0):
         raise WhisperSpeechError(
             f"--decoder-loss {args.decoder_loss}? It is for s2a-parallel: a weight of 0 or more, e.g. 0.5"
@@ -283,6 +289,8 @@ def cmd_train(args):
             ("uncond_rate", args.uncond_rate),
             ("codebook_weights", weights),
             ("adversarial", args.adversarial or None),
+            ("disc_lr_scale", args.disc_lr_scale),
+            ("disc_warmup", args.disc_warmup),
             ("decoder_loss", args.decoder_loss),
             ("phones", [] if args.phonemes else None),  # []: the symbols of the data (or of --init)
             ("token_noise", args.token_noise),
@@ -465,6 +473,19 @@ def _add_train(sub):
         action="store_true",
         help="codec: with --init CODEC.model, tune its decoder against multi-period and multi-resolution "
         "discriminators (encoder and quantizer frozen: the codes of existing shards stay valid)",
+    )
+    tr.add_argument(
+        "--disc-lr-scale",
+        type=float,
+        metavar="F",
+        help="codec --adversarial: the discriminators' learning rate as a multiple of --lr (default: 10)",
+    )
+    tr.add_argument(
+        "--disc-warmup",
+        type=int,
+        metavar="N",
+        help="codec --adversarial: train the discriminators alone for the first N steps, then the decoder too "
+        "(default: 0)",
     )
     tr.add_argument(
         "--export-only", action="store_true", help="export the run's last checkpoint to RUN/<kind>.model and stop"

@@ -564,7 +564,10 @@ def make_gan_task(model: Codec, optim: OptimConfig, recon_weight: float = 45.0):
     """The LightningModule that tunes a codec's decoder adversarially (`CodecConfig.adversarial`): the encoder and
     quantizer stay frozen, so the codes of existing token shards keep their meaning. Each step trains the
     discriminators (hinge loss) on the decoder's audio, then the decoder and its head on `recon_weight` times the
-    reconstruction loss plus the adversarial and feature-matching losses (`discriminators`), Vocos' recipe."""
+    reconstruction loss plus the adversarial and feature-matching losses (`discriminators`), Vocos' recipe.
+    The discriminators learn at `disc_lr_scale` times the decoder's rate, and alone for the first `disc_warmup`
+    steps (the config's): untrained, they would push the decoder away from its teachers before pulling it back.
+    The decoder's schedule (warmup, cosine) counts its own steps: it starts when the decoder starts moving."""
     from whisperspeech.discriminators import Discriminators, discriminator_loss, generator_losses
 
     L = _lightning()
@@ -580,27 +583,33 @@ def make_gan_task(model: Codec, optim: OptimConfig, recon_weight: float = 45.0):
 
         def training_step(self, batch, i):
             opt_g, opt_d = self.optimizers()
-            wav = batch["wav"]
-            fake = self.model.resynthesize(wav)[..., : wav.shape[-1]]
+            wav, n = batch["wav"], len(batch["keys"])
+            alone = self.global_step < self.model.config.disc_warmup  # the decoder waits for the discriminators
+            with torch.set_grad_enabled(not alone):
+                fake = self.model.resynthesize(wav)[..., : wav.shape[-1]]
             d_loss = discriminator_loss(self.discriminators, wav, fake)
             opt_d.zero_grad()
             self.manual_backward(d_loss)
             self.clip_gradients(opt_d, self.optim.clip, "norm")
-            # the inner optimizer: Lightning counts each wrapped step as a training step, and one step is both players'
-            opt_d.optimizer.step()
-            adv, fm = generator_losses(self.discriminators, wav, fake)
-            recon = reconstruction_loss(fake, wav, self.model.config.sample_rate)
-            g_loss = recon_weight * recon + adv + fm
-            opt_g.zero_grad()
-            self.manual_backward(g_loss)
-            self.clip_gradients(opt_g, self.optim.clip, "norm")
-            opt_g.step()
-            for s in self.lr_schedulers():
+            # Lightning counts each step of a wrapped optimizer as a training step: one per step, whoever moves
+            opt_d.step() if alone else opt_d.optimizer.step()
+            if alone:
+                with torch.no_grad():
+                    recon = reconstruction_loss(fake, wav, self.model.config.sample_rate)
+            else:
+                adv, fm = generator_losses(self.discriminators, wav, fake)
+                recon = reconstruction_loss(fake, wav, self.model.config.sample_rate)
+                g_loss = recon_weight * recon + adv + fm
+                opt_g.zero_grad()
+                self.manual_backward(g_loss)
+                self.clip_gradients(opt_g, self.optim.clip, "norm")
+                opt_g.step()
+                for name, v in (("adv", adv), ("fm", fm)):
+                    self.log(name, v, batch_size=n)
+            for s in self.lr_schedulers()[alone:]:  # the decoder's schedule counts its own steps
                 s.step()
-            n = len(batch["keys"])
             self.log("loss", recon, prog_bar=True, batch_size=n)  # the reconstruction loss, comparable across runs
-            for name, v in (("d_loss", d_loss), ("adv", adv), ("fm", fm)):
-                self.log(name, v, batch_size=n)
+            self.log("d_loss", d_loss, batch_size=n)
 
         def on_save_checkpoint(self, checkpoint):
             checkpoint["whisperspeech"] = dict(
@@ -608,15 +617,15 @@ def make_gan_task(model: Codec, optim: OptimConfig, recon_weight: float = 45.0):
             )
 
         def configure_optimizers(self):
-            o = self.optim
+            o, c = self.optim, self.model.config
             opts = [
                 torch.optim.AdamW(
                     [p for p in m.parameters() if p.requires_grad],
-                    lr=o.lr,
+                    lr=lr,
                     weight_decay=o.weight_decay,
                     betas=(0.8, 0.99),
                 )
-                for m in (self.model, self.discriminators)
+                for m, lr in ((self.model, o.lr), (self.discriminators, o.lr * c.disc_lr_scale))
             ]
             return opts, [
                 dict(scheduler=torch.optim.lr_scheduler.LambdaLR(opt, o.lr_factor), interval="step") for opt in opts
