@@ -11,6 +11,7 @@ __all__ = ['PRESETS', 'VQ_VOCAB', 'GROWN_INPUTS', 'preset', 't2s_batch', 's2a_ba
 
 # %% ../nbs/32_training.ipynb #ab074723
 import math
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -944,7 +945,11 @@ def train(
         use_distributed_sampler=False,
         limit_val_batches=0,
     )
-    trainer.fit(task, train_dataloaders=loader, ckpt_path=str(last) if last else None)
+    with warnings.catch_warnings():
+        # the GAN task steps its optimizers itself; Lightning then warns that a checkpoint holds the weights after
+        # the step, which is what resuming needs
+        warnings.filterwarnings("ignore", "Using ModelCheckpoint with manual optimization", UserWarning)
+        trainer.fit(task, train_dataloaders=loader, ckpt_path=str(last) if last else None)
     # the steps after the last --save-every checkpoint: without this, resuming or --export-only would lose them
     if trainer.global_step % save_every:
         trainer.save_checkpoint(ckpt_dir / "last.ckpt")
