@@ -57,6 +57,11 @@ def main(argv=None):
     ap = heldout_parser(__doc__, "codec", "codec checkpoint (.model)", per_voice=5)
     ap.add_argument("--whisper", default="tiny.en")
     ap.add_argument("--codes-only", action="store_true", help="only the code stability (no decoding, no ASR)")
+    ap.add_argument(
+        "--unquantized",
+        action="store_true",
+        help="decode the encoder's latents before quantization: what the decoder gives whatever the codes",
+    )
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     codec = load_model(args.codec, kind="codec")
@@ -74,7 +79,9 @@ def main(argv=None):
             kept.append(code_stability(codec, wav))
             t0 = time.perf_counter()
             with torch.no_grad():
-                rec = codec.decode(codec.encode(wav[None]))[0, : wav.shape[0]]
+                latents = codec._latents(wav[None]) if args.unquantized else None
+                rec = codec.decode_latents(latents) if args.unquantized else codec.decode(codec.encode(wav[None]))
+                rec = rec[0, : wav.shape[0]]
             t_codec += time.perf_counter() - t0
             seconds += wav.shape[0] / 24000
             refs.append(text)
@@ -118,6 +125,7 @@ def main(argv=None):
         min_similarity=min(r["similarity"] for r in rows),
         codec_rtf=t_codec / seconds,
         code_stability=stability,
+        decoded="unquantized latents" if args.unquantized else "codes",
     )
     if quality:
         summary.update({k: mean(k) for k in ("dnsmos_original", "dnsmos_codec", "p808_original", "p808_codec")})
