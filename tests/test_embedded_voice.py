@@ -1,5 +1,6 @@
 """The embedded voice's trained models, as shipped (whisperspeech/voice/): each checked on held-out speech."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -331,3 +332,28 @@ def test_embedded_voice_speaks_held_out_sentences_in_the_voice_asked_for(tiny_en
     wer = word_error_rate(refs, heard)
     print("embedded voice:", list(zip(refs, heard)), f"WER {wer:.3f}")
     assert wer <= 0.22
+
+
+def test_probe_phase_losses_and_retrieval(monkeypatch):
+    """scripts/research/codec_phase_probe.py: the phase errors of a signal against itself are zero and grow when its
+    phase is shifted; clone_retrieval_probe.py: strength 0 keeps the frames, strength 1 gives the mean of the nearest
+    index rows, and token scores rank frames of the same token and place first."""
+    monkeypatch.syspath_prepend(str(SCRIPTS / "research"))
+    from clone_retrieval_probe import retrieve, token_scores
+    from codec_phase_probe import phase_losses
+
+    g = torch.Generator().manual_seed(0)
+    t = torch.arange(24000) / 24000
+    y = (torch.sin(2 * math.pi * 220 * t) + 0.1 * torch.randn(24000, generator=g))[None]
+    assert all(float(x) < 1e-4 for x in phase_losses(y, y))
+    shifted = torch.roll(y, 37, dims=-1)  # a delay changes the phase, its slope along frequency, not its magnitude
+    ip, gd, iaf = phase_losses(shifted, y)
+    assert float(ip) > 0.3 and float(gd) > 0.1 and float(iaf) < float(ip)
+
+    frames, index = torch.randn(5, 8, generator=g), torch.randn(20, 8, generator=g)
+    assert torch.equal(retrieve(frames, index, 0.0), frames)
+    index[:5] = frames * 2  # each frame's nearest row by cosine is its own double
+    assert torch.allclose(retrieve(frames, index, 1.0, k=1), frames * 2)
+    codebook = torch.eye(4)
+    scores = token_scores(codebook, torch.tensor([1, 2]), torch.tensor([2, 1, 3]))
+    assert scores.shape == (6, 9) and int(scores[0].argmax()) == 3 and int(scores[4].argmax()) == 1
