@@ -41,9 +41,7 @@ class CodecConfig:
     dec_layers: int = 8
     commit_weight: float = 1.0
     adversarial: bool = False  # training only: tune the decoder against discriminators, encoder and quantizer frozen
-    disc_lr_scale: float = (
-        10.0  # training only: the discriminators' learning rate over the decoder's (they start untrained)
-    )
+    disc_lr_scale: float = 10.0  # training only: the discriminators' learning rate over the decoder's
     disc_warmup: int = 0  # training only: steps the discriminators train alone before the decoder moves
 
     @property
