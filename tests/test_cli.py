@@ -50,6 +50,7 @@ def test_say_reads_stdin(tmp_path):
 
 
 def test_failures_are_one_line_with_status_1(tmp_path):
+    codec = ["train", "codec", "--data", str(tmp_path), "-o", str(tmp_path / "run")]
     for args in (
         ["say", "hello", "--model", "system", "--voice", "nobody:here", "-o", str(tmp_path / "x.wav")],
         ["say", "   ", "-o", str(tmp_path / "x.wav")],
@@ -82,29 +83,9 @@ def test_failures_are_one_line_with_status_1(tmp_path):
             "--token-noise",
             "1",
         ],
-        ["train", "codec", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--disc-warmup", "100"],
-        [
-            "train",
-            "codec",
-            "--data",
-            str(tmp_path),
-            "-o",
-            str(tmp_path / "run"),
-            "--adversarial",
-            "--disc-lr-scale",
-            "0",
-        ],
-        [
-            "train",
-            "codec",
-            "--data",
-            str(tmp_path),
-            "-o",
-            str(tmp_path / "run"),
-            "--adversarial",
-            "--disc-warmup",
-            "-1",
-        ],
+        [*codec, "--disc-warmup", "100"],
+        [*codec, "--adversarial", "--disc-lr-scale", "0"],
+        [*codec, "--adversarial", "--disc-warmup", "-1"],
     ):
         r = run_cli(*args)
         assert r.returncode == 1, (args, r.stderr)

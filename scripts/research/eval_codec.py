@@ -79,8 +79,10 @@ def main(argv=None):
             kept.append(code_stability(codec, wav))
             t0 = time.perf_counter()
             with torch.no_grad():
-                latents = codec._latents(wav[None]) if args.unquantized else None
-                rec = codec.decode_latents(latents) if args.unquantized else codec.decode(codec.encode(wav[None]))
+                if args.unquantized:
+                    rec = codec.decode_latents(codec._latents(wav[None]))
+                else:
+                    rec = codec.decode(codec.encode(wav[None]))
                 rec = rec[0, : wav.shape[0]]
             t_codec += time.perf_counter() - t0
             seconds += wav.shape[0] / 24000
