@@ -588,18 +588,15 @@ def make_gan_task(model: Codec, optim: OptimConfig, recon_weight: float = 45.0):
             alone = self.global_step < self.model.config.disc_warmup  # the decoder waits for the discriminators
             with torch.set_grad_enabled(not alone):
                 fake = self.model.resynthesize(wav)[..., : wav.shape[-1]]
+                recon = reconstruction_loss(fake, wav, self.model.config.sample_rate)
             d_loss = discriminator_loss(self.discriminators, wav, fake)
             opt_d.zero_grad()
             self.manual_backward(d_loss)
             self.clip_gradients(opt_d, self.optim.clip, "norm")
             # Lightning counts each step of a wrapped optimizer as a training step: one per step, whoever moves
             opt_d.step() if alone else opt_d.optimizer.step()
-            if alone:
-                with torch.no_grad():
-                    recon = reconstruction_loss(fake, wav, self.model.config.sample_rate)
-            else:
+            if not alone:
                 adv, fm = generator_losses(self.discriminators, wav, fake)
-                recon = reconstruction_loss(fake, wav, self.model.config.sample_rate)
                 g_loss = recon_weight * recon + adv + fm
                 opt_g.zero_grad()
                 self.manual_backward(g_loss)

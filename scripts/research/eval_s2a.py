@@ -36,7 +36,7 @@ from whisperspeech.checkpoints import load_model
 from whisperspeech.codec import CodecVocoder
 from whisperspeech.layers import quantize_int8
 from whisperspeech.s2a import s2a_generate
-from whisperspeech.s2a_parallel import ParallelS2A, parallel_s2a_generate, token_phones
+from whisperspeech.s2a_parallel import ParallelS2A, parallel_s2a_generate
 from whisperspeech.speaker import speaker_embedding
 from whisperspeech.system_voices import speak_system
 from whisperspeech.vq import encode_audio
@@ -128,10 +128,9 @@ def _phones(s2a, sample):
     "Each token's phoneme id of one `align`ed sample for a parallel S2A that hears them, else None."
     if getattr(s2a, "aligner", None) is None:
         return None
-    from whisperspeech.t2s_parallel import END, START, UNKNOWN
+    from whisperspeech.training import _token_phones
 
-    ids = [START] + [s2a.ids.get(p, UNKNOWN) for p in sample["json"]["phones"]] + [END]
-    return [token_phones(ids, sample["dur.npy"])]
+    return [_token_phones(sample, s2a.config, len(sample["stoks.npy"]))]
 
 
 def _langs(s2a, sample):
