@@ -107,6 +107,17 @@ tokens -more more-text
 touch "$TOKENS/more-text/done"
 $py scripts/voice_tokens.py write "$TOKENS"
 fi
+if [ "$KINDS" = "t2s s2a" ] && [ ! -f "$TOKENS/voices/done" ]; then
+# 5d. 4 hours of English spoken by 240 perturbed voices (the clear system voices with their formants, pitch and tempo
+#     changed; docs/training.md): speakers enough for the speaker embedding to generalise to voices it never heard
+$ws prepare corpus -o "$DATA/corpus-voices" --hours 4 --workers 2 --seed 4 --languages en:1 --perturbed-voices 240 \
+    --exclude-text "$TOKENS/{3h,12h,new-text,more-text}/*.tar.gz" --exclude-text datasets/validation_sentences_en.txt \
+    --exclude-text datasets/eval_sentences_en.txt --quiet
+$ws prepare wenc -i "$DATA/corpus-voices" -o "$DATA/wenc-voices" --workers 2 --quiet
+tokens -voices voices
+touch "$TOKENS/voices/done"
+$py scripts/voice_tokens.py write "$TOKENS"
+fi
 
 # 6a. phoneme durations for the parallel T2S: a CTC aligner (semantic tokens + speaker -> phonemes, 2.5M parameters)
 #     and the `align` stage, which writes each sample's phonemes and the tokens each lasts into $DATA/aligned

@@ -182,7 +182,15 @@ def cmd_prepare(args):
         from whisperspeech.corpus import CorpusSpec, build_corpus, spoken_sentences
 
         exclude = frozenset().union(*(spoken_sentences(d) for d in args.exclude_text or []))
-        spec = CorpusSpec(_languages(args.languages), seed=args.seed, shard_size=args.shard_size, exclude=exclude)
+        if args.perturbed_voices < 0:
+            raise WhisperSpeechError(f"--perturbed-voices {args.perturbed_voices}? Give a count, e.g. 240")
+        spec = CorpusSpec(
+            _languages(args.languages),
+            seed=args.seed,
+            shard_size=args.shard_size,
+            exclude=exclude,
+            perturbed=args.perturbed_voices,
+        )
         summary = build_corpus(
             args.output,
             spec,
@@ -342,6 +350,13 @@ def _add_prepare(sub):
     pr.add_argument("--languages", default="en:0.8,de:0.1,pl:0.1", help="corpus: languages and shares")
     pr.add_argument("--seed", type=int, default=0, help="corpus: random seed (default: 0)")
     pr.add_argument("--shard-size", type=int, default=100, help="corpus: utterances per shard (default: 100)")
+    pr.add_argument(
+        "--perturbed-voices",
+        type=int,
+        default=0,
+        metavar="N",
+        help="corpus: English spoken by N perturbed voices (set --seed) instead of the system voices",
+    )
     pr.add_argument(
         "--exclude-text",
         metavar="DATA",

@@ -21,6 +21,7 @@ import soundfile as sf
 
 from .core import WhisperSpeechError, atomic_write, worker_pool
 from .system_voices import speak_system
+from .voice_perturb import BASES, perturbed_voices
 
 # %% ../nbs/30_corpus.ipynb #ff93d0a4
 FORTUNE_DIRS = {
@@ -30,17 +31,7 @@ FORTUNE_DIRS = {
 }
 TEXT_PACKAGES = {"en": ["fortunes", "fortunes-min", "wordnet-base"], "de": ["fortunes-de"], "pl": ["fortunes-pl"]}
 VOICES = {
-    "en": [
-        "flite:kal16",
-        "flite:awb",
-        "flite:rms",
-        "flite:slt",
-        "festival:kal",
-        "festival:ked",
-        "festival:slt-hts",
-        "piper:joe",
-        "espeak-ng:en-us",
-    ],
+    "en": [*BASES, "espeak-ng:en-us"],  # flite kal16, awb, rms, slt; festival kal, ked, slt-hts; Piper joe (this order)
     "de": ["espeak-ng:de"],
     "pl": ["espeak-ng:pl"],
 }
@@ -109,6 +100,7 @@ class CorpusSpec:
     shard_size: int = 100
     sr: int = 24000
     exclude: frozenset = frozenset()  # e.g. the sentences earlier corpora speak (`spoken_sentences`)
+    perturbed: int = 0  # > 0: English is spoken by this many perturbed voices of set `seed`, not the system voices
 
     def utterance(self, i: int) -> dict:
         "Language, voice and sentence of utterance `i`: a pure function of (seed, i) and `exclude`."
@@ -116,6 +108,8 @@ class CorpusSpec:
         langs = sorted(self.languages)
         lang = rng.choices(langs, weights=[self.languages[l] for l in langs])[0]
         voice = rng.choice(VOICES[lang])
+        if self.perturbed and lang == "en":  # its own draw: the language and sentence stay those of the plain corpus
+            voice = random.Random(f"{self.seed}-{i}-voice").choice(perturbed_voices(self.perturbed, self.seed))
         text = rng.choice(_pool(lang, self.exclude))
         return dict(key=f"{i:07d}", lang=lang, voice=voice, text=text)
 
@@ -220,6 +214,7 @@ def build_corpus(
             dict(
                 languages=spec.languages,
                 seed=spec.seed,
+                perturbed_voices=spec.perturbed,
                 shard_size=spec.shard_size,
                 sr=spec.sr,
                 excluded_sentences=len(spec.exclude),

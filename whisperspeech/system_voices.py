@@ -90,9 +90,14 @@ def system_voices() -> list[str]:
 
 # %% ../nbs/07_system_voices.ipynb #643afa6e
 def speak_system(text: str, voice: str = "flite:slt", sr: int = 24000) -> torch.Tensor:
-    "Speak `text` with a system voice (`engine:voice`); mono float32 at `sr` Hz."
+    "Speak `text` with a system voice (`engine:voice`, or a perturbed one: `voice_perturb`); mono float32 at `sr` Hz."
     if not text or not text.strip():
         raise WhisperSpeechError("nothing to say: the text is empty")
+    if "~" in voice:  # a perturbed voice: its base voice, perturbed as its name says
+        from whisperspeech.voice_perturb import perturb, split_voice
+
+        base, how = split_voice(voice)
+        return perturb(speak_system(text, base, sr), sr, how)
     engine, _, name = voice.partition(":")
     if engine not in ENGINES or not name:
         raise WhisperSpeechError(
