@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-data}; RUNS=${RUNS:-runs}; VOICE=whisperspeech/voice; TOKENS=${TOKENS:-datasets/voice-tokens}
 KINDS=${KINDS:-t2s s2a}
 # schedule lengths; T2S and S2A are the parallel ones (`train t2s-parallel`, `train s2a-parallel`), their runs in
-# $RUNS/t2s-parallel and $RUNS/s2a-parallel
+# $RUNS/t2s-parallel and $RUNS/s2a-parallel (then $RUNS/s2a-phones: S2A hearing the phonemes too)
 STEPS_t2s=${T2S_STEPS:-4000}; STEPS_s2a=${S2A_STEPS:-10000}
 run_kind() { echo "$1-parallel"; }
 ws=.venv/bin/whisperspeech
@@ -98,7 +98,7 @@ $py scripts/voice_tokens.py write "$TOKENS"
 fi
 if [ "$KINDS" = "t2s s2a" ] && [ ! -f "$TOKENS/more-text/done" ]; then
 # 5c. 6 hours more of new sentences, none of the 27 hours' nor the validation or evaluation sentences
-#     (~45 min on 2 cores); the shipped T2S and S2A have not trained on them yet
+#     (~45 min on 2 cores)
 $ws prepare corpus -o "$DATA/corpus-more" --hours 6 --workers 2 --seed 3 --languages en:0.8,de:0.1,pl:0.1 \
     --exclude-text "$TOKENS/{3h,12h,new-text}/*.tar.gz" --exclude-text datasets/validation_sentences_en.txt \
     --exclude-text datasets/eval_sentences_en.txt --quiet
@@ -124,7 +124,7 @@ fi
 #     (~1 s a step in bf16 on 2 cores, 750 steps; alignment ~5 minutes); the committed datasets/voice-aligner.model
 #     is that aligner, so a fresh machine only aligns
 aligner=datasets/voice-aligner.model
-if [[ " $KINDS " == *" t2s "* ]]; then
+if [ -n "$KINDS" ]; then  # T2S reads the phonemes and their durations; S2A's last stage hears the phonemes
   if [ ! -f "$aligner" ]; then
     $ws train aligner --data "$TOKENS/*/*.tar.gz" --config compact -o "$RUNS/aligner" --steps 750 --batch-size 48 \
         --lr 2e-3 --warmup 100 --save-every 250 --log-every 25 --precision "$PRECISION" --quiet
@@ -163,11 +163,18 @@ for kind in $KINDS; do
         --precision "$PRECISION" --quiet "${init[@]}" --keep-every 1000
   fi
 done
+# 6c. S2A hears each token's phoneme too (T2S hands it the phonemes it read), and the 240 perturbed voices: 3,000
+#     steps more from the 10,000-step export, on the aligned shards (0.8 s a step in bf16 on 2 cores, 40 minutes)
+if [[ " $KINDS " == *" s2a "* ]] && [ -f "$RUNS/s2a-parallel/s2a-parallel.model" ]; then
+  $ws train s2a-parallel --data "$DATA/aligned/*/*.tar.gz" --config compact --init "$RUNS/s2a-parallel/s2a-parallel.model" \
+      --phonemes -o "$RUNS/s2a-phones" --steps 3000 --batch-size 16 --lr 3e-4 --warmup 100 --seed 1 --save-every 250 \
+      --log-every 50 --precision "$PRECISION" --quiet
+fi
 [ "$KINDS" = "t2s s2a" ] || exit 0
 
 # 7. the bundle: models in float16 and one speaker embedding per corpus voice (once both are trained here); the
 #    parallel T2S decodes greedily (sampling.json: T2S temperature 0)
-[ -f "$RUNS/t2s-parallel/t2s-parallel.model" ] && [ -f "$RUNS/s2a-parallel/s2a-parallel.model" ] || exit 0
-$py scripts/make_voice_bundle.py --t2s "$RUNS/t2s-parallel/t2s-parallel.model" --s2a "$RUNS/s2a-parallel/s2a-parallel.model" \
+[ -f "$RUNS/t2s-parallel/t2s-parallel.model" ] && [ -f "$RUNS/s2a-phones/s2a-parallel.model" ] || exit 0
+$py scripts/make_voice_bundle.py --t2s "$RUNS/t2s-parallel/t2s-parallel.model" --s2a "$RUNS/s2a-phones/s2a-parallel.model" \
     --codec "$VOICE/codec.model" --spk "$TOKENS/{3h,12h,new-text}/*.tar.gz" --first-voice festival:slt-hts -o "$VOICE" \
     --t2s-temperature 0 --sampling-note "the parallel T2S reads the most likely token of every position"

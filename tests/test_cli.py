@@ -86,6 +86,8 @@ def test_failures_are_one_line_with_status_1(tmp_path):
         [*codec, "--disc-warmup", "100"],
         [*codec, "--adversarial", "--disc-lr-scale", "0"],
         [*codec, "--adversarial", "--disc-warmup", "-1"],
+        [*codec, "--adversarial", "--decoder-only"],
+        ["train", "s2a", "--data", str(tmp_path), "-o", str(tmp_path / "run"), "--decoder-only"],
         ["prepare", "corpus", "-o", str(tmp_path / "c"), "--perturbed-voices", "-3"],
         ["say", "hello", "--model", "system", "--voice", "flite:slt~q1.1", "-o", str(tmp_path / "x.wav")],
     ):

@@ -538,6 +538,23 @@ def test_adversarial_codec_tunes_its_decoder_only_and_resumes(prepared, base_cod
     assert torch.load(tmp_path / "gan" / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 5
 
 
+def test_decoder_only_codec_run_keeps_the_codes(prepared, base_codec, tmp_path):
+    "`train codec --decoder-only --init`: the decoder learns new audio, every code keeps its meaning (no codebook update)."
+    from whisperspeech.core import WhisperSpeechError
+
+    tune = dict(batch_size=2, warmup=1, save_every=2, log_every=1, progress=False, overrides={"decoder_only": True})
+    with pytest.raises(WhisperSpeechError, match="give --init"):
+        train("codec", prepared["spk"], tmp_path / "fresh", steps=1, **tune)
+    path = train("codec", prepared["spk"], tmp_path / "dec", steps=2, init=str(base_codec), **tune)
+    before, after = load_model(base_codec, kind="codec"), load_model(path, kind="codec")
+    assert after.config.decoder_only and trained_steps(path) == 2
+    old, new = before.state_dict(), after.state_dict()
+    frozen = [k for k in old if k.startswith(("encoder.", "to_codes.", "quantizer."))]
+    assert any(".embed" in k for k in frozen)  # the codebooks (buffers) are among what must not move
+    assert all(torch.equal(old[k], new[k]) for k in frozen)
+    assert not all(torch.equal(old[k], new[k]) for k in old if k.startswith(("decoder.", "head.")))
+
+
 def test_adversarial_discriminators_learn_alone_first_and_faster(prepared, base_codec, tmp_path):
     "`--disc-warmup 2 --disc-lr-scale 3`: two steps move only the discriminators, at three times the decoder's rate."
     over = {"adversarial": True, "disc_warmup": 2, "disc_lr_scale": 3.0}

@@ -228,6 +228,7 @@ TRAINING_ONLY = (
     "adversarial",
     "disc_lr_scale",
     "disc_warmup",
+    "decoder_only",
     "decoder_loss",
     "phone_dropout",
     "token_noise",

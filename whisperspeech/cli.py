@@ -268,8 +268,12 @@ def cmd_train(args):
         raise WhisperSpeechError(
             f"--uncond-rate {args.uncond_rate}? It is for s2a: a probability between 0 and 1, e.g. 0.15"
         )
-    if args.adversarial and args.kind != "codec":
-        raise WhisperSpeechError("--adversarial is for codec")
+    if (args.adversarial or args.decoder_only) and args.kind != "codec":
+        raise WhisperSpeechError("--adversarial and --decoder-only are for codec")
+    if args.adversarial and args.decoder_only:
+        raise WhisperSpeechError(
+            "--adversarial already tunes the decoder alone: give one of --adversarial, --decoder-only"
+        )
     if (args.disc_lr_scale is not None or args.disc_warmup is not None) and not args.adversarial:
         raise WhisperSpeechError("--disc-lr-scale and --disc-warmup are for codec --adversarial")
     if args.disc_lr_scale is not None and args.disc_lr_scale <= 0:
@@ -297,6 +301,7 @@ def cmd_train(args):
             ("uncond_rate", args.uncond_rate),
             ("codebook_weights", weights),
             ("adversarial", args.adversarial or None),
+            ("decoder_only", args.decoder_only or None),
             ("disc_lr_scale", args.disc_lr_scale),
             ("disc_warmup", args.disc_warmup),
             ("decoder_loss", args.decoder_loss),
@@ -488,6 +493,12 @@ def _add_train(sub):
         action="store_true",
         help="codec: with --init CODEC.model, tune its decoder against multi-period and multi-resolution "
         "discriminators (encoder and quantizer frozen: the codes of existing shards stay valid)",
+    )
+    tr.add_argument(
+        "--decoder-only",
+        action="store_true",
+        help="codec: with --init CODEC.model, tune its decoder on the reconstruction losses alone, e.g. on the audio "
+        "of new voices (encoder and quantizer frozen: the codes of existing shards stay valid)",
     )
     tr.add_argument(
         "--disc-lr-scale",

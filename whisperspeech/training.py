@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .codec import Codec, CodecConfig, codec_loss, reconstruction_loss
+from .codec import Codec, CodecConfig, codec_loss, freeze_codes, reconstruction_loss
 from .core import FRAMES_PER_STOK, WhisperSpeechError, speaking_rate
 from .delay import DelayPattern
 from .languages import lang_id
@@ -572,8 +572,7 @@ def make_gan_task(model: Codec, optim: OptimConfig, recon_weight: float = 45.0):
     from whisperspeech.discriminators import Discriminators, discriminator_loss, generator_losses
 
     L = _lightning()
-    for part in (model.features, model.encoder, model.to_codes, model.quantizer):
-        part.requires_grad_(False)
+    freeze_codes(model)
 
     class GanTask(L.LightningModule):
         def __init__(self):
@@ -898,11 +897,13 @@ def train(
                 )
     optim = OptimConfig(lr=lr, warmup=warmup, steps=steps, start=start_step)
     adversarial = getattr(config, "adversarial", False)
-    if adversarial and last is None and init is None:
+    if (adversarial or getattr(config, "decoder_only", False)) and last is None and init is None:
         raise WhisperSpeechError(
-            "an adversarial codec run tunes a trained codec's decoder: give --init CODEC.model "
+            "an adversarial or decoder-only codec run tunes a trained codec's decoder: give --init CODEC.model "
             "(train the codec with reconstruction losses first)"
         )
+    if getattr(config, "decoder_only", False):
+        freeze_codes(model)
     task = (
         make_gan_task(model, optim)
         if adversarial
