@@ -1,7 +1,8 @@
 """The embedded voice's training tokens kept in the repository (datasets/voice-tokens/): the `slim`
 shards of the corpus (text, semantic and acoustic tokens, speaker embeddings; no audio) and a manifest
 that names the tokenizer and codec they were made with, so T2S and S2A training resumes on a fresh
-machine without redoing hours of synthesis and Whisper features.
+machine without redoing hours of synthesis and Whisper features. The codec is known by what makes its codes (the
+encoder and quantizer): a codec whose decoder alone was tuned (`train codec --decoder-only`) keeps its tokens valid.
 
     .venv/bin/python scripts/voice_tokens.py write datasets/voice-tokens   # after the recipe's slim stage
     .venv/bin/python scripts/voice_tokens.py check datasets/voice-tokens   # exit 0: made with today's models
@@ -22,8 +23,30 @@ VOICE = ROOT / "whisperspeech" / "voice"
 MODELS = {"tokenizer": VOICE / "vq.model", "codec": VOICE / "codec.model"}
 
 
+CODE_PARTS = ("features.", "encoder.", "to_codes.", "quantizer.")  # the codec's parts that make its codes
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def codes_sha256(path: Path) -> str:
+    "sha256 of the weights that make a codec's codes (names and values of `CODE_PARTS`), whatever its decoder."
+    from whisperspeech.checkpoints import load_model
+
+    state = load_model(str(path), kind="codec").state_dict()
+    h = hashlib.sha256()
+    for name in sorted(k for k in state if k.startswith(CODE_PARTS)):
+        h.update(name.encode())
+        h.update(state[name].detach().float().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def fingerprints() -> dict:
+    "What the manifest records of each model: the tokenizer's file hash, the codec's file hash and codes hash."
+    models = {name: dict(path=str(p.relative_to(ROOT)), sha256=sha256(p)) for name, p in MODELS.items()}
+    models["codec"]["codes_sha256"] = codes_sha256(MODELS["codec"])
+    return models
 
 
 def summary(folder: Path) -> dict:
@@ -55,7 +78,7 @@ def main(argv=None):
     ap.add_argument("folder", type=Path, help="the token folder: one subfolder of gzipped slim shards per corpus")
     args = ap.parse_args(argv)
     manifest = args.folder / "MANIFEST.json"
-    models = {name: dict(path=str(p.relative_to(ROOT)), sha256=sha256(p)) for name, p in MODELS.items()}
+    models = fingerprints()
     if args.action == "write":
         manifest.write_text(json.dumps(dict(made_with=models, **summary(args.folder)), indent=1) + "\n")
         print(manifest.read_text())
@@ -64,7 +87,9 @@ def main(argv=None):
         print(f"{args.folder}: no training tokens (no MANIFEST.json)", file=sys.stderr)
         return 1
     made_with = json.loads(manifest.read_text())["made_with"]
-    stale = [name for name in models if made_with.get(name, {}).get("sha256") != models[name]["sha256"]]
+    # the codec by its codes (a manifest written before codes hashes, by its file)
+    key = lambda name: "codes_sha256" if "codes_sha256" in made_with.get(name, {}) else "sha256"
+    stale = [name for name in models if made_with.get(name, {}).get(key(name)) != models[name][key(name)]]
     if stale:
         print(
             f"{args.folder}: made with another {' and '.join(stale)} than {VOICE.relative_to(ROOT)} holds; "

@@ -73,6 +73,26 @@ def test_committed_training_tokens_match_the_shipped_models():
     assert t2s["out_stoks"].shape[0] == 8 and s2a["speakers"].shape == (8, 256) and (s2a["out_atoks"] >= 0).any()
 
 
+def test_token_manifest_knows_the_codec_by_what_makes_its_codes(monkeypatch, tmp_path):
+    """scripts/voice_tokens.py: a codec whose decoder alone changed (`train codec --decoder-only`) keeps the committed
+    tokens valid; a change to its encoder or codebooks does not."""
+    from whisperspeech.checkpoints import save_model
+
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    from voice_tokens import codes_sha256
+
+    shipped = EMBEDDED / "codec.model"
+    codec = load_model(shipped, kind="codec")
+    with torch.no_grad():
+        codec.head.out.bias.add_(0.5)
+    save_model(codec, tmp_path / "decoder.model")
+    with torch.no_grad():
+        codec.encoder.embed.bias.add_(0.5)
+    save_model(codec, tmp_path / "encoder.model")
+    assert codes_sha256(tmp_path / "decoder.model") == codes_sha256(shipped)
+    assert codes_sha256(tmp_path / "encoder.model") != codes_sha256(shipped)
+
+
 @pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists(), reason="no committed training tokens in this checkout")
 def test_validation_and_evaluation_sentences_are_in_no_training_text():
     "The fixed validation sentences and the evaluation sentences (plain and hard): distinct, and spoken by no training shard."
