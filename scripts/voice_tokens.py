@@ -23,20 +23,18 @@ VOICE = ROOT / "whisperspeech" / "voice"
 MODELS = {"tokenizer": VOICE / "vq.model", "codec": VOICE / "codec.model"}
 
 
-CODE_PARTS = ("features.", "encoder.", "to_codes.", "quantizer.")  # the codec's parts that make its codes
-
-
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def codes_sha256(path: Path) -> str:
-    "sha256 of the weights that make a codec's codes (names and values of `CODE_PARTS`), whatever its decoder."
+    "sha256 of the weights that make a codec's codes (names and values of its `CODE_PARTS`), whatever its decoder."
     from whisperspeech.checkpoints import load_model
+    from whisperspeech.codec import CODE_PARTS
 
     state = load_model(str(path), kind="codec").state_dict()
     h = hashlib.sha256()
-    for name in sorted(k for k in state if k.startswith(CODE_PARTS)):
+    for name in sorted(k for k in state if k.split(".")[0] in CODE_PARTS):
         h.update(name.encode())
         h.update(state[name].detach().float().contiguous().numpy().tobytes())
     return h.hexdigest()
