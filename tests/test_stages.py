@@ -180,3 +180,32 @@ def test_transcribe_backends(backend):
     out = transcriber(backend=backend)({"__key__": "a", "flac": buf.getvalue(), "json": b'{"lang": "en"}'})[0]
     assert word_error_rate([text], [out["asr.txt"].decode()]) <= 0.15
     assert out["txt"] == out["asr.txt"]
+
+
+def test_atoks_recodes_token_shards_from_the_audio_they_were_made_of(prepared, tmp_path):
+    "New codes for token shards (no audio): each sample's audio is found by key in the shards they were made from."
+    import io
+
+    import numpy as np
+
+    codec = str(Path(__file__).parents[1] / "whisperspeech" / "voice" / "codec.model")
+    run = lambda *a: subprocess.run([WS, "prepare", *a, "--quiet"], capture_output=True, text=True)
+    slim, recoded, direct = tmp_path / "slim", tmp_path / "recoded", tmp_path / "direct"
+    assert run("slim", "-i", str(prepared["spk"]), "-o", str(slim)).returncode == 0
+    r = run("atoks", "-i", str(slim), "-o", str(recoded), "--codec", codec, "--audio-from", str(prepared["segment"]))
+    assert r.returncode == 0 and json.loads(r.stdout)["bad"] == 0, r.stderr
+    assert run("atoks", "-i", str(prepared["segment"]), "-o", str(direct), "--codec", codec).returncode == 0
+
+    samples = lambda folder: {s["__key__"]: s for p in expand_shards(folder) for s in read_samples(p)}
+    codes = lambda s: np.load(io.BytesIO(s["atoks.npy"]))
+    new, want, old = samples(recoded), samples(direct), samples(slim)
+    assert new.keys() == want.keys() == old.keys() and len(new) == 20
+    assert all(np.array_equal(codes(new[k]), codes(want[k])) for k in new)  # the codes of the audio itself
+    assert all(not np.array_equal(codes(new[k]), codes(old[k])) for k in new)  # EnCodec's codes replaced by ours
+    fields = lambda s: {k for k in s if not k.startswith("__")}
+    assert all(fields(new[k]) == fields(old[k]) and new[k]["stoks.npy"] == old[k]["stoks.npy"] for k in new)
+
+    r = run(
+        "atoks", "-i", str(slim), "-o", str(tmp_path / "wrong"), "--codec", codec, "--audio-from", str(direct.parent)
+    )
+    assert json.loads(r.stdout)["bad"] == 20 and "give the shards these were made from" in r.stderr

@@ -190,6 +190,7 @@ def cmd_prepare(args):
             shard_size=args.shard_size,
             exclude=exclude,
             perturbed=args.perturbed_voices,
+            perturbed_kind=args.perturbed_kind,
         )
         summary = build_corpus(
             args.output,
@@ -206,7 +207,12 @@ def cmd_prepare(args):
         options = {
             "segment": dict(max_seconds=args.max_seconds),
             "transcribe": dict(model=args.whisper, backend=args.asr_backend),
-            "atoks": dict(codec=args.codec, bandwidth=args.bandwidth, random_weights_ok=args.random_codec),
+            "atoks": dict(
+                codec=args.codec,
+                bandwidth=args.bandwidth,
+                random_weights_ok=args.random_codec,
+                audio_from=args.audio_from,
+            ),
             "wenc": dict(model=args.whisper),
             "stoks": dict(model=args.tokenizer),
             "spk": dict(backend=args.speaker_backend),
@@ -363,6 +369,12 @@ def _add_prepare(sub):
         help="corpus: English spoken by N perturbed voices (set --seed) instead of the system voices",
     )
     pr.add_argument(
+        "--perturbed-kind",
+        choices=["clear", "espeak"],
+        default="clear",
+        help="corpus: perturb the clear system voices (default) or espeak-ng's dialects and voice variants",
+    )
+    pr.add_argument(
         "--exclude-text",
         metavar="DATA",
         action="append",
@@ -376,6 +388,12 @@ def _add_prepare(sub):
     )
     pr.add_argument(
         "--codec", default="encodec_24khz", help="atoks: encodec_24khz, or a codec we trained (its .model path)"
+    )
+    pr.add_argument(
+        "--audio-from",
+        metavar="DIR",
+        help="atoks: take each sample's audio from the shards of the same name in DIR (the corpus the input was made "
+        "from): new codes for token shards, which keep no audio",
     )
     pr.add_argument(
         "--asr-backend",

@@ -101,6 +101,7 @@ class CorpusSpec:
     sr: int = 24000
     exclude: frozenset = frozenset()  # e.g. the sentences earlier corpora speak (`spoken_sentences`)
     perturbed: int = 0  # > 0: English is spoken by this many perturbed voices of set `seed`, not the system voices
+    perturbed_kind: str = "clear"  # what they are drawn from (`voice_perturb.KINDS`)
 
     def utterance(self, i: int) -> dict:
         "Language, voice and sentence of utterance `i`: a pure function of (seed, i) and `exclude`."
@@ -109,7 +110,9 @@ class CorpusSpec:
         lang = rng.choices(langs, weights=[self.languages[l] for l in langs])[0]
         voice = rng.choice(VOICES[lang])
         if self.perturbed and lang == "en":  # its own draw: the language and sentence stay those of the plain corpus
-            voice = random.Random(f"{self.seed}-{i}-voice").choice(perturbed_voices(self.perturbed, self.seed))
+            voice = random.Random(f"{self.seed}-{i}-voice").choice(
+                perturbed_voices(self.perturbed, self.seed, self.perturbed_kind)
+            )
         text = rng.choice(_pool(lang, self.exclude))
         return dict(key=f"{i:07d}", lang=lang, voice=voice, text=text)
 
@@ -215,6 +218,7 @@ def build_corpus(
                 languages=spec.languages,
                 seed=spec.seed,
                 perturbed_voices=spec.perturbed,
+                perturbed_kind=spec.perturbed_kind,
                 shard_size=spec.shard_size,
                 sr=spec.sr,
                 excluded_sentences=len(spec.exclude),

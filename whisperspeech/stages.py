@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['AUDIO_FIELDS', 'TRAINING_FIELDS', 'STAGES', 'expand_shards', 'sample_audio', 'npy_bytes', 'sample_json',
-           'read_samples', 'ShardReport', 'process_shard', 'run_stage', 'segmenter', 'transcriber',
+           'read_samples', 'ShardReport', 'process_shard', 'run_stage', 'segmenter', 'transcriber', 'AudioByKey',
            'acoustic_tokenizer', 'whisper_encoder', 'semantic_tokenizer', 'speaker_embedder', 'phoneme_aligner',
            'training_fields']
 
@@ -266,9 +266,39 @@ def transcriber(model: str = "tiny.en", language: str | None = None, backend: st
     return run
 
 # %% ../nbs/31_stages.ipynb #f148227a
-def acoustic_tokenizer(codec: str = "encodec_24khz", bandwidth: float = 3.0, random_weights_ok: bool = False):
+class AudioByKey:
+    """The samples of the shards in `folder` that hold the audio of other shards' samples: found by the sample's key
+    in the shard of the same name (stages keep shard names and keys; `.tar.gz` token shards match `.tar` ones)."""
+
+    def __init__(self, folder):
+        self.folder, self.shard, self.samples = Path(folder), None, {}
+
+    def __call__(self, sample: dict) -> dict:
+        name = Path(sample.get("__url__", "")).name.removesuffix(".gz")
+        if name != self.shard:
+            path = self.folder / name
+            if not path.is_file():
+                raise WhisperSpeechError(f"no shard {name} in {self.folder}: give the shards these were made from")
+            self.samples = {
+                s["__key__"]: {k: s[k] for k in (*AUDIO_FIELDS, "txt") if k in s} for s in read_samples(path)
+            }
+            self.shard = name
+        found = self.samples.get(sample["__key__"])
+        if found is None or found.get("txt", sample.get("txt")) != sample.get("txt", found.get("txt")):
+            raise WhisperSpeechError(
+                f"{name} of {self.folder} holds {'other text for' if found else 'no'} sample {sample['__key__']}; "
+                "give the shards these were made from"
+            )
+        return found
+
+
+def acoustic_tokenizer(
+    codec: str = "encodec_24khz", bandwidth: float = 3.0, random_weights_ok: bool = False, audio_from=None
+):
     """Acoustic codes (Q, frames): EnCodec's at `bandwidth` kbps (1.5: 2 codebooks, 3: 4, 6: 8, 12: 16),
-    or those of a codec we trained (`codec` = its `.model` path; all its codebooks)."""
+    or those of a codec we trained (`codec` = its `.model` path; all its codebooks). With `audio_from` (a folder of
+    shards), each sample's audio comes from there (`AudioByKey`): new codes for token shards, which keep no audio."""
+    audio = AudioByKey(audio_from) if audio_from else None
     if codec != "encodec_24khz":
         from whisperspeech.checkpoints import load_model
 
@@ -282,7 +312,7 @@ def acoustic_tokenizer(codec: str = "encodec_24khz", bandwidth: float = 3.0, ran
         encode = lambda wav: torch.cat([c for c, _ in model.encode(wav[None, None])], dim=-1)[0]
 
     def run(sample):
-        wav = sample_audio(sample, 24000)
+        wav = sample_audio(sample if audio is None else {"__key__": sample["__key__"], **audio(sample)}, 24000)
         with torch.inference_mode():
             codes = encode(wav)
         return [
