@@ -186,3 +186,25 @@ def test_a_decoder_loss_listens_through_the_frozen_codec(prepared, micro_codec, 
     with torch.no_grad():
         l1, both = float(_loss("s2a-parallel", model, data)), float(_loss("s2a-parallel", model, data, codec))
     assert both > l1 > 0
+
+
+def test_an_init_run_moves_onto_the_codebooks_of_the_codec_given(prepared, micro_codec, tmp_path):
+    "Shards recoded by another codec: a run from an export with --codec predicts the new codec's latents."
+    from whisperspeech.checkpoints import save_model
+    from whisperspeech.codec import Codec
+    from whisperspeech.training import preset, train
+    from whisperspeech.vocoder import randomize_codebooks
+
+    torch.manual_seed(1)
+    other = Codec(preset("codec", "micro", bins=1024))
+    randomize_codebooks(other)
+    other_path = save_model(other, tmp_path / "other.model")
+    run = lambda out, **kw: train(
+        "s2a-parallel", prepared["spk"], tmp_path / out, "micro", steps=1, batch_size=4, progress=False, **kw
+    )
+    first = run("a", codec=micro_codec)
+    moved, kept = run("b", init=first, codec=other_path), run("c", init=first)
+    load = lambda p: load_model(p, kind="s2a")
+    old, new = load_model(micro_codec, kind="codec"), load_model(other_path, kind="codec")
+    assert load(first).speaks(old) and load(kept).speaks(old) and not load(kept).speaks(new)
+    assert load(moved).speaks(new) and not load(moved).speaks(old)

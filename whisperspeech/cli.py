@@ -484,7 +484,8 @@ def _add_train(sub):
         "e.g. 2,1,1,1 to weigh the first, whose codes carry most of what is said",
     )
     tr.add_argument(
-        "--codec", help="s2a-parallel: the codec .model whose codes the shards hold (a new run takes its codebooks)"
+        "--codec",
+        help="s2a-parallel: the codec .model whose codes the shards hold (a new run, or one from --init, takes its codebooks)",
     )
     tr.add_argument(
         "--decoder-loss",

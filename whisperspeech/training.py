@@ -887,6 +887,10 @@ def train(
 
         start, record = load_export(init, kind=kind)  # one read for the weights and the step they reached
         load_grown(model, start, f"{init} has another config than preset {preset_name}")
+        if kind == "s2a-parallel" and codec is not None:  # the shards hold this codec's codes: predict its latents
+            from whisperspeech.checkpoints import load_model
+
+            model.set_codec(load_model(codec, kind="codec"))
         if continue_schedule:
             start_step = record.get("step")
             if start_step is None:
