@@ -284,12 +284,15 @@ class AudioByKey:
             }
             self.shard = name
         found = self.samples.get(sample["__key__"])
-        if found is None or found.get("txt", sample.get("txt")) != sample.get("txt", found.get("txt")):
-            raise WhisperSpeechError(
-                f"{name} of {self.folder} holds {'other text for' if found else 'no'} sample {sample['__key__']}; "
-                "give the shards these were made from"
-            )
-        return found
+        if found is None:
+            problem = "no"
+        elif "txt" in found and "txt" in sample and found["txt"] != sample["txt"]:
+            problem = "other text for"
+        else:
+            return found
+        raise WhisperSpeechError(
+            f"{name} of {self.folder} holds {problem} sample {sample['__key__']}; give the shards these were made from"
+        )
 
 
 def acoustic_tokenizer(
