@@ -875,22 +875,14 @@ def train(
         if recorded or config.phones == []:  # (a parallel S2A reads none unless asked or its run already does)
             config = replace(config, phones=recorded or phone_inventory(data))
     model = build_model(kind, config)
-    if kind == "s2a-parallel" and last is None and init is None:
-        if codec is None:
-            raise WhisperSpeechError("a new parallel S2A needs --codec: the codec .model whose codes the shards hold")
-        from whisperspeech.checkpoints import load_model
-
-        model.set_codec(load_model(codec, kind="codec"))
+    if kind == "s2a-parallel" and last is None and init is None and codec is None:
+        raise WhisperSpeechError("a new parallel S2A needs --codec: the codec .model whose codes the shards hold")
     start_step = (state.get("whisperspeech") or {}).get("start_step", 0) if state else 0
     if init is not None and last is None:
         from whisperspeech.checkpoints import load_export
 
         start, record = load_export(init, kind=kind)  # one read for the weights and the step they reached
         load_grown(model, start, f"{init} has another config than preset {preset_name}")
-        if kind == "s2a-parallel" and codec is not None:  # the shards hold this codec's codes: predict its latents
-            from whisperspeech.checkpoints import load_model
-
-            model.set_codec(load_model(codec, kind="codec"))
         if continue_schedule:
             start_step = record.get("step")
             if start_step is None:
@@ -899,6 +891,10 @@ def train(
                 raise WhisperSpeechError(
                     f"{init} was trained {start_step} steps, the whole {steps}-step schedule; raise --steps to train on"
                 )
+    if kind == "s2a-parallel" and last is None and codec is not None:  # a new or --init run: predict its latents
+        from whisperspeech.checkpoints import load_model
+
+        model.set_codec(load_model(codec, kind="codec"))
     optim = OptimConfig(lr=lr, warmup=warmup, steps=steps, start=start_step)
     adversarial = getattr(config, "adversarial", False)
     if (adversarial or getattr(config, "decoder_only", False)) and last is None and init is None:
