@@ -208,3 +208,26 @@ def test_an_init_run_moves_onto_the_codebooks_of_the_codec_given(prepared, micro
     old, new = load_model(micro_codec, kind="codec"), load_model(other_path, kind="codec")
     assert load(first).speaks(old) and load(kept).speaks(old) and not load(kept).speaks(new)
     assert load(moved).speaks(new) and not load(moved).speaks(old)
+
+
+def test_speaker_film_grows_from_an_export_at_zero_and_learns(prepared, micro_codec, tmp_path):
+    "`speaker_film` grown onto an export without it computes what the export did, then trains away from zero."
+    from dataclasses import replace
+
+    from whisperspeech.s2a_parallel import ParallelS2A
+    from whisperspeech.training import load_grown, train
+
+    run = lambda out, steps, **kw: train(
+        "s2a-parallel", prepared["spk"], tmp_path / out, "micro", steps=steps, batch_size=4, progress=False, **kw
+    )
+    torch.manual_seed(0)
+    first_path = run("a", 1, codec=micro_codec)
+    first = load_model(first_path, kind="s2a").float().eval()
+    grown = ParallelS2A(replace(first.config, speaker_film=True)).eval()
+    load_grown(grown, first, "grown")
+    stoks, speakers = torch.randint(0, 512, (2, 12)), torch.randn(2, first.config.spk_width)
+    with torch.no_grad():
+        assert torch.equal(grown(stoks, speakers), first(stoks, speakers))
+    trained = load_model(run("b", 3, init=str(first_path), overrides=dict(speaker_film=True), lr=3e-3, warmup=1))
+    assert trained.config.speaker_film and all(layer.weight.detach().any() for layer in trained.spk_film)
+    assert load_model(run("c", 1, init=str(first_path))).spk_film is None  # without asking, none grows

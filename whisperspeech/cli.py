@@ -292,6 +292,8 @@ def cmd_train(args):
         )
     if args.phonemes and args.kind != "s2a-parallel":
         raise WhisperSpeechError("--phonemes is for s2a-parallel (the parallel T2S and the aligner always read them)")
+    if args.speaker_film and args.kind != "s2a-parallel":
+        raise WhisperSpeechError("--speaker-film is for s2a-parallel")
     if args.token_noise is not None and (not args.phonemes or not 0 <= args.token_noise < 1):
         raise WhisperSpeechError(
             f"--token-noise {args.token_noise}? It is for s2a-parallel --phonemes: a share from 0 up to 1, e.g. 0.2"
@@ -313,6 +315,7 @@ def cmd_train(args):
             ("decoder_loss", args.decoder_loss),
             ("phones", [] if args.phonemes else None),  # []: the symbols of the data (or of --init)
             ("token_noise", args.token_noise),
+            ("speaker_film", args.speaker_film or None),
         )
         if v is not None
     }
@@ -506,6 +509,12 @@ def _add_train(sub):
         metavar="P",
         help="s2a-parallel --phonemes: replace this share of the tokens of samples that show their phonemes by "
         "random codes, so that the phonemes must tell what was said where the tokens do not (default: 0)",
+    )
+    tr.add_argument(
+        "--speaker-film",
+        action="store_true",
+        help="s2a-parallel: the speaker also scales and shifts the input of every frame block, not only the first "
+        "block's; with --init from an export without it, that conditioning starts at zero",
     )
     tr.add_argument(
         "--adversarial",

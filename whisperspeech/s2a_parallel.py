@@ -45,6 +45,9 @@ class ParallelS2AConfig:
     phones: list | None = None  # the phonemes it reads beside the tokens (symbol i has id i + 4); None: tokens only
     phone_dropout: float = 0.2  # training: share of samples that hide their phonemes (it speaks tokens alone too)
     token_noise: float = 0.0  # training: share of the tokens of samples that show phonemes replaced by random codes
+    speaker_film: bool = (
+        False  # the speaker also scales and shifts the input of every frame block (FiLM), zero at first
+    )
 
     @property
     def context_tokens(self) -> int:
@@ -72,6 +75,11 @@ class ParallelS2A(nn.Module):
         self.spk_to_hidden = nn.Linear(c.spk_width, c.dim)
         self.lang_emb = nn.Embedding(len(LANGUAGES) + 1, c.dim) if c.conditioned else None  # last row unused
         self.frame_blocks = block(c.frame_layers)
+        film = lambda: nn.ModuleList([nn.Linear(c.spk_width, 2 * c.dim) for _ in range(c.frame_layers)])
+        self.spk_film = film() if c.speaker_film else None  # per frame block: scale and shift from the speaker
+        for layer in self.spk_film or []:
+            nn.init.zeros_(layer.weight)  # scale 1, shift 0: a grown model computes what its checkpoint did
+            nn.init.zeros_(layer.bias)
         self.frame_norm = nn.LayerNorm(c.dim, eps=1e-6)
         self.to_latent = nn.Linear(c.dim, c.codebook_dim)
         self.quantizer = ResidualVectorQuantizer(dimension=c.codebook_dim, n_q=c.quantizers, bins=c.codes)
@@ -119,12 +127,16 @@ class ParallelS2A(nn.Module):
             x = blk(x) * mask
         x = self.token_norm(x.transpose(1, 2)).transpose(1, 2)
         x = x.repeat_interleave(FRAMES_PER_STOK, dim=2) + self.phase_emb.weight.T.repeat(1, n)
-        cond = self.spk_to_hidden(F.normalize(speakers.float(), dim=-1))
+        spk = F.normalize(speakers.float(), dim=-1)
+        cond = self.spk_to_hidden(spk)
         if self.lang_emb is not None and langs is not None:
             cond = cond + self.lang_emb(langs)  # trained with it: give it
         mask = mask.repeat_interleave(FRAMES_PER_STOK, dim=2)
         x = (x + cond[:, :, None]) * mask
-        for blk in self.frame_blocks:
+        for i, blk in enumerate(self.frame_blocks):
+            if self.spk_film is not None:
+                scale, shift = self.spk_film[i](spk)[:, :, None].chunk(2, dim=1)
+                x = (x * (1 + scale) + shift) * mask
             x = blk(x) * mask
         return self.to_latent(self.frame_norm(x.transpose(1, 2)))
 

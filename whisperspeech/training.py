@@ -721,7 +721,10 @@ def export_checkpoint(
 # %% ../nbs/32_training.ipynb #4c2f37e1
 # inputs a model may gain over the checkpoint it starts from: config field -> the parameters that
 # project it, zero at first, so the grown model computes what the checkpoint did
-GROWN_INPUTS = {"t2s": {"spk_width": "spk_to_hidden."}, "s2a-parallel": {"phones": "phone_emb."}}
+GROWN_INPUTS = {
+    "t2s": {"spk_width": "spk_to_hidden."},
+    "s2a-parallel": {"phones": "phone_emb.", "speaker_film": "spk_film."},
+}
 
 
 def _block_stacks(model) -> dict:

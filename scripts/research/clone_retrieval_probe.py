@@ -6,7 +6,8 @@ error rate, the similarity to the reference and to the nearest built-in voice, p
 quantized latents, each generated frame matched to the reference frames whose semantic tokens are nearest to its own
 in the tokenizer's codebook, the same position inside the token first: neighbours by content, not by spectrum).
 
-    .venv/bin/python scripts/research/clone_retrieval_probe.py espeak-ng:en-gb,espeak-ng:en+f3 --json out.json"""
+    .venv/bin/python scripts/research/clone_retrieval_probe.py espeak-ng:en-gb,espeak-ng:en+f3 --json out.json
+    .venv/bin/python scripts/research/clone_retrieval_probe.py espeak-ng:en+f3 --model BUNDLE --indexes quant"""
 
 import argparse
 import json
@@ -55,10 +56,11 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, default=6)
     ap.add_argument("--strengths", default="0,0.5,0.8,1")
     ap.add_argument("--indexes", default="quant,raw,tokens")
+    ap.add_argument("--model", default="embedded", help="embedded, or a model bundle folder")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     torch.manual_seed(0)
-    pipe = Pipeline(model="embedded", quiet=True)
+    pipe = Pipeline(model=args.model, quiet=True)
     codec, asr = pipe.vocoder.codec, load_whisper("tiny.en")
     tok = load_model(tokenizer_path(pipe), kind="vq")
     codebook = tok.rq.layers[0]._codebook.embed[0]
