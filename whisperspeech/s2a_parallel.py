@@ -45,9 +45,7 @@ class ParallelS2AConfig:
     phones: list | None = None  # the phonemes it reads beside the tokens (symbol i has id i + 4); None: tokens only
     phone_dropout: float = 0.2  # training: share of samples that hide their phonemes (it speaks tokens alone too)
     token_noise: float = 0.0  # training: share of the tokens of samples that show phonemes replaced by random codes
-    speaker_film: bool = (
-        False  # the speaker also scales and shifts the input of every frame block (FiLM), zero at first
-    )
+    speaker_film: bool = False  # FiLM: the speaker also scales and shifts every frame block's input
 
     @property
     def context_tokens(self) -> int:
@@ -75,11 +73,12 @@ class ParallelS2A(nn.Module):
         self.spk_to_hidden = nn.Linear(c.spk_width, c.dim)
         self.lang_emb = nn.Embedding(len(LANGUAGES) + 1, c.dim) if c.conditioned else None  # last row unused
         self.frame_blocks = block(c.frame_layers)
-        film = lambda: nn.ModuleList([nn.Linear(c.spk_width, 2 * c.dim) for _ in range(c.frame_layers)])
-        self.spk_film = film() if c.speaker_film else None  # per frame block: scale and shift from the speaker
-        for layer in self.spk_film or []:
-            nn.init.zeros_(layer.weight)  # scale 1, shift 0: a grown model computes what its checkpoint did
-            nn.init.zeros_(layer.bias)
+        self.spk_film = None  # with speaker_film: each frame block's scale and shift from the speaker
+        if c.speaker_film:
+            self.spk_film = nn.ModuleList([nn.Linear(c.spk_width, 2 * c.dim) for _ in range(c.frame_layers)])
+            for layer in self.spk_film:
+                nn.init.zeros_(layer.weight)  # scale 1, shift 0: a grown model computes what its checkpoint did
+                nn.init.zeros_(layer.bias)
         self.frame_norm = nn.LayerNorm(c.dim, eps=1e-6)
         self.to_latent = nn.Linear(c.dim, c.codebook_dim)
         self.quantizer = ResidualVectorQuantizer(dimension=c.codebook_dim, n_q=c.quantizers, bins=c.codes)

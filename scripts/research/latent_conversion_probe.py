@@ -10,7 +10,7 @@ import argparse
 import json
 
 import torch
-import torch.nn.functional as F
+from clone_retrieval_probe import retrieve  # this folder's retrieval probe: kNN blending of latent frames
 
 from whisperspeech.asr import corpus_wer, transcribe, word_errors
 from whisperspeech.audio import resample
@@ -30,11 +30,6 @@ def latents(codec, wav16: torch.Tensor) -> torch.Tensor:
         return codec.quantizer.decode(codec.encode(x).transpose(0, 1))[0].T
 
 
-def _knn(z: torch.Tensor, ref: torch.Tensor, strength: float, k: int = 4) -> torch.Tensor:
-    scores = F.normalize(z, dim=-1) @ F.normalize(ref, dim=-1).T
-    return (1 - strength) * z + strength * ref[scores.topk(k).indices].mean(1)
-
-
 def convert(z: torch.Tensor, ref: torch.Tensor, how: str) -> torch.Tensor:
     "Latents `z` (frames, dim) moved towards recording latents `ref` by `how` (see the module's text)."
     shifted = z - z.mean(0) + ref.mean(0)
@@ -45,9 +40,9 @@ def convert(z: torch.Tensor, ref: torch.Tensor, how: str) -> torch.Tensor:
     if how == "meanstd":
         return (z - z.mean(0)) / (z.std(0) + 1e-5) * ref.std(0) + ref.mean(0)
     if how.startswith("mknn"):
-        return _knn(shifted, ref, float(how[4:]))
+        return retrieve(shifted, ref, float(how[4:]))
     if how.startswith("knn"):
-        return _knn(z, ref, float(how[3:]))
+        return retrieve(z, ref, float(how[3:]))
     raise ValueError(f"unknown conversion {how!r}")
 
 
