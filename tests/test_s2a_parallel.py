@@ -231,3 +231,76 @@ def test_speaker_film_grows_from_an_export_at_zero_and_learns(prepared, micro_co
     trained = load_model(run("b", 3, init=str(first_path), overrides=dict(speaker_film=True), lr=3e-3, warmup=1))
     assert trained.config.speaker_film and all(layer.weight.detach().any() for layer in trained.spk_film)
     assert load_model(run("c", 1, init=str(first_path))).spk_film is None  # without asking, none grows
+
+
+def test_references_are_other_utterances_of_the_same_voice(prepared):
+    "Training gives each sample, as its reference, a crop of another utterance of its voice, never of itself."
+    import random
+
+    import webdataset as wds
+
+    from whisperspeech.s2a_parallel import ParallelS2AConfig
+    from whisperspeech.training import ReferenceBank, _meta, _npy, s2a_parallel_batch
+
+    urls = sorted(str(p) for p in Path(prepared["spk"]).glob("*.tar*"))
+    samples = list(wds.WebDataset(urls, shardshuffle=False, empty_check=False).decode())
+    config = ParallelS2AConfig(prompt_layers=1, prompt_frames=40, prompt_dropout=0.0)
+    bank, rng, seen = ReferenceBank(), random.Random(0), 0
+    voice = []
+    for i, s in enumerate(samples):  # codes that name their utterance (codebook 0) and their frame (codebook 1)
+        frames = _npy(s["atoks.npy"]).shape[-1]
+        s["atoks.npy"] = torch.stack([torch.full((frames,), i), torch.arange(frames), *torch.zeros(2, frames)]).numpy()
+        voice.append(_meta(s)["voice"])
+    for i in range(0, len(samples), 4):
+        batch = s2a_parallel_batch(samples[i : i + 4], config, rng, bank)
+        for j, (ref, n) in enumerate(zip(batch["prompt_codes"], batch["prompt_lengths"].tolist())):
+            if not n:
+                continue
+            seen, source, start = seen + 1, int(ref[0, 0]), int(ref[1, 0])
+            assert 0 < n <= 40 and source != i + j and voice[source] == voice[i + j]
+            assert torch.equal(ref[0, :n], torch.full((n,), source)) and torch.equal(
+                ref[1, :n], torch.arange(n) + start
+            )
+    assert seen >= 3  # voices repeat in 20 utterances: most later samples find one
+
+
+def test_a_reference_grows_from_an_export_at_zero_and_is_heard(prepared, micro_codec, tmp_path):
+    """`--reference-layers` grown onto an export computes what the export did, whatever the reference; trained, it
+    hears the reference, and a pipeline hears a cloned recording's latents, streamed or not."""
+    from dataclasses import replace
+
+    from bundles import random_bundle
+    from whisperspeech.s2a_parallel import ParallelS2A, parallel_s2a_generate
+    from whisperspeech.training import load_grown, train
+
+    run = lambda out, steps, **kw: train(
+        "s2a-parallel", prepared["spk"], tmp_path / out, "micro", steps=steps, batch_size=4, progress=False, **kw
+    )
+    torch.manual_seed(0)
+    first_path = run("a", 1, codec=micro_codec)
+    first = load_model(first_path, kind="s2a").float().eval()
+    grown = ParallelS2A(replace(first.config, prompt_layers=1)).eval()
+    load_grown(grown, first, "grown")
+    stoks, speakers = [torch.randint(0, 512, (12,))], torch.randn(first.config.spk_width)
+    ref = torch.randn(30, first.config.codebook_dim)
+    same = lambda a, b: torch.equal(a[0], b[0])
+    assert same(
+        parallel_s2a_generate(grown, stoks, speakers, prompts=ref), parallel_s2a_generate(first, stoks, speakers)
+    )
+    trained = load_model(run("b", 3, init=str(first_path), overrides=dict(prompt_layers=1), lr=3e-3, warmup=1))
+    assert trained.hears_reference and all(a.attn.out_proj.weight.detach().any() for a in trained.prompt_attn)
+    assert not load_model(run("c", 1, init=str(first_path))).hears_reference  # without asking, none grows
+
+    pipe = Pipeline(model=random_bundle(tmp_path / "bundle", "micro", s2a="s2a-parallel"), quiet=True)
+    hearing = ParallelS2A(replace(pipe.s2a.config, prompt_layers=1)).eval()
+    load_grown(hearing, pipe.s2a, "the bundle's S2A")  # its codebooks (the codec's) and weights
+    pipe.s2a = hearing
+    torch.manual_seed(1)
+    for a in pipe.s2a.prompt_attn:
+        torch.nn.init.normal_(a.attn.out_proj.weight, std=0.5)
+    wav = torch.sin(torch.arange(16000 * 2) / 16000 * 2 * torch.pi * 180) * 0.3  # 2 s at 16 kHz
+    rec = pipe.clone(wav)
+    assert rec.latents.shape == (-(-48000 // pipe.vocoder.hop_length), pipe.s2a.config.codebook_dim)
+    with_ref = pipe.generate(TEXT, speaker=rec, seed=0)
+    assert not torch.equal(with_ref, pipe.generate(TEXT, speaker=rec.embedding, seed=0))
+    assert torch.allclose(torch.cat(list(pipe.generate_stream(TEXT, speaker=rec, seed=0))), with_ref, atol=1e-4)

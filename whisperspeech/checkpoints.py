@@ -232,6 +232,8 @@ TRAINING_ONLY = (
     "decoder_loss",
     "phone_dropout",
     "token_noise",
+    "prompt_frames",
+    "prompt_dropout",
 )  # config fields that change how a model trains or decodes, not its weights
 
 

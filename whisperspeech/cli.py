@@ -294,6 +294,10 @@ def cmd_train(args):
         raise WhisperSpeechError("--phonemes is for s2a-parallel (the parallel T2S and the aligner always read them)")
     if args.speaker_film and args.kind != "s2a-parallel":
         raise WhisperSpeechError("--speaker-film is for s2a-parallel")
+    if args.reference_layers is not None and (args.kind != "s2a-parallel" or args.reference_layers < 1):
+        raise WhisperSpeechError(
+            f"--reference-layers {args.reference_layers}? It is for s2a-parallel: a number of blocks, 1 or more, e.g. 2"
+        )
     if args.token_noise is not None and (not args.phonemes or not 0 <= args.token_noise < 1):
         raise WhisperSpeechError(
             f"--token-noise {args.token_noise}? It is for s2a-parallel --phonemes: a share from 0 up to 1, e.g. 0.2"
@@ -316,6 +320,7 @@ def cmd_train(args):
             ("phones", [] if args.phonemes else None),  # []: the symbols of the data (or of --init)
             ("token_noise", args.token_noise),
             ("speaker_film", args.speaker_film or None),
+            ("prompt_layers", args.reference_layers),
         )
         if v is not None
     }
@@ -515,6 +520,14 @@ def _add_train(sub):
         action="store_true",
         help="s2a-parallel: the speaker also scales and shifts the input of every frame block, not only the first "
         "block's; with --init from an export without it, that conditioning starts at zero",
+    )
+    tr.add_argument(
+        "--reference-layers",
+        type=int,
+        metavar="N",
+        help="s2a-parallel: N blocks read a reference recording's codec latents (in training, another utterance of "
+        "the sample's voice), which every frame block attends to, so a clone hears its recording, not only its "
+        "speaker embedding; with --init from an export without them, they start at zero",
     )
     tr.add_argument(
         "--adversarial",

@@ -114,7 +114,7 @@ def evaluate_voice(
     `clone=True`: `voice` is a system voice the model lacks, cloned from `clone_recording(voice)`. With `tokenizer`
     (T2S's semantic tokenizer, loaded), the readback scores too; with `quality`, DNSMOS scores (`quality.dnsmos`)."""
     _check_voice(pipe, voice, clone)
-    speaker = pipe.speaker(clone_recording(voice)) if clone else voice
+    speaker = pipe.clone(clone_recording(voice)) if clone else voice
     cps = pipe.rate(speaker, cps)
     candidates = {v: voice_reference(v) for v in pipe.voices if _is_system_voice(v)}
     target = voice_reference(voice)

@@ -1,9 +1,12 @@
 """End-to-end speed of voices on the same sentences, in one process: model bundles (stage by stage: T2S,
 S2A, vocoder) and optionally system voices such as Piper, timed in interleaved rounds (every voice speaks
 each sentence once a round, in rotating order), reported as medians of the rounds' real-time factors and
-as ratios to the first voice.
+as ratios to the first voice. `--clone VOICE` adds, for every bundle, that voice cloned from a recording of
+it (a system voice reading the reference sentences, `evaluate.clone_recording`, read once beforehand; the
+time that reading takes is printed apart).
 
     .venv/bin/python scripts/bench/bench_voice.py --model embedded --model OLD_BUNDLE --system piper:joe
+    .venv/bin/python scripts/bench/bench_voice.py --model BUNDLE --clone espeak-ng:en+f3
 
 Float32, not compiled, `--threads` threads (default 2): what a user's `whisperspeech say` runs."""
 
@@ -18,24 +21,36 @@ import torch
 SENTENCES = Path(__file__).resolve().parents[2] / "datasets" / "eval_sentences_en.txt"
 
 
-def model_voice(ref):
-    "A callable speaking (text, seed) with bundle `ref`: (seconds of speech, {stage: seconds})."
+def model_voice(ref, clone=None):
+    """A callable speaking (text, seed) with bundle `ref` (in its default voice, or cloning system voice `clone`):
+    (seconds of speech, {stage: seconds})."""
     from whisperspeech.pipeline import Pipeline
     from whisperspeech.s2a import s2a_generate
     from whisperspeech.s2a_parallel import parallel_s2a_generate
     from whisperspeech.vocoder import SAMPLE_RATE
 
-    pipe = Pipeline(model=ref, quiet=True)
+    pipe, speaker, name = Pipeline(model=ref, quiet=True), None, None
+    if clone:
+        from whisperspeech.evaluate import clone_recording
+
+        recording = clone_recording(clone)
+        t0 = time.perf_counter()
+        speaker = pipe.clone(recording)
+        took = time.perf_counter() - t0
+        heard = "its latents heard" if speaker.latents is not None else "embedding only"
+        name = f"{pipe.description}, cloning {clone} ({recording.shape[0] / 16000:.1f} s read in {took:.2f} s, {heard})"
 
     def speak(text, seed):
         t = [time.perf_counter()]
-        jobs = pipe._jobs(text, None, "en", None, seed)
+        jobs = pipe._jobs(text, speaker, "en", None, seed)
         speakers = torch.stack([j.speaker for j in jobs])
         t2s_t, s2a_t = pipe._temperatures(None)
         stoks, langs, phones = pipe._semantic(jobs, speakers, t2s_t, None)
         t.append(time.perf_counter())
         codes = (
-            parallel_s2a_generate(pipe.s2a, stoks, speakers, langs, phones_list=phones)
+            parallel_s2a_generate(
+                pipe.s2a, stoks, speakers, langs, phones_list=phones, prompts=[j.prompt for j in jobs]
+            )
             if pipe.parallel
             else s2a_generate(pipe.s2a, stoks, speakers, langs, s2a_t, None, [j.s2a_gen for j in jobs])
         )
@@ -44,7 +59,7 @@ def model_voice(ref):
         t.append(time.perf_counter())
         return wav.shape[0] / SAMPLE_RATE, dict(t2s=t[1] - t[0], s2a=t[2] - t[1], vocoder=t[3] - t[2])
 
-    return pipe.description, speak
+    return name or pipe.description, speak
 
 
 def system_voice(name):
@@ -62,6 +77,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", action="append", default=[], help="a bundle folder or 'embedded' (repeatable)")
     ap.add_argument("--system", action="append", default=[], help="a system voice, e.g. piper:joe (repeatable)")
+    ap.add_argument(
+        "--clone", action="append", default=[], help="each bundle also clones this system voice (repeatable)"
+    )
     ap.add_argument("--sentences", default=str(SENTENCES))
     ap.add_argument("--limit", type=int, default=10, help="sentences per round (default: 10)")
     ap.add_argument("--rounds", type=int, default=3)
@@ -73,7 +91,8 @@ def main(argv=None):
     from whisperspeech.evaluate import read_sentences
 
     texts = read_sentences(args.sentences)[: args.limit]
-    voices = [model_voice(m) for m in args.model] + [system_voice(s) for s in args.system]
+    voices = [model_voice(m, c) for m in args.model for c in [None, *args.clone]]
+    voices += [system_voice(s) for s in args.system]
     for _, speak in voices:
         speak(texts[0], 0)  # warm-up: first-call allocations, fused weights, engine start
     rtf = [[] for _ in voices]

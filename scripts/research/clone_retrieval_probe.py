@@ -69,7 +69,7 @@ def main(argv=None):
     report = {}
     for voice in args.voices.split(","):
         recording = clone_recording(voice)
-        speaker, target = pipe.speaker(recording), voice_reference(voice)
+        speaker, target = pipe.clone(recording), voice_reference(voice)
         with torch.no_grad():
             ref = resample(recording, 16000, SAMPLE_RATE)[None]
             quant = codec.quantizer.decode(codec.encode(ref).transpose(0, 1))[0].T
