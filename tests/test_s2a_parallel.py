@@ -234,7 +234,8 @@ def test_speaker_film_grows_from_an_export_at_zero_and_learns(prepared, micro_co
 
 
 def test_references_are_other_utterances_of_the_same_voice(prepared):
-    "Training gives each sample, as its reference, a crop of another utterance of its voice, never of itself."
+    """Training gives each sample, as its reference, a crop of another utterance of its voice, never of itself; with
+    `speaker_dropout`, such samples lose their speaker embedding."""
     import random
 
     import webdataset as wds
@@ -244,7 +245,7 @@ def test_references_are_other_utterances_of_the_same_voice(prepared):
 
     urls = sorted(str(p) for p in Path(prepared["spk"]).glob("*.tar*"))
     samples = list(wds.WebDataset(urls, shardshuffle=False, empty_check=False).decode())
-    config = ParallelS2AConfig(prompt_layers=1, prompt_frames=40, prompt_dropout=0.0)
+    config = ParallelS2AConfig(prompt_layers=1, prompt_frames=40, prompt_dropout=0.0, speaker_dropout=1.0)
     bank, rng, seen = ReferenceBank(), random.Random(0), 0
     voice = []
     for i, s in enumerate(samples):  # codes that name their utterance (codebook 0) and their frame (codebook 1)
@@ -254,6 +255,7 @@ def test_references_are_other_utterances_of_the_same_voice(prepared):
     for i in range(0, len(samples), 4):
         batch = s2a_parallel_batch(samples[i : i + 4], config, rng, bank)
         for j, (ref, n) in enumerate(zip(batch["prompt_codes"], batch["prompt_lengths"].tolist())):
+            assert bool(batch["speakers"][j].any()) == (n == 0)  # speaker_dropout 1: a reference hides the embedding
             if not n:
                 continue
             seen, source, start = seen + 1, int(ref[0, 0]), int(ref[1, 0])

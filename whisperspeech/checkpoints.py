@@ -234,6 +234,7 @@ TRAINING_ONLY = (
     "token_noise",
     "prompt_frames",
     "prompt_dropout",
+    "speaker_dropout",
 )  # config fields that change how a model trains or decodes, not its weights
 
 

@@ -298,6 +298,8 @@ def cmd_train(args):
         raise WhisperSpeechError(
             f"--reference-layers {args.reference_layers}? It is for s2a-parallel: a number of blocks, 1 or more, e.g. 2"
         )
+    if args.speaker_dropout is not None and not 0 <= args.speaker_dropout <= 1:
+        raise WhisperSpeechError(f"--speaker-dropout {args.speaker_dropout}? Give a share from 0 to 1, e.g. 0.5")
     if args.token_noise is not None and (not args.phonemes or not 0 <= args.token_noise < 1):
         raise WhisperSpeechError(
             f"--token-noise {args.token_noise}? It is for s2a-parallel --phonemes: a share from 0 up to 1, e.g. 0.2"
@@ -321,6 +323,7 @@ def cmd_train(args):
             ("token_noise", args.token_noise),
             ("speaker_film", args.speaker_film or None),
             ("prompt_layers", args.reference_layers),
+            ("speaker_dropout", args.speaker_dropout),
         )
         if v is not None
     }
@@ -528,6 +531,13 @@ def _add_train(sub):
         help="s2a-parallel: N blocks read a reference recording's codec latents (in training, another utterance of "
         "the sample's voice), which every frame block attends to, so a clone hears its recording, not only its "
         "speaker embedding; with --init from an export without them, they start at zero",
+    )
+    tr.add_argument(
+        "--speaker-dropout",
+        type=float,
+        metavar="P",
+        help="s2a-parallel with a reference: zero the speaker embedding of this share of the samples that have a "
+        "reference, so that the voice must be heard in the reference (default: 0)",
     )
     tr.add_argument(
         "--adversarial",

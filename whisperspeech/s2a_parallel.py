@@ -46,14 +46,11 @@ class ParallelS2AConfig:
     phone_dropout: float = 0.2  # training: share of samples that hide their phonemes (it speaks tokens alone too)
     token_noise: float = 0.0  # training: share of the tokens of samples that show phonemes replaced by random codes
     speaker_film: bool = False  # FiLM: the speaker also scales and shifts every frame block's input
-    prompt_layers: int = (
-        0  # blocks over a reference recording's codec latents, which every frame block attends to; 0: none
-    )
+    prompt_layers: int = 0  # blocks over a reference recording's codec latents, heard by every frame block
     prompt_heads: int = 4
     prompt_frames: int = 300  # training: frames of another utterance of the same voice given as the reference (4 s)
-    prompt_dropout: float = (
-        0.2  # training: share of samples given no reference (it speaks from the embedding alone too)
-    )
+    prompt_dropout: float = 0.2  # training: share of samples given no reference (they speak from the embedding)
+    speaker_dropout: float = 0.0  # training: share of the samples with a reference whose embedding is zeroed
 
     @property
     def context_tokens(self) -> int:

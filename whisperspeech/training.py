@@ -236,6 +236,14 @@ def _references(samples, codes, config, bank, rng):
     return out, lengths
 
 
+def _hide_speakers(speakers, ref_lengths, share: float, rng):
+    "Zero the speaker embedding of a `share` of the samples that have a reference: the reference must tell the voice."
+    if ref_lengths is None or not share:
+        return speakers
+    hide = torch.tensor([n > 0 and rng.random() < share for n in ref_lengths.tolist()])
+    return speakers * ~hide[:, None]
+
+
 def s2a_parallel_batch(samples, config: ParallelS2AConfig, rng=None, bank: ReferenceBank | None = None):
     """Random crops of `crop_tokens` semantic tokens with their codes (three frames a token), padded, and how many
     frames of each crop hold codes; for a model that reads phonemes, each token's phoneme id (0 for the
@@ -270,7 +278,7 @@ def s2a_parallel_batch(samples, config: ParallelS2AConfig, rng=None, bank: Refer
     for i, ((st, codes), f) in enumerate(zip(crops, frames.tolist())):
         stoks[i, : len(st)], atoks[i, :, :f] = st, codes[:, :f]
     langs = torch.tensor([lang_id(_meta(s).get("lang", "en")) for s in samples]) if config.conditioned else None
-    refs = {}
+    refs, speakers = {}, torch.stack([_npy(s["spk.npy"]).float() for s in samples])
     if config.prompt_layers:
         refs = dict(
             zip(
@@ -285,7 +293,7 @@ def s2a_parallel_batch(samples, config: ParallelS2AConfig, rng=None, bank: Refer
         lengths=torch.tensor([len(st) for st, _ in crops]),
         frames=frames,
         atoks=atoks,
-        speakers=torch.stack([_npy(s["spk.npy"]).float() for s in samples]),
+        speakers=_hide_speakers(speakers, refs.get("prompt_lengths"), config.speaker_dropout, rng),
         langs=langs,
         keys=[s["__key__"] for s in samples],
     )
