@@ -120,5 +120,6 @@ def worker_pool(workers: int, threads: int | None = None):
             proc.join(5)
             if proc.is_alive():  # stuck in native code that never returned to Python
                 proc.kill()
+                proc.join()  # reaped: a killed process is not gone until then
         raise
     pool.shutdown()
