@@ -230,18 +230,16 @@ def _prompt_batch(model: ParallelS2A, prompts, n: int, device):
     if not model.hears_reference or prompts is None:
         return None, None
     prompts = [prompts] * n if isinstance(prompts, torch.Tensor) else list(prompts)
-    if len(prompts) != n or all(p is None for p in prompts):
-        return (None, None) if len(prompts) == n else _wrong_prompts(len(prompts), n)
+    if len(prompts) != n:
+        raise WhisperSpeechError(f"{len(prompts)} references for {n} sequences: give one per sequence, or one for all")
+    if all(p is None for p in prompts):
+        return None, None
     lengths = torch.tensor([0 if p is None else len(p) for p in prompts])
     out = torch.zeros(n, int(lengths.max()), model.config.codebook_dim, device=device)
     for i, p in enumerate(prompts):
         if p is not None:
             out[i, : len(p)] = p.to(device, torch.float32)
     return out, lengths
-
-
-def _wrong_prompts(got: int, n: int):
-    raise WhisperSpeechError(f"{got} references for {n} sequences: give one per sequence, or one for all")
 
 
 def token_phones(ids, durations) -> torch.Tensor:
