@@ -278,22 +278,18 @@ def s2a_parallel_batch(samples, config: ParallelS2AConfig, rng=None, bank: Refer
     for i, ((st, codes), f) in enumerate(zip(crops, frames.tolist())):
         stoks[i, : len(st)], atoks[i, :, :f] = st, codes[:, :f]
     langs = torch.tensor([lang_id(_meta(s).get("lang", "en")) for s in samples]) if config.conditioned else None
-    refs, speakers = {}, torch.stack([_npy(s["spk.npy"]).float() for s in samples])
+    speakers, prompt_codes, prompt_lengths = torch.stack([_npy(s["spk.npy"]).float() for s in samples]), None, None
     if config.prompt_layers:
-        refs = dict(
-            zip(
-                ("prompt_codes", "prompt_lengths"),
-                _references(samples, all_codes, config, bank or ReferenceBank(), rng),
-            )
-        )
+        prompt_codes, prompt_lengths = _references(samples, all_codes, config, bank or ReferenceBank(), rng)
     return dict(
-        **refs,
+        prompt_codes=prompt_codes,
+        prompt_lengths=prompt_lengths,
         stoks=stoks,
         phones=phones,
         lengths=torch.tensor([len(st) for st, _ in crops]),
         frames=frames,
         atoks=atoks,
-        speakers=_hide_speakers(speakers, refs.get("prompt_lengths"), config.speaker_dropout, rng),
+        speakers=_hide_speakers(speakers, prompt_lengths, config.speaker_dropout, rng),
         langs=langs,
         keys=[s["__key__"] for s in samples],
     )
