@@ -20,6 +20,17 @@ def keys(folder):
     return [s["__key__"] for p in expand_shards(folder) for s in read_samples(p)]
 
 
+def test_a_folder_of_shards_is_its_tar_and_tar_gz_files_and_an_empty_one_is_an_error(tmp_path):
+    from whisperspeech.core import WhisperSpeechError
+
+    for name in ("a.tar", "b.tar.gz", ".c.tar", "d.json"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in expand_shards(tmp_path)] == ["a.tar", "b.tar.gz"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(WhisperSpeechError, match="no shards"):
+        expand_shards(tmp_path / "empty")
+
+
 def test_every_stage_adds_its_fields(prepared):
     final = list(read_samples(expand_shards(prepared["spk"])[0]))
     assert {"flac", "txt", "asr.txt", "json", "atoks.npy", "stoks.npy", "spk.npy"} <= set(final[0])

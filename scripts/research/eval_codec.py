@@ -4,7 +4,8 @@ it still sound like the same speaker?
 Speaks held-out sentences (datasets/eval_sentences_en.txt: written for evaluation, in no training
 text) with the corpus voices, encodes and decodes them with the codec, and reports per voice the
 Whisper word error rate of the original and of the reconstruction, the resemblyzer cosine
-similarity between the two, and (where the eval extras are installed) the DNSMOS quality of both: P.835 overall
+similarity between the two, the similarity of each to the voice's reference (what `whisperspeech eval` scores a
+voice by: the mean embedding of its reference clips; for a cloned voice, the ceiling the codec sets), and (where the eval extras are installed) the DNSMOS quality of both: P.835 overall
 and P.808, how natural each sounds. Also how stable its codes are: the share of frames, per codebook, whose code
 stays the same when the audio is stored as 16-bit PCM (as the corpus keeps it), a change no one can hear.
 Codes that move under it are noise S2A is asked to predict. `--codes-only` measures that alone (seconds).
@@ -25,6 +26,7 @@ from heldout import heldout_parser, heldout_utterances
 from whisperspeech.asr import transcribe, word_error_rate
 from whisperspeech.audio import resample
 from whisperspeech.checkpoints import load_model
+from whisperspeech.evaluate import voice_reference
 from whisperspeech.quality import dnsmos, dnsmos_available
 from whisperspeech.speaker import speaker_embedding
 from whisperspeech.whisper_models import load_whisper
@@ -75,6 +77,7 @@ def main(argv=None):
     rows, t_codec, seconds = [], 0.0, 0.0
     for voice, utterances in heldout_utterances(args, sr=24000):
         refs, orig, recon, sims, kept, mos = [], [], [], [], [], []
+        target, to_target = voice_reference(voice), []
         for text, wav in utterances:
             kept.append(code_stability(codec, wav))
             t0 = time.perf_counter()
@@ -91,6 +94,7 @@ def main(argv=None):
             recon.append(transcribe(asr, resample(rec, 24000, 16000)))
             a, b = (speaker_embedding(resample(x, 24000, 16000), "resemblyzer") for x in (wav, rec))
             sims.append(float(torch.nn.functional.cosine_similarity(a, b, dim=0)))
+            to_target.append([float(torch.nn.functional.cosine_similarity(x, target, dim=0)) for x in (a, b)])
             if quality:
                 mos.append([dnsmos(x, 24000)[k] for x in (wav, rec) for k in ("overall", "p808")])
         rows.append(
@@ -99,6 +103,8 @@ def main(argv=None):
                 wer_original=word_error_rate(refs, orig),
                 wer_codec=word_error_rate(refs, recon),
                 similarity=sum(sims) / len(sims),
+                reference_similarity_original=sum(t[0] for t in to_target) / len(to_target),
+                reference_similarity_codec=sum(t[1] for t in to_target) / len(to_target),
                 code_stability=torch.tensor(kept).mean(0).tolist(),
                 examples=list(zip(refs, recon))[:2],
             )
@@ -108,7 +114,8 @@ def main(argv=None):
             m = torch.tensor(mos).mean(0).tolist()
             r.update(dnsmos_original=m[0], p808_original=m[1], dnsmos_codec=m[2], p808_codec=m[3])
         print(
-            f"{voice:18s} WER original {r['wer_original']:.3f}  codec {r['wer_codec']:.3f}  similarity {r['similarity']:.3f}"
+            f"{voice:18s} WER original {r['wer_original']:.3f}  codec {r['wer_codec']:.3f}  similarity {r['similarity']:.3f}  "
+            f"to reference original {r['reference_similarity_original']:.3f} codec {r['reference_similarity_codec']:.3f}"
             + (
                 f"  DNSMOS original {r['dnsmos_original']:.2f} codec {r['dnsmos_codec']:.2f}  "
                 f"P.808 original {r['p808_original']:.2f} codec {r['p808_codec']:.2f}"
@@ -124,6 +131,8 @@ def main(argv=None):
         wer_original=mean("wer_original"),
         wer_codec=mean("wer_codec"),
         similarity=mean("similarity"),
+        reference_similarity_original=mean("reference_similarity_original"),
+        reference_similarity_codec=mean("reference_similarity_codec"),
         min_similarity=min(r["similarity"] for r in rows),
         codec_rtf=t_codec / seconds,
         code_stability=stability,

@@ -1,0 +1,128 @@
+"""Probe: where a clone's similarity to its voice is lost, stage by stage, and what tuning the S2A on the recording
+buys. For each system voice (cloned from `clone_recording`, as `whisperspeech eval --clone` does), the similarity to
+the voice's reference (the score of `whisperspeech eval`: each utterance's resemblyzer embedding against the mean of
+the reference clips) of: the teacher's own audio of validation sentences; that audio through the bundle's codec, from
+its codes and from its unquantized latents; the S2A's output from that audio's true semantic tokens (no T2S); and
+the whole voice (T2S tokens, `Pipeline.generate`, with Whisper's word error rate). The S2A rows come twice: as
+trained, and adapted: all its weights but the quantizer tuned for `--steps` steps of L1 on random crops of the
+recording's own semantic tokens and codec latents (tokens alone: the recording has no transcript).
+
+    .venv/bin/python scripts/research/clone_adaptation_probe.py espeak-ng:en+f3 --model BUNDLE --steps 60"""
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from whisperspeech.asr import corpus_wer, transcribe, word_errors
+from whisperspeech.audio import resample
+from whisperspeech.checkpoints import load_model
+from whisperspeech.evaluate import _cos, _embed, clone_recording, read_sentences, voice_reference
+from whisperspeech.languages import lang_id
+from whisperspeech.pipeline import Pipeline
+from whisperspeech.system_voices import speak_system
+from whisperspeech.vocoder import SAMPLE_RATE
+from whisperspeech.vq import encode_audio
+from whisperspeech.whisper_models import load_whisper
+
+
+def tokens_and_codes(tok, codec, wav16):
+    "Semantic tokens (n,) and codec codes (Q, 3n) of 16 kHz audio, cut to the same span."
+    stoks = encode_audio(tok, wav16)[0].long()
+    with torch.no_grad():
+        codes = codec.encode(resample(wav16, 16000, codec.config.sample_rate)[None])[0]
+    n = min(len(stoks), codes.shape[-1] // 3)
+    return stoks[:n], codes[:, : 3 * n]
+
+
+def adapt(s2a, stoks, codes, spk, lang, prompt, steps: int, lr: float, crop: int = 100, batch: int = 4, seed: int = 0):
+    "A copy of `s2a` tuned on one recording's tokens and codes: L1 on `batch` random crops of `crop` tokens a step."
+    model = copy.deepcopy(s2a).float().train()
+    params = [p for name, p in model.named_parameters() if not name.startswith("quantizer")]
+    for name, p in model.named_parameters():
+        p.requires_grad_(not name.startswith("quantizer"))
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    g, n = torch.Generator().manual_seed(seed), len(stoks)
+    c = min(crop, n)
+    for _ in range(steps):
+        starts = torch.randint(0, n - c + 1, (batch,), generator=g).tolist()
+        st = torch.stack([stoks[s : s + c] for s in starts])
+        target = model.target(torch.stack([codes[:, 3 * s : 3 * (s + c)] for s in starts]))
+        langs = None if lang is None else lang.expand(batch)
+        pred = model(st, spk[None].expand(batch, -1), langs, None, None, *prompt(batch))
+        loss = (pred - target).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval().requires_grad_(False)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("voices", help="comma-separated system voices to clone")
+    ap.add_argument("--model", required=True, help="a model bundle folder with a parallel S2A, its codec and vq.model")
+    ap.add_argument("--sentences", default="datasets/validation_sentences_en.txt")
+    ap.add_argument("--limit", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--json")
+    args = ap.parse_args(argv)
+    torch.manual_seed(0)
+    pipe, asr = Pipeline(model=args.model, quiet=True), load_whisper("tiny.en")
+    tok = load_model(str(Path(args.model) / "vq.model"), kind="vq")
+    codec, base = pipe.vocoder.codec, pipe.s2a.float()
+    sentences = read_sentences(args.sentences)[: args.limit]
+    lang = torch.tensor([lang_id("en")]) if base.config.conditioned else None
+    mean = lambda xs: round(sum(xs) / len(xs), 3)
+    report = {}
+    for voice in args.voices.split(","):
+        recording, target = clone_recording(voice), voice_reference(voice)
+        rec = pipe.clone(recording)
+        spk = rec.embedding.float()
+
+        def prompt(b):
+            if rec.latents is None:
+                return None, None
+            return rec.latents[None].expand(b, -1, -1), torch.full((b,), len(rec.latents))
+
+        t0 = time.perf_counter()
+        stoks, codes = tokens_and_codes(tok, codec, recording)
+        adapted = adapt(base, stoks, codes, spk, lang, prompt, args.steps, args.lr)
+        row = dict(adapt_seconds=round(time.perf_counter() - t0, 1), recording_seconds=len(recording) / 16000)
+        sims = {k: [] for k in ("teacher", "codec", "unquantized", "s2a_true_tokens", "adapted_true_tokens")}
+        heard = lambda wav: _cos(_embed(resample(wav, codec.config.sample_rate, 16000), 16000), target)
+        with torch.no_grad():
+            for text in sentences:
+                wav = speak_system(text, voice, sr=16000)
+                sims["teacher"].append(_cos(_embed(wav, 16000), target))
+                st, cd = tokens_and_codes(tok, codec, wav)
+                sims["codec"].append(heard(codec.decode(cd[None])[0]))
+                w24 = resample(wav, 16000, codec.config.sample_rate)[None]
+                sims["unquantized"].append(heard(codec.decode_latents(codec._latents(w24))[0]))
+                for name, m in (("s2a_true_tokens", base), ("adapted_true_tokens", adapted)):
+                    sims[name].append(
+                        heard(codec.decode(m.quantize(m(st[None], spk[None], lang, None, None, *prompt(1))))[0])
+                    )
+        row.update({k: mean(v) for k, v in sims.items()})
+        for name, m in (("voice", base), ("adapted_voice", adapted)):
+            pipe.s2a, hyps, own = m, [], []
+            for i, text in enumerate(sentences):
+                wav = pipe.generate(text, speaker=rec, seed=i)
+                hyps.append(transcribe(asr, resample(wav, SAMPLE_RATE, 16000)))
+                own.append(_cos(_embed(wav, SAMPLE_RATE), target))
+            row[name] = mean(own)
+            row[f"{name}_wer"] = round(corpus_wer(word_errors(sentences, hyps)), 3)
+        pipe.s2a = base
+        report[voice] = row
+        print(voice, row, flush=True)
+    if args.json:
+        json.dump(
+            dict(model=str(args.model), steps=args.steps, lr=args.lr, rows=report), open(args.json, "w"), indent=1
+        )
+
+
+if __name__ == "__main__":
+    main()
