@@ -41,10 +41,9 @@ def tokens_and_codes(tok, codec, wav16):
 def adapt(s2a, stoks, codes, spk, lang, prompt, steps: int, lr: float, crop: int = 100, batch: int = 4, seed: int = 0):
     "A copy of `s2a` tuned on one recording's tokens and codes: L1 on `batch` random crops of `crop` tokens a step."
     model = copy.deepcopy(s2a).float().train()
-    params = [p for name, p in model.named_parameters() if not name.startswith("quantizer")]
     for name, p in model.named_parameters():
-        p.requires_grad_(not name.startswith("quantizer"))
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+        p.requires_grad_(not name.startswith("quantizer"))  # the codec's codebooks stay as they are
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     g, n = torch.Generator().manual_seed(seed), len(stoks)
     c = min(crop, n)
     for _ in range(steps):

@@ -5,10 +5,11 @@ Speaks held-out sentences (datasets/eval_sentences_en.txt: written for evaluatio
 text) with the corpus voices, encodes and decodes them with the codec, and reports per voice the
 Whisper word error rate of the original and of the reconstruction, the resemblyzer cosine
 similarity between the two, the similarity of each to the voice's reference (what `whisperspeech eval` scores a
-voice by: the mean embedding of its reference clips; for a cloned voice, the ceiling the codec sets), and (where the eval extras are installed) the DNSMOS quality of both: P.835 overall
-and P.808, how natural each sounds. Also how stable its codes are: the share of frames, per codebook, whose code
-stays the same when the audio is stored as 16-bit PCM (as the corpus keeps it), a change no one can hear.
-Codes that move under it are noise S2A is asked to predict. `--codes-only` measures that alone (seconds).
+voice by: the mean embedding of its reference clips; for a cloned voice, the ceiling the codec sets), and (where
+the eval extras are installed) the DNSMOS quality of both: P.835 overall and P.808, how natural each sounds. Also
+how stable its codes are: the share of frames, per codebook, whose code stays the same when the audio is stored as
+16-bit PCM (as the corpus keeps it), a change no one can hear. Codes that move under it are noise S2A is asked to
+predict. `--codes-only` measures that alone (seconds).
 
     .venv/bin/python scripts/research/eval_codec.py runs/codec/codec.model --per-voice 6 --json codec-eval.json
     .venv/bin/python scripts/research/eval_codec.py whisperspeech/voice/codec.model --per-voice 30 \
