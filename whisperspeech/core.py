@@ -9,6 +9,7 @@ __all__ = ['STOKS_PER_SECOND', 'FRAMES_PER_STOK', 'DEFAULT_CPS', 'CPS_RANGE', 'W
 # %% ../nbs/00_core.ipynb #64c28222
 import os
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -94,6 +95,19 @@ def _stoppable(fn, *args, **kwargs):
         os._exit(143)
 
 
+def _unfinished(procs, timeout):
+    """The processes of `procs` still running after `timeout` seconds. Read from their sentinels, which stay exact when
+    another thread (the pool's manager) reaps a process: `is_alive` and `join` can miss such an exit."""
+    from multiprocessing.connection import wait
+
+    pending = {proc.sentinel: proc for proc in procs}
+    deadline = time.monotonic() + timeout
+    while pending and (left := deadline - time.monotonic()) > 0:
+        for sentinel in wait(list(pending), left):
+            del pending[sentinel]
+    return list(pending.values())
+
+
 @contextmanager
 def worker_pool(workers: int, threads: int | None = None):
     """A `ProcessPoolExecutor` of `workers` spawned processes with `threads` torch threads each (None: torch's
@@ -113,13 +127,14 @@ def worker_pool(workers: int, threads: int | None = None):
         yield pool
     except BaseException:
         running = list((pool._processes or {}).values())  # the executor has no public handle on its processes
+        manager = pool._executor_manager_thread  # it reaps the workers it sees end
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in running:
             proc.terminate()
-        for proc in running:
-            proc.join(5)
-            if proc.is_alive():  # stuck in native code that never returned to Python
-                proc.kill()
-                proc.join()  # reaped: a killed process is not gone until then
+        for proc in _unfinished(running, 5):  # stuck in native code that never returned to Python
+            proc.kill()
+        _unfinished(running, 5)
+        if manager is not None:
+            manager.join(5)  # the workers reaped: their `is_alive` is exact from here on
         raise
     pool.shutdown()
