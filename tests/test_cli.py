@@ -57,6 +57,7 @@ def test_failures_are_one_line_with_status_1(tmp_path):
         ["say", "-o", str(tmp_path / "x.wav")],
         ["say", "hello", "--model", "system", "-o", str(tmp_path / "x.mp4")],
         ["say", "hello", "--model", "system", "--int8", "-o", str(tmp_path / "x.wav")],
+        ["say", "hello", "--model", "system", "--tune-steps", "5", "-o", str(tmp_path / "x.wav")],
         ["voices", "--system", "--rates"],
         ["say", "hello", "--model", str(tmp_path), "-o", str(tmp_path / "x.wav")],
         ["transcribe", str(tmp_path / "missing.wav")],
@@ -158,6 +159,17 @@ def test_say_with_int8_weights(tiny_bundle, tmp_path):
     assert f"speaking with the model bundle {tiny_bundle}, int8 weights" in r.stderr
     wav, sr = sf.read(out)
     assert sr == 24000 and len(wav) > 24000 and np.isfinite(wav).all()
+
+
+def test_say_tunes_only_on_a_recording_and_a_parallel_s2a(tiny_bundle, tmp_path):
+    "`say --tune-steps` refuses a named voice and an S2A it cannot tune, in one line that says what to do."
+    wav = tmp_path / "me.wav"
+    sf.write(wav, speak_system(HARVARD, "flite:kal", sr=16000).numpy(), 16000)
+    for voice, message in (("flite:slt", "give one as --voice recording.wav"), (str(wav), "for a parallel S2A")):
+        r = run_cli(
+            "say", "hi", "--model", str(tiny_bundle), "--voice", voice, "--tune-steps", "3", "-o", str(wav), "--quiet"
+        )
+        assert r.returncode == 1 and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
 
 
 def test_say_sampling_options_reach_the_decoder(tiny_bundle, tmp_path):
@@ -262,6 +274,7 @@ def test_eval_reports_a_table_and_json(tiny_bundle, tmp_path, tiny_en):
         and kal["duration_ratio_min"] > 0
     )
     assert report["summary"]["mean_teacher_wer"] == slt["teacher_wer"]  # the model's voices only
+    assert kal["clone_seconds"] > 0 and "clone_seconds" not in cloned and report["clone_tune_steps"] == 0
     assert slt["utterances"] == 2 and 0 <= slt["teacher_wer"] < 0.5 and slt["wer"] >= 0  # random weights: noise
     assert 0 <= slt["nearest_own"] <= 1 and slt["duration_ratio_min"] > 0 and slt["rtf"] > 0
     assert -1 <= cloned["similarity"] <= 1 and cloned["nearest_model_voice"] in ("flite:slt", "flite:rms")

@@ -381,23 +381,22 @@ def test_probe_phase_losses_and_retrieval(monkeypatch):
 
 
 @pytest.mark.skipif(not embedded_available(), reason="the embedded voice is not in this checkout")
-def test_adapting_the_s2a_to_a_recording_fits_it_and_leaves_the_model_alone(monkeypatch):
-    """scripts/research/clone_adaptation_probe.py: a few steps on one recording's tokens and codes bring the S2A's
-    latents nearer that recording's; the model it started from is untouched."""
-    monkeypatch.syspath_prepend(str(SCRIPTS / "research"))
-    from clone_adaptation_probe import adapt, tokens_and_codes
+def test_tuning_the_embedded_s2a_on_a_recording_fits_it_and_leaves_the_model_alone():
+    """`adapt_s2a` on the shipped S2A: a few steps on one recording's tokens and codes (`recording_targets`, the shipped
+    tokenizer and codec) bring its latents nearer that recording's; the model it started from is untouched."""
     from whisperspeech.languages import lang_id
+    from whisperspeech.s2a_adapt import adapt_s2a, recording_targets
     from whisperspeech.speaker import speaker_embedding
 
     torch.manual_seed(0)
     s2a, codec = (load_model(EMBEDDED / f"{k}.model", kind=k).float() for k in ("s2a", "codec"))
     tok = load_model(EMBEDDED / "vq.model", kind="vq")
     wav = speak_system("The library on Maple Street closes early on Sundays.", "espeak-ng:en+f3", sr=16000)
-    stoks, codes = tokens_and_codes(tok, codec, wav)
+    stoks, codes = recording_targets(tok, codec, wav)
     assert codes.shape[-1] == 3 * len(stoks) > 0
-    spk, lang = speaker_embedding(wav, "resemblyzer"), torch.tensor([lang_id("en")])
+    spk, lang = speaker_embedding(wav, "resemblyzer"), lang_id("en")
     before = {k: v.clone() for k, v in s2a.state_dict().items()}
-    fit = lambda m: float((m(stoks[None], spk[None], lang) - m.target(codes[None])).abs().mean())
-    adapted = adapt(s2a, stoks, codes, spk, lang, lambda b: (None, None), steps=8, lr=3e-4, crop=40, batch=2)
+    fit = lambda m: float((m(stoks[None], spk[None], torch.tensor([lang])) - m.target(codes[None])).abs().mean())
+    adapted = adapt_s2a(s2a, stoks, codes, spk, lang, steps=8, lr=3e-4, crop=40, batch=2)
     assert fit(adapted) < 0.9 * fit(s2a)
     assert all(torch.equal(v, s2a.state_dict()[k]) for k, v in before.items())

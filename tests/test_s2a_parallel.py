@@ -306,3 +306,51 @@ def test_a_reference_grows_from_an_export_at_zero_and_is_heard(prepared, micro_c
     with_ref = pipe.generate(TEXT, speaker=rec, seed=0)
     assert not torch.equal(with_ref, pipe.generate(TEXT, speaker=rec.embedding, seed=0))
     assert torch.allclose(torch.cat(list(pipe.generate_stream(TEXT, speaker=rec, seed=0))), with_ref, atol=1e-4)
+
+
+def test_a_clone_tuned_on_its_recording_speaks_through_its_own_copy_of_the_s2a(tmp_path, private_cache):
+    """`Pipeline.clone(recording, tune_steps=N)` tunes a copy of the parallel S2A on the recording, read by the
+    bundle's tokenizer: the copy fits the recording better, the clone speaks through it alone, in batches shared with
+    other voices (which keep the pipeline's S2A, left as it was) and streamed; wrong uses say what to do."""
+    from bundles import random_bundle
+    from whisperspeech.languages import lang_id
+    from whisperspeech.s2a_adapt import recording_targets
+    from whisperspeech.system_voices import speak_system
+    from whisperspeech.training import PRESETS
+    from whisperspeech.vq import SemanticTokenizer
+
+    folder = random_bundle(tmp_path / "bundle", "micro", s2a="s2a-parallel")
+    pipe = Pipeline(model=folder, quiet=True)
+    wav = speak_system("The library on Maple Street closes early on Sundays.", "espeak-ng:en+f3", sr=16000)
+    with pytest.raises(WhisperSpeechError, match="needs the semantic tokenizer"):
+        pipe.clone(wav, tune_steps=2)
+    save_model(SemanticTokenizer(PRESETS["vq"]["tiny.en"]), folder / "vq.model")
+    pipe = Pipeline(model=folder, quiet=True)
+    before = {k: v.clone() for k, v in pipe.s2a.state_dict().items()}
+    plain, tuned = pipe.clone(wav), pipe.clone(wav, tune_steps=40)
+    assert plain.s2a is None and tuned.s2a is not None and torch.equal(plain.embedding, tuned.embedding)
+    assert all(torch.equal(v, pipe.s2a.state_dict()[k]) for k, v in before.items())
+
+    stoks, codes = recording_targets(pipe._semantic_tokenizer(), pipe.vocoder.codec, wav)
+    en = torch.tensor([lang_id("en")])
+    fit = lambda m: float((m(stoks[None], tuned.embedding[None], en) - m.target(codes[None])).abs().mean())
+    with torch.no_grad():
+        assert codes.shape[-1] == 3 * len(stoks) > 50 and fit(tuned.s2a) < 0.9 * fit(pipe.s2a)
+
+    alone = pipe.generate(TEXT, speaker=tuned, seed=0)
+    assert not torch.allclose(alone, pipe.generate(TEXT, speaker=plain, seed=0), atol=1e-3)
+    many = pipe.generate_many([dict(text=TEXT, speaker=s, seed=0) for s in (plain, tuned, "flite:rms")])
+    assert torch.allclose(many[1], alone, atol=1e-4)
+    assert torch.allclose(many[0], pipe.generate(TEXT, speaker=plain, seed=0), atol=1e-4)
+    assert torch.allclose(many[2], pipe.generate(TEXT, speaker="flite:rms", seed=0), atol=1e-4)
+    assert torch.allclose(torch.cat(list(pipe.generate_stream(TEXT, speaker=tuned, seed=0))), alone, atol=1e-4)
+
+    for recording, steps, message in (
+        (wav, -1, "Give a whole number of steps"),
+        (tuned.embedding, 2, "not an embedding"),
+        (wav[:8000], 2, "too little to tune on"),
+    ):
+        with pytest.raises(WhisperSpeechError, match=message):
+            pipe.clone(recording, tune_steps=steps)
+    with pytest.raises(WhisperSpeechError, match="for a parallel S2A"):
+        Pipeline(model=random_bundle(tmp_path / "ar", "micro"), quiet=True).clone(wav, tune_steps=2)

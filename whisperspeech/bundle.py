@@ -36,6 +36,12 @@ class Bundle:
     def name(self) -> str:
         return "embedded" if self.folder == EMBEDDED else str(self.folder)
 
+    @property
+    def tokenizer(self) -> Path | None:
+        "The semantic tokenizer (`vq.model`) beside the models, if the bundle has one."
+        path = Path(self.folder) / "vq.model"
+        return path if path.is_file() else None
+
 
 def embedded_available() -> bool:
     "Whether this installation carries the embedded offline voice."

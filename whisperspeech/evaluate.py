@@ -63,8 +63,7 @@ def clone_recording(voice: str) -> torch.Tensor:
 def tokenizer_path(pipe) -> Path | None:
     """The semantic tokenizer of `pipe`'s T2S: the `vq.model` of the bundle it was loaded from (the embedded
     voice has one); None where the pipeline names no bundle or the bundle has none."""
-    folder = getattr(pipe.bundle, "folder", None)
-    return Path(folder) / "vq.model" if folder is not None and (Path(folder) / "vq.model").is_file() else None
+    return pipe.bundle.tokenizer if pipe.bundle is not None else None
 
 
 def _reads(tok, lang: str) -> bool:
@@ -109,12 +108,16 @@ def evaluate_voice(
     clone: bool = False,
     tokenizer=None,
     quality: bool = False,
+    tune_steps: int = 0,
 ) -> dict:
     """Scores of `pipe` speaking `sentences` with `voice` (see the table above), at rate `cps` (None: the voice's own).
-    `clone=True`: `voice` is a system voice the model lacks, cloned from `clone_recording(voice)`. With `tokenizer`
+    `clone=True`: `voice` is a system voice the model lacks, cloned from `clone_recording(voice)` (with the S2A tuned
+    `tune_steps` steps on it, `Pipeline.clone`). With `tokenizer`
     (T2S's semantic tokenizer, loaded), the readback scores too; with `quality`, DNSMOS scores (`quality.dnsmos`)."""
     _check_voice(pipe, voice, clone)
-    speaker = pipe.clone(clone_recording(voice)) if clone else voice
+    start = time.perf_counter()
+    speaker = pipe.clone(clone_recording(voice), tune_steps=tune_steps, lang=lang) if clone else voice
+    clone_seconds = time.perf_counter() - start
     cps = pipe.rate(speaker, cps)
     candidates = {v: voice_reference(v) for v in pipe.voices if _is_system_voice(v)}
     target = voice_reference(voice)
@@ -203,6 +206,8 @@ def evaluate_voice(
             recording_to_nearest_model_voice=_cos(target, candidates[best]),
             similarity_to_nearest_model_voice=sum(to_model_voice) / len(to_model_voice),
         )
+    if clone:
+        row["clone_seconds"] = clone_seconds  # reading the recording (and tuning on it), once per voice
     return row
 
 # %% ../nbs/25_evaluate.ipynb #9757ef48
@@ -251,10 +256,12 @@ def evaluate(
     clones: list[str] = (),
     tokenizer=None,
     quality: bool | None = None,
+    tune_steps: int = 0,
 ) -> dict:
     """The evaluation report of `pipe` over a sentence file, voices (names or recordings) and system voices to clone.
     `tokenizer`: T2S's semantic tokenizer for the readback scores (a .model path; None: the pipeline's bundle's, if
-    it has one; False: no readback). `quality`: DNSMOS scores (None: where `speechmos` is installed)."""
+    it has one; False: no readback). `quality`: DNSMOS scores (None: where `speechmos` is installed). `tune_steps`:
+    tune the S2A on each clone's recording for that many steps (`Pipeline.clone`)."""
     if not voices and not clones:
         raise WhisperSpeechError("nothing to evaluate: give a voice or a system voice to clone")
     for v in voices:
@@ -289,7 +296,9 @@ def evaluate(
             tok._whisper[0] = asr  # the judge is the tokenizer's Whisper: load it once
     bar = tqdm(total=len(sentences) * (len(voices) + len(clones)), unit="utt", disable=not progress, desc="eval")
     rows = [
-        evaluate_voice(pipe, sentences, v, asr, lang, cps, seed, bar, temperature, top_k, clone, tok, quality)
+        evaluate_voice(
+            pipe, sentences, v, asr, lang, cps, seed, bar, temperature, top_k, clone, tok, quality, tune_steps
+        )
         for vs, clone in ((voices, False), (clones, True))
         for v in vs
     ]
@@ -324,6 +333,7 @@ def evaluate(
         temperature=dict(pipe.temperature) if temperature is None else temperature,
         top_k=top_k,
         s2a_guidance=getattr(pipe.s2a.config, "guidance", 1),
+        clone_tune_steps=tune_steps if clones else None,
         voices=rows,
         summary=summary,
         readback_tokenizer=str(tokenizer) if tok is not None and _reads(tok, lang) else None,
@@ -343,6 +353,8 @@ def format_table(report: dict) -> str:
     sampling = f"temperature {t}" + (f", top-k {report['top_k']}" if report.get("top_k") else "")
     if report.get("s2a_guidance", 1) != 1:
         sampling += f", S2A guidance {report['s2a_guidance']}"
+    if report.get("clone_tune_steps"):
+        sampling += f"; clones: S2A tuned {report['clone_tune_steps']} steps on each recording"
     reads = any("readback_wer" in r for r in report["voices"])
     if reads:
         head += f" {'readback':>8s} {'rb teach':>8s}"
@@ -383,6 +395,7 @@ def format_table(report: dict) -> str:
                 f"{'':24s} cloned: similarity to the recording {r['similarity']:.3f}, to the nearest model voice "
                 f"{r['similarity_to_nearest_model_voice']:.3f} (the recording itself is {r['recording_to_nearest_model_voice']:.3f} "
                 f"from {r['nearest_model_voice']})"
+                + (f"; read in {r['clone_seconds']:.1f} s" if "clone_seconds" in r else "")
             )
     s = report["summary"]
     teacher = f"{s['mean_teacher_wer']:7.3f}" if "mean_teacher_wer" in s else f"{'-':>7s}"

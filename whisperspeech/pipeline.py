@@ -7,7 +7,7 @@ __all__ = ['DEFAULT_T2S', 'DEFAULT_S2A', 'DEFAULT_VOCODER', 'Job', 'Recording', 
 
 # %% ../nbs/22_pipeline.ipynb #38e6b020
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 import random
 import sys
@@ -23,6 +23,7 @@ from .codec import CodecVocoder
 from .core import CPS_RANGE, DEFAULT_CPS, FRAMES_PER_STOK, STOKS_PER_SECOND, WhisperSpeechError
 from .languages import clean_text, lang_id, text_tokens
 from .decoding import DecodingOptions
+from .s2a_adapt import TOKENIZER_SR, adapt_s2a, recording_targets
 from .s2a import s2a_columns, s2a_frames, s2a_generate, set_guidance
 from .s2a_parallel import ParallelS2A, parallel_s2a_generate, parallel_s2a_span
 from .sampling import DEFAULT_TEMPERATURE, check_temperature
@@ -54,6 +55,9 @@ class Job:
     t2s_gen: torch.Generator
     s2a_gen: torch.Generator
     prompt: torch.Tensor | None = None  # a cloned recording's codec latents, for an S2A that hears a reference
+    s2a: ParallelS2A | None = (
+        None  # a copy of the S2A tuned on a cloned recording (`Pipeline.clone`); None: the pipeline's
+    )
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Recording:
 
     embedding: torch.Tensor  # (width,)
     latents: torch.Tensor | None = None  # (frames, codebook_dim): the recording through the codec, up to 30 s
+    s2a: ParallelS2A | None = field(default=None, repr=False)  # a copy of the S2A tuned on it (`tune_steps`)
 
 
 def _token_limit(chunk: str, cps: float) -> int:
@@ -139,6 +144,7 @@ class Pipeline:
             )
             self.description = f"models {t2s_ref or DEFAULT_T2S} + {s2a_ref or DEFAULT_S2A}"
         self.speaker_backend = speaker_backend or self.s2a.config.speaker_backend
+        self.quiet, self._tokenizer = quiet, None
         self.batch_size = batch_size
         self.decoding = DecodingOptions(compile=compile, kv_dtype=kv_dtype, int8=int8)
         if int8:
@@ -237,9 +243,47 @@ class Pipeline:
             self._speakers[key] = emb
         return self._speakers[key]
 
-    def clone(self, recording) -> Recording:
-        "Read a recording (a path, or 16 kHz mono samples) once: `speaker=` takes the result to speak in its voice."
-        return Recording(self.speaker(recording), self._reference(recording))
+    def clone(self, recording, tune_steps: int = 0, lang="en") -> Recording:
+        """Read a recording (a path, or 16 kHz mono samples) once: `speaker=` takes the result to speak in its voice.
+        `tune_steps` > 0 also tunes a copy of the parallel S2A on the recording, spoken in `lang` (`adapt_s2a`: about
+        0.4 s a step on two cores; 60 steps bring a voice unlike the model's own nearer)."""
+        rec = Recording(self.speaker(recording), self._reference(recording))
+        if tune_steps:
+            rec.s2a = self._tuned_s2a(recording, rec.embedding, tune_steps, lang)
+        return rec
+
+    def _tuned_s2a(self, recording, embedding, steps: int, lang) -> ParallelS2A:
+        "A copy of the parallel S2A tuned `steps` steps on `recording` (a path or 16 kHz samples) of speaker `embedding`."
+        if not isinstance(steps, int) or steps < 0:
+            raise WhisperSpeechError(f"tune_steps {steps!r}? Give a whole number of steps, e.g. 60 (0: no tuning)")
+        if not (self.parallel and isinstance(self.vocoder, CodecVocoder)):
+            raise WhisperSpeechError(
+                "tuning on a recording is for a parallel S2A with its own codec (the embedded voice): clone without it"
+            )
+        if self.decoding.int8:
+            raise WhisperSpeechError("tuning on a recording needs the S2A's float weights: leave out int8")
+        audio = isinstance(recording, torch.Tensor) and recording.ndim == 1 and len(recording) >= SPEAKER_SR // 2
+        if not (audio or isinstance(recording, (str, Path))):
+            raise WhisperSpeechError("tuning needs the recording itself (a path or 16 kHz samples), not an embedding")
+        wav = recording if audio else load_audio(recording, TOKENIZER_SR)
+        stoks, codes = recording_targets(self._semantic_tokenizer(), self.vocoder.codec, wav)
+        from tqdm.auto import tqdm
+
+        with tqdm(
+            total=steps, desc="tuning the S2A on the recording", unit="step", disable=self.quiet, leave=False
+        ) as bar:
+            return adapt_s2a(self.s2a, stoks, codes, embedding, lang_id(lang), steps, progress=bar.update)
+
+    def _semantic_tokenizer(self):
+        "The bundle's semantic tokenizer (`vq.model`), loaded once: it reads a recording to tune on."
+        path = self.bundle.tokenizer if self.bundle is not None else None
+        if path is None:
+            raise WhisperSpeechError(
+                f"tuning on a recording needs the semantic tokenizer (vq.model) beside the models; {self.description} has none"
+            )
+        if self._tokenizer is None:
+            self._tokenizer = load_model(path, kind="vq", device=self.device)
+        return self._tokenizer
 
     def _reference(self, speaker) -> torch.Tensor | None:
         """The codec latents (frames, codebook_dim) of a recording `speaker` (first 30 s) for a parallel S2A that hears a
@@ -311,6 +355,7 @@ class Pipeline:
                 t2s_gen=g1,
                 s2a_gen=g2,
                 prompt=prompt,
+                s2a=speaker.s2a if isinstance(speaker, Recording) else None,
             )
             for c, (g1, g2) in zip(chunks, gens)
         ]
@@ -386,8 +431,7 @@ class Pipeline:
         out, (t2s_t, s2a_t) = [], self._temperatures(temperature)
         for batch, speakers, stoks, langs, phones in self._semantic_batches(jobs, t2s_t, top_k, step_callback):
             if self.parallel:
-                prompts = [j.prompt for j in batch]
-                out += parallel_s2a_generate(self.s2a, stoks, speakers, langs, phones_list=phones, prompts=prompts)
+                out += self._parallel_codes(batch, stoks, speakers, langs, phones)
             else:
                 out += s2a_generate(
                     self.s2a,
@@ -400,6 +444,26 @@ class Pipeline:
                     step_callback=step_callback,
                     decoding=self.decoding,
                 )
+        return out
+
+    def _parallel_codes(self, batch, stoks, speakers, langs, phones) -> list[torch.Tensor]:
+        "The parallel S2A's codes for a batch of jobs: one pass for each S2A they ask for (the pipeline's, a clone's copy)."
+        groups = {}
+        for i, job in enumerate(batch):
+            groups.setdefault(id(job.s2a), (job.s2a or self.s2a, []))[1].append(i)
+        out = [None] * len(batch)
+        for model, idx in groups.values():
+            pick = lambda xs: None if xs is None else [xs[i] for i in idx]
+            codes = parallel_s2a_generate(
+                model,
+                pick(stoks),
+                speakers[idx],
+                None if langs is None else langs[idx],
+                phones_list=pick(phones),
+                prompts=[batch[i].prompt for i in idx],
+            )
+            for i, c in zip(idx, codes):
+                out[i] = c
         return out
 
     @torch.inference_mode()
@@ -513,7 +577,7 @@ class Pipeline:
             if self.parallel:
                 first = first_frames if i == 0 else frames
                 phones = None if phones is None else phones[0]
-                yield from self._parallel_pieces(stoks[0], speakers, langs, first, frames, phones, job.prompt)
+                yield from self._parallel_pieces(stoks[0], speakers, langs, first, frames, phones, job.prompt, job.s2a)
                 continue
             done, q = 0, self.s2a.config.quantizers
             for grid, col in s2a_columns(self.s2a, stoks, speakers, langs, s2a_t, top_k, [job.s2a_gen], self.decoding):
@@ -535,15 +599,16 @@ class Pipeline:
                     -1, 1
                 )
 
-    def _parallel_pieces(self, stoks, speakers, langs, first: int, frames: int, phones=None, prompt=None):
+    def _parallel_pieces(self, stoks, speakers, langs, first: int, frames: int, phones=None, prompt=None, s2a=None):
         """Speech of one chunk's semantic tokens from the parallel S2A, in pieces: first `first` acoustic frames (whole
         tokens) from an S2A pass over those tokens and the context around them only, so sound starts early; then the rest
         from one S2A pass, vocoded `frames` at a time. Each pass and window has its receptive field of context, so the
-        pieces join into what decoding the whole chunk gives. `prompt`: a cloned recording's latents (`_reference`)."""
+        pieces join into what decoding the whole chunk gives. `prompt`: a cloned recording's latents (`_reference`);
+        `s2a`: a copy tuned on it (else the pipeline's)."""
         ctx = -(-self.vocoder.context_frames // FRAMES_PER_STOK)  # tokens whose codes the vocoder reads beside a piece
         n = len(stoks)
         b = min(n, max(1, -(-first // FRAMES_PER_STOK)))
-        span = partial(parallel_s2a_span, self.s2a, stoks, speakers, langs, phones=phones, prompt=prompt)
+        span = partial(parallel_s2a_span, s2a or self.s2a, stoks, speakers, langs, phones=phones, prompt=prompt)
         codes = span(0, min(n, b + ctx)).cpu()
         yield _window(self.vocoder, codes, 0, FRAMES_PER_STOK * b).clamp(-1, 1)
         if b == n:

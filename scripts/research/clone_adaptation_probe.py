@@ -10,7 +10,6 @@ recording's own semantic tokens and codec latents (tokens alone: the recording h
     .venv/bin/python scripts/research/clone_adaptation_probe.py espeak-ng:en+f3 --model BUNDLE --steps 60"""
 
 import argparse
-import copy
 import json
 import time
 from pathlib import Path
@@ -23,40 +22,10 @@ from whisperspeech.checkpoints import load_model
 from whisperspeech.evaluate import _cos, _embed, clone_recording, read_sentences, voice_reference
 from whisperspeech.languages import lang_id
 from whisperspeech.pipeline import Pipeline
+from whisperspeech.s2a_adapt import adapt_s2a, recording_targets
 from whisperspeech.system_voices import speak_system
 from whisperspeech.vocoder import SAMPLE_RATE
-from whisperspeech.vq import encode_audio
 from whisperspeech.whisper_models import load_whisper
-
-
-def tokens_and_codes(tok, codec, wav16):
-    "Semantic tokens (n,) and codec codes (Q, 3n) of 16 kHz audio, cut to the same span."
-    stoks = encode_audio(tok, wav16)[0].long()
-    with torch.no_grad():
-        codes = codec.encode(resample(wav16, 16000, codec.config.sample_rate)[None])[0]
-    n = min(len(stoks), codes.shape[-1] // 3)
-    return stoks[:n], codes[:, : 3 * n]
-
-
-def adapt(s2a, stoks, codes, spk, lang, prompt, steps: int, lr: float, crop: int = 100, batch: int = 4, seed: int = 0):
-    "A copy of `s2a` tuned on one recording's tokens and codes: L1 on `batch` random crops of `crop` tokens a step."
-    model = copy.deepcopy(s2a).float().train()
-    for name, p in model.named_parameters():
-        p.requires_grad_(not name.startswith("quantizer"))  # the codec's codebooks stay as they are
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
-    g, n = torch.Generator().manual_seed(seed), len(stoks)
-    c = min(crop, n)
-    for _ in range(steps):
-        starts = torch.randint(0, n - c + 1, (batch,), generator=g).tolist()
-        st = torch.stack([stoks[s : s + c] for s in starts])
-        target = model.target(torch.stack([codes[:, 3 * s : 3 * (s + c)] for s in starts]))
-        langs = None if lang is None else lang.expand(batch)
-        pred = model(st, spk[None].expand(batch, -1), langs, None, None, *prompt(batch))
-        loss = (pred - target).abs().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval().requires_grad_(False)
 
 
 def main(argv=None):
@@ -88,8 +57,8 @@ def main(argv=None):
             return rec.latents[None].expand(b, -1, -1), torch.full((b,), len(rec.latents))
 
         t0 = time.perf_counter()
-        stoks, codes = tokens_and_codes(tok, codec, recording)
-        adapted = adapt(base, stoks, codes, spk, lang, prompt, args.steps, args.lr)
+        stoks, codes = recording_targets(tok, codec, recording)
+        adapted = adapt_s2a(base, stoks, codes, spk, lang_id("en"), args.steps, args.lr)
         row = dict(adapt_seconds=round(time.perf_counter() - t0, 1), recording_seconds=len(recording) / 16000)
         sims = {k: [] for k in ("teacher", "codec", "unquantized", "s2a_true_tokens", "adapted_true_tokens")}
         heard = lambda wav: _cos(_embed(resample(wav, codec.config.sample_rate, 16000), 16000), target)
@@ -97,7 +66,7 @@ def main(argv=None):
             for text in sentences:
                 wav = speak_system(text, voice, sr=16000)
                 sims["teacher"].append(_cos(_embed(wav, 16000), target))
-                st, cd = tokens_and_codes(tok, codec, wav)
+                st, cd = recording_targets(tok, codec, wav)
                 sims["codec"].append(heard(codec.decode(cd[None])[0]))
                 w24 = resample(wav, 16000, codec.config.sample_rate)[None]
                 sims["unquantized"].append(heard(codec.decode_latents(codec._latents(w24))[0]))
