@@ -250,3 +250,51 @@ def test_the_serve_command_answers_on_loopback(tiny_bundle, tmp_path, serving):
             timeout=120,
         )
         assert r.status_code == 200 and r.content[:4] == b"RIFF"
+
+
+def test_register_a_voice_tuned_on_its_recording(server, tmp_path):
+    """`POST /v1/voices` with `tune_steps` tunes the parallel S2A on the recording once and keeps the copy beside it:
+    the voice speaks through it, after a restart too; a model that cannot be tuned says so and keeps nothing."""
+    from bundles import random_bundle
+    from whisperspeech.checkpoints import save_model
+    from whisperspeech.training import PRESETS
+    from whisperspeech.vq import SemanticTokenizer
+
+    buf = io.BytesIO()
+    speech = speak_system("We should take the long road home and stop by the river.", "espeak-ng:en+f3", sr=16000)
+    sf.write(buf, speech.numpy(), 16000, format="WAV")
+    upload = lambda url, name, steps: httpx.post(
+        f"{url}/v1/voices",
+        data={"name": name, "tune_steps": steps},
+        files={"file": ("f3.wav", buf.getvalue())},
+        timeout=120,
+    )
+    url, _, data = server  # an autoregressive S2A: nothing to tune
+    before = set((data / "voices").iterdir())
+    r = upload(url, "f3-tuned", "5")
+    assert r.status_code == 422 and "cannot tune on this recording" in r.json()["error"]["message"]
+    assert set((data / "voices").iterdir()) == before
+
+    folder = random_bundle(tmp_path / "bundle", "micro", s2a="s2a-parallel")
+    save_model(SemanticTokenizer(PRESETS["vq"]["tiny.en"]), folder / "vq.model")
+    pipe = Pipeline(model=folder, quiet=True)
+    config = ServerConfig(data_dir=tmp_path / "data", max_tune_steps=50)
+    body = dict(model="tts-1", input="Cloned and tuned.", response_format="pcm", seed=0)
+    say = lambda url, voice: httpx.post(f"{url}/v1/audio/speech", json={**body, "voice": voice}, timeout=120)
+    url, srv = start(create_app(config, pipe))
+    try:
+        assert upload(url, "f3", "51").status_code == 422  # over the server's limit
+        r = upload(url, "f3", "30")
+        assert r.status_code == 201 and r.json()["tuned"], r.text
+        assert upload(url, "f3-plain", "0").json()["tuned"] is False
+        listed = {v["name"]: v.get("tuned") for v in httpx.get(f"{url}/v1/voices").json()["voices"]}
+        assert listed["f3"] is True and listed["f3-plain"] is False
+        tuned, plain = say(url, "f3"), say(url, "f3-plain")
+        assert tuned.status_code == plain.status_code == 200 and tuned.content != plain.content
+    finally:
+        srv.should_exit = True
+    url, srv = start(create_app(config, pipe))  # a restart reads the tuned copy from disk
+    try:
+        assert say(url, "f3").content == tuned.content
+    finally:
+        srv.should_exit = True

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .audio import audio_bytes, load_audio, pcm16, save_audio, wav_stream_header
+from .audio import audio_bytes, load_audio, pcm16, resample, save_audio, wav_stream_header
 from .core import CPS_RANGE, WhisperSpeechError, atomic_write
 from .vocoder import SAMPLE_RATE
 
@@ -36,6 +36,7 @@ class ServerConfig:
     base_cps: float | None = None  # the rate at speed 1.0; None: each voice's own (`Pipeline.rate`)
     int8: bool = False  # int8 weights for T2S/S2A (CPU decoding)
     compile: bool = False  # torch.compile'd decoding steps (each batch size compiles at its first request)
+    max_tune_steps: int = 200  # POST /v1/voices: the most steps a client may have the S2A tuned on its recording
 
 
 OPENAI_VOICES = [
@@ -173,7 +174,15 @@ class VoiceStore:
         f = self.voices.get(name)
         return self.dir / f if f else None
 
-    def add(self, name: str, data: bytes) -> dict:
+    def tuned(self, name: str) -> Path | None:
+        "The S2A tuned on voice `name`'s recording, if it was registered with tuning."
+        f = self.voices.get(name)
+        path = self.dir / f"{Path(f).stem}.s2a.model" if f else None
+        return path if path is not None and path.is_file() else None
+
+    def add(self, name: str, data: bytes, tune=None) -> dict:
+        """Register recording `data` as voice `name`; `tune(wav)`, given, returns an S2A tuned on the recording (16 kHz
+        samples), kept beside it. Nothing is written unless every step succeeds."""
         c = self.config
         if not _NAME.match(name or ""):
             raise ApiError(
@@ -191,15 +200,23 @@ class VoiceStore:
                 422,
                 f"the recording lasts {seconds:.1f} s; give {c.min_upload_seconds:g}-{c.max_upload_seconds:g} s of speech",
             )
+        exists = lambda: ApiError(409, f"a voice named {name!r} exists; choose another name", "voice_exists")
+        if name in self.voices:
+            raise exists()  # before any tuning
+        s2a = tune(resample(wav, SAMPLE_RATE, 16000)) if tune is not None else None
         with self._lock:
             if name in self.voices:
-                raise ApiError(409, f"a voice named {name!r} exists; choose another name", "voice_exists")
+                raise exists()
             file = f"{secrets.token_hex(16)}.wav"
+            if s2a is not None:
+                from whisperspeech.checkpoints import save_model
+
+                save_model(s2a, self.dir / f"{Path(file).stem}.s2a.model", half=True)
             save_audio(self.dir / file, wav, SAMPLE_RATE)
             self.voices[name] = file
             with atomic_write(self.registry) as tmp:
                 Path(tmp).write_text(json.dumps(self.voices, indent=1))
-        return dict(name=name, seconds=round(seconds, 2))
+        return dict(name=name, seconds=round(seconds, 2), tuned=s2a is not None)
 
 # %% ../nbs/26_server.ipynb #6b67d7f7
 def _voice_name(voice) -> str:
@@ -259,10 +276,23 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
         lang: str = Field("en", description="language code")
         seed: int | None = Field(None, ge=0, le=2**63 - 1, description="for reproducible speech")
 
+    tuned = {}  # registered voices with a tuned S2A: their `Recording`, read once
+
     def speaker_for(name: str):
         if name in builtin:
             return name
         path = store.path(name)
+        if path is not None and store.tuned(name) is not None:
+            if name not in tuned:
+                from whisperspeech.checkpoints import load_model
+
+                rec = pipe.clone(str(path))
+                rec.s2a = load_model(store.tuned(name), kind="s2a", device=pipe.device).eval().requires_grad_(False)
+                codec = getattr(pipe.vocoder, "codec", None)
+                if not (pipe.parallel and codec is not None and rec.s2a.speaks(codec)):
+                    raise ApiError(409, f"voice {name!r} was tuned for another model: register it again", "voice_stale")
+                tuned[name] = rec
+            return tuned[name]
         if path is not None:
             return str(path)
         if name in OPENAI_VOICES and builtin:
@@ -334,16 +364,27 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
     async def voices():
         return {
             "voices": [{"name": v, "kind": "builtin"} for v in builtin]
-            + [{"name": v, "kind": "registered"} for v in store.voices],
+            + [{"name": v, "kind": "registered", "tuned": store.tuned(v) is not None} for v in store.voices],
             "openai_aliases": OPENAI_VOICES,
         }
 
     @app.post("/v1/voices", status_code=201)
-    async def add_voice(name: str = Form(..., max_length=64), file: UploadFile = File(...)):
+    async def add_voice(
+        name: str = Form(..., max_length=64),
+        file: UploadFile = File(...),
+        tune_steps: int = Form(0, ge=0, le=config.max_tune_steps, description="tune the S2A on the recording first"),
+    ):
         data = await file.read(config.max_upload_bytes + 1)
         if name in builtin:
             raise ApiError(409, f"{name!r} is a built-in voice; choose another name", "voice_exists")
-        return await asyncio.to_thread(store.add, name, data)
+
+        def tune(wav):
+            try:
+                return pipe.clone(wav, tune_steps=tune_steps).s2a
+            except WhisperSpeechError as e:
+                raise ApiError(422, f"cannot tune on this recording: {e}") from None
+
+        return await asyncio.to_thread(store.add, name, data, tune if tune_steps else None)
 
     @app.get("/health")
     async def health():
