@@ -72,3 +72,35 @@ def test_generate_in_headless_chromium(tiny_bundle):
 def test_the_ui_command_serves_the_page(tiny_bundle, serving):
     with serving("ui", "--model", str(tiny_bundle)) as (url, page):
         assert page.status_code == 200 and "WhisperSpeech" in page.text
+
+
+def test_a_clone_tuned_on_the_uploaded_recording(tmp_path):
+    """The page's API (Gradio's client, as a script would call it): with tune steps, the uploaded recording's clone
+    speaks through an S2A tuned on it, and sounds different from the untuned clone."""
+    import soundfile as sf
+    from bundles import random_bundle
+    from gradio_client import Client, handle_file
+    from whisperspeech.checkpoints import save_model
+    from whisperspeech.system_voices import speak_system
+    from whisperspeech.training import PRESETS
+    from whisperspeech.vq import SemanticTokenizer
+    from whisperspeech.webui import DEFAULT_VOICE, launch
+
+    folder = random_bundle(tmp_path / "bundle", "micro", s2a="s2a-parallel")
+    save_model(SemanticTokenizer(PRESETS["vq"]["tiny.en"]), folder / "vq.model")
+    wav = tmp_path / "me.wav"
+    speech = speak_system("We should take the long road home and stop by the river.", "espeak-ng:en+f3", sr=16000)
+    sf.write(wav, speech.numpy(), 16000)
+    port = _free_port()
+    app = launch(Pipeline(model=folder, quiet=True), port=port, block=False)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        said = lambda steps: client.predict(
+            "Hello there.", DEFAULT_VOICE, handle_file(str(wav)), "en", 0, 0, steps, api_name="/speak"
+        )
+        (plain, plain_info), (tuned, tuned_info) = said(0), said(20)
+        assert "tuned on it (20 steps)" in tuned_info and "tuned" not in plain_info
+        a, b = (sf.read(p)[0] for p in (plain, tuned))
+        assert a.shape == b.shape and not (a == b).all()
+    finally:
+        app.close()

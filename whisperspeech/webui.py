@@ -6,8 +6,10 @@
 __all__ = ['DEFAULT_VOICE', 'build_ui', 'launch']
 
 # %% ../nbs/27_webui.ipynb #0cf52382
+import hashlib
 import threading
 import time
+from pathlib import Path
 
 from .core import WhisperSpeechError
 from .languages import LANGUAGES
@@ -24,12 +26,23 @@ def build_ui(pipe):
     except ImportError:
         raise WhisperSpeechError('the web UI needs Gradio: pip install "whisperspeech[serve]"') from None
     lock = threading.Lock()
+    tuned = {}  # the last recording tuned on: (its digest, steps, language) -> its `Recording`
 
-    def speak(text, voice, recording, lang, cps, seed):
+    def clone(recording, steps, lang):
+        "The clone of an uploaded recording with the S2A tuned `steps` steps on it, tuned once per recording."
+        key = (hashlib.sha256(Path(recording).read_bytes()).hexdigest(), int(steps), lang)
+        if key not in tuned:
+            tuned.clear()  # one tuned copy of the S2A in memory at a time
+            tuned[key] = pipe.clone(recording, tune_steps=int(steps), lang=lang)
+        return tuned[key]
+
+    def speak(text, voice, recording, lang, cps, seed, tune_steps=0):
         speaker = recording or (None if voice == DEFAULT_VOICE else voice)
         start = time.monotonic()
         try:
             with lock:
+                if recording and tune_steps:
+                    speaker = clone(recording, tune_steps, lang)
                 wav = pipe.generate(
                     text, speaker=speaker, lang=lang, cps=cps or None, seed=int(seed) if seed is not None else None
                 )
@@ -38,7 +51,7 @@ def build_ui(pipe):
         seconds = wav.shape[0] / SAMPLE_RATE
         took = time.monotonic() - start
         who = (
-            "the uploaded recording"
+            ("the uploaded recording" + (f", the model tuned on it ({int(tune_steps)} steps)" if tune_steps else ""))
             if recording
             else voice
             if voice != DEFAULT_VOICE
@@ -60,6 +73,14 @@ def build_ui(pipe):
                     type="filepath",
                     label="Or clone a voice: upload or record a few seconds",
                 )
+                tune = gr.Slider(
+                    0,
+                    200,
+                    value=0,
+                    step=10,
+                    label="Tune the model on the recording (steps; about 0.4 s each, once per recording; 0: off)",
+                    visible=pipe.parallel and pipe.bundle is not None and pipe.bundle.tokenizer is not None,
+                )
                 with gr.Row():
                     lang = gr.Dropdown(list(LANGUAGES), value="en", label="Language")
                     cps = gr.Slider(
@@ -77,7 +98,7 @@ def build_ui(pipe):
                     waveform_options=gr.WaveformOptions(show_recording_waveform=False),
                 )  # the browser's own player
                 info = gr.Markdown(elem_id="info")
-        button.click(speak, [text, voice, recording, lang, cps, seed], [audio, info], concurrency_limit=1)
+        button.click(speak, [text, voice, recording, lang, cps, seed, tune], [audio, info], concurrency_limit=1)
     return app
 
 
