@@ -3,10 +3,11 @@ S2A, vocoder) and optionally system voices such as Piper, timed in interleaved r
 each sentence once a round, in rotating order), reported as medians of the rounds' real-time factors and
 as ratios to the first voice. `--clone VOICE` adds, for every bundle, that voice cloned from a recording of
 it (a system voice reading the reference sentences, `evaluate.clone_recording`, read once beforehand; the
-time that reading takes is printed apart).
+time that reading takes is printed apart); with `--tune-steps N`, that clone again with the S2A tuned on the
+recording first, a cost also printed apart.
 
     .venv/bin/python scripts/bench/bench_voice.py --model embedded --model OLD_BUNDLE --system piper:joe
-    .venv/bin/python scripts/bench/bench_voice.py --model BUNDLE --clone espeak-ng:en+f3
+    .venv/bin/python scripts/bench/bench_voice.py --model BUNDLE --clone espeak-ng:en+f3 [--tune-steps 60]
 
 Float32, not compiled, `--threads` threads (default 2): what a user's `whisperspeech say` runs."""
 
@@ -21,12 +22,11 @@ import torch
 SENTENCES = Path(__file__).resolve().parents[2] / "datasets" / "eval_sentences_en.txt"
 
 
-def model_voice(ref, clone=None):
-    """A callable speaking (text, seed) with bundle `ref` (in its default voice, or cloning system voice `clone`):
-    (seconds of speech, {stage: seconds})."""
+def model_voice(ref, clone=None, tune_steps=0):
+    """A callable speaking (text, seed) with bundle `ref` (in its default voice, or cloning system voice `clone`, its
+    S2A tuned `tune_steps` steps on the recording): (seconds of speech, {stage: seconds})."""
     from whisperspeech.pipeline import Pipeline
     from whisperspeech.s2a import s2a_generate
-    from whisperspeech.s2a_parallel import parallel_s2a_generate
     from whisperspeech.vocoder import SAMPLE_RATE
 
     pipe, speaker, name = Pipeline(model=ref, quiet=True), None, None
@@ -35,9 +35,10 @@ def model_voice(ref, clone=None):
 
         recording = clone_recording(clone)
         t0 = time.perf_counter()
-        speaker = pipe.clone(recording)
+        speaker = pipe.clone(recording, tune_steps=tune_steps)
         took = time.perf_counter() - t0
         heard = "its latents heard" if speaker.latents is not None else "embedding only"
+        heard += f", S2A tuned {tune_steps} steps on it" if tune_steps else ""
         name = f"{pipe.description}, cloning {clone} ({recording.shape[0] / 16000:.1f} s read in {took:.2f} s, {heard})"
 
     def speak(text, seed):
@@ -48,9 +49,7 @@ def model_voice(ref, clone=None):
         stoks, langs, phones = pipe._semantic(jobs, speakers, t2s_t, None)
         t.append(time.perf_counter())
         codes = (
-            parallel_s2a_generate(
-                pipe.s2a, stoks, speakers, langs, phones_list=phones, prompts=[j.prompt for j in jobs]
-            )
+            pipe._parallel_codes(jobs, stoks, speakers, langs, phones)  # a tuned clone's S2A, else the pipeline's
             if pipe.parallel
             else s2a_generate(pipe.s2a, stoks, speakers, langs, s2a_t, None, [j.s2a_gen for j in jobs])
         )
@@ -80,6 +79,7 @@ def main(argv=None):
     ap.add_argument(
         "--clone", action="append", default=[], help="each bundle also clones this system voice (repeatable)"
     )
+    ap.add_argument("--tune-steps", type=int, default=0, help="tune the S2A on each --clone's recording first")
     ap.add_argument("--sentences", default=str(SENTENCES))
     ap.add_argument("--limit", type=int, default=10, help="sentences per round (default: 10)")
     ap.add_argument("--rounds", type=int, default=3)
@@ -91,7 +91,8 @@ def main(argv=None):
     from whisperspeech.evaluate import read_sentences
 
     texts = read_sentences(args.sentences)[: args.limit]
-    voices = [model_voice(m, c) for m in args.model for c in [None, *args.clone]]
+    clones = [(c, 0) for c in args.clone] + [(c, args.tune_steps) for c in args.clone if args.tune_steps]
+    voices = [model_voice(m, *c) for m in args.model for c in [(None, 0), *clones]]
     voices += [system_voice(s) for s in args.system]
     for _, speak in voices:
         speak(texts[0], 0)  # warm-up: first-call allocations, fused weights, engine start
