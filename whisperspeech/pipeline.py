@@ -55,9 +55,7 @@ class Job:
     t2s_gen: torch.Generator
     s2a_gen: torch.Generator
     prompt: torch.Tensor | None = None  # a cloned recording's codec latents, for an S2A that hears a reference
-    s2a: ParallelS2A | None = (
-        None  # a copy of the S2A tuned on a cloned recording (`Pipeline.clone`); None: the pipeline's
-    )
+    s2a: ParallelS2A | None = None  # a copy tuned on a cloned recording (`Pipeline.clone`); None: the pipeline's
 
 
 @dataclass
