@@ -54,7 +54,7 @@ def adapt_s2a(
     n = len(stoks)
     if n < MIN_TUNE_SECONDS * STOKS_PER_SECOND:
         raise WhisperSpeechError(
-            f"the recording holds {n / STOKS_PER_SECOND:.1f} s of speech, too little to tune on: give 10-30 s"
+            f"the recording holds {n / STOKS_PER_SECOND:.1f} s of audio, too little to tune on: give 10-30 s"
         )
     if codes.shape[-1] != FRAMES_PER_STOK * n:
         raise WhisperSpeechError(f"{codes.shape[-1]} codec frames for {n} tokens: give {FRAMES_PER_STOK} per token")
