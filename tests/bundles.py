@@ -19,11 +19,13 @@ def random_bundle(
     s2a: str = "s2a",
     t2s: str = "t2s",
     s2a_phones: bool = False,
+    tokenizer: bool = False,
 ) -> Path:
     """A bundle of random-weight T2S, S2A and codec of preset `size` (micro or tiny) in `folder`; `s2a`: its S2A's
     kind, the autoregressive `s2a` or `s2a-parallel` (preset micro, whatever the size); `t2s` likewise, `t2s`, `t2s-parallel` or
     `t2s-masked` (micro, reading the English phonemes of a few sentences); `s2a_phones`: the parallel S2A hears the
-    T2S's phonemes too (its inventory in another order, so that the pipeline must map one to the other)."""
+    T2S's phonemes too (its inventory in another order, so that the pipeline must map one to the other); `tokenizer`:
+    a random semantic tokenizer (`vq.model`, over Whisper tiny.en) too, which tuning on a recording reads."""
     from whisperspeech.checkpoints import save_model
     from whisperspeech.codec import Codec
     from whisperspeech.core import STOKS_PER_SECOND, speaking_rate
@@ -71,6 +73,11 @@ def random_bundle(
             with torch.no_grad():  # starts at zero: make the phonemes matter (id 0 stays "none")
                 model.phone_emb.weight[1:].normal_()
         save_model(model, folder / "s2a.model")
+    if tokenizer:
+        from whisperspeech.training import PRESETS
+        from whisperspeech.vq import SemanticTokenizer
+
+        save_model(SemanticTokenizer(PRESETS["vq"]["tiny.en"]), folder / "vq.model")
     speech = {v: speak_system(sentence, v, sr=16000) for v in voices}
     save_voices(folder / "voices.pt", {v: speaker_embedding(w, "resemblyzer") for v, w in speech.items()})
     save_rates(

@@ -256,9 +256,6 @@ def test_register_a_voice_tuned_on_its_recording(server, tmp_path):
     """`POST /v1/voices` with `tune_steps` tunes the parallel S2A on the recording once and keeps the copy beside it:
     the voice speaks through it, after a restart too; a model that cannot be tuned says so and keeps nothing."""
     from bundles import random_bundle
-    from whisperspeech.checkpoints import save_model
-    from whisperspeech.training import PRESETS
-    from whisperspeech.vq import SemanticTokenizer
 
     buf = io.BytesIO()
     speech = speak_system("We should take the long road home and stop by the river.", "espeak-ng:en+f3", sr=16000)
@@ -275,8 +272,7 @@ def test_register_a_voice_tuned_on_its_recording(server, tmp_path):
     assert r.status_code == 422 and "cannot tune on this recording" in r.json()["error"]["message"]
     assert set((data / "voices").iterdir()) == before
 
-    folder = random_bundle(tmp_path / "bundle", "micro", s2a="s2a-parallel")
-    save_model(SemanticTokenizer(PRESETS["vq"]["tiny.en"]), folder / "vq.model")
+    folder = random_bundle(tmp_path / "bundle", "micro", s2a="s2a-parallel", tokenizer=True)
     pipe = Pipeline(model=folder, quiet=True)
     config = ServerConfig(data_dir=tmp_path / "data", max_tune_steps=50)
     body = dict(model="tts-1", input="Cloned and tuned.", response_format="pcm", seed=0)

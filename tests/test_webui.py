@@ -80,14 +80,10 @@ def test_a_clone_tuned_on_the_uploaded_recording(tmp_path):
     import soundfile as sf
     from bundles import random_bundle
     from gradio_client import Client, handle_file
-    from whisperspeech.checkpoints import save_model
     from whisperspeech.system_voices import speak_system
-    from whisperspeech.training import PRESETS
-    from whisperspeech.vq import SemanticTokenizer
     from whisperspeech.webui import DEFAULT_VOICE, launch
 
-    folder = random_bundle(tmp_path / "bundle", "micro", s2a="s2a-parallel")
-    save_model(SemanticTokenizer(PRESETS["vq"]["tiny.en"]), folder / "vq.model")
+    folder = random_bundle(tmp_path / "bundle", "micro", s2a="s2a-parallel", tokenizer=True)
     wav = tmp_path / "me.wav"
     speech = speak_system("We should take the long road home and stop by the river.", "espeak-ng:en+f3", sr=16000)
     sf.write(wav, speech.numpy(), 16000)

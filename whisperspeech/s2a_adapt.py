@@ -9,6 +9,7 @@ __all__ = ['TOKENIZER_SR', 'MAX_TUNE_SECONDS', 'MIN_TUNE_SECONDS', 'recording_ta
 import copy
 
 import torch
+import whisper
 
 from .audio import resample
 from .core import FRAMES_PER_STOK, STOKS_PER_SECOND, WhisperSpeechError
@@ -16,7 +17,7 @@ from .s2a_parallel import ParallelS2A, parallel_s2a_loss
 from .vq import encode_audio
 
 # %% ../nbs/16c_s2a_adapt.ipynb #5a1d0c05
-TOKENIZER_SR = 16000  # the semantic tokenizer's Whisper hears 16 kHz
+TOKENIZER_SR = whisper.audio.SAMPLE_RATE  # the semantic tokenizer's Whisper hears 16 kHz
 MAX_TUNE_SECONDS = 30  # one Whisper window of the recording
 MIN_TUNE_SECONDS = 1
 
