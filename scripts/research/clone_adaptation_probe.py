@@ -12,13 +12,11 @@ recording's own semantic tokens and codec latents (tokens alone: the recording h
 import argparse
 import json
 import time
-from pathlib import Path
 
 import torch
 
 from whisperspeech.asr import corpus_wer, transcribe, word_errors
 from whisperspeech.audio import resample
-from whisperspeech.checkpoints import load_model
 from whisperspeech.evaluate import _cos, _embed, clone_recording, read_sentences, voice_reference
 from whisperspeech.languages import lang_id
 from whisperspeech.pipeline import Pipeline
@@ -40,7 +38,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     pipe, asr = Pipeline(model=args.model, quiet=True), load_whisper("tiny.en")
-    tok = load_model(str(Path(args.model) / "vq.model"), kind="vq")
+    tok = pipe._semantic_tokenizer()  # the bundle's vq.model
     codec, base = pipe.vocoder.codec, pipe.s2a.float()
     sentences = read_sentences(args.sentences)[: args.limit]
     lang = torch.tensor([lang_id("en")]) if base.config.conditioned else None
