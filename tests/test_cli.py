@@ -353,3 +353,25 @@ def _state(pid) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_serve_options_reach_the_server_config(monkeypatch, tmp_path):
+    "`serve`'s limits, tuning ones included, become the `ServerConfig` the server starts with."
+    import whisperspeech.server
+
+    started = {}
+    monkeypatch.setattr(whisperspeech.server, "serve", lambda config, host, port: started.update(config=config))
+    argv = [
+        "serve",
+        "--data-dir",
+        str(tmp_path),
+        "--max-queue",
+        "3",
+        "--max-tune-steps",
+        "40",
+        "--max-tuned-voices",
+        "2",
+    ]
+    main(argv)
+    c = started["config"]
+    assert (c.max_queue, c.max_tune_steps, c.max_tuned_voices, c.data_dir) == (3, 40, 2, tmp_path)

@@ -1,5 +1,6 @@
 """The HTTP server over loopback: the official OpenAI client, streaming, voice uploads, limits, batching, fuzzing."""
 
+import dataclasses
 import io
 import socket
 import threading
@@ -289,8 +290,13 @@ def test_register_a_voice_tuned_on_its_recording(server, tmp_path):
         assert tuned.status_code == plain.status_code == 200 and tuned.content != plain.content
     finally:
         srv.should_exit = True
-    url, srv = start(create_app(config, pipe))  # a restart reads the tuned copy from disk
+    app = create_app(dataclasses.replace(config, max_tuned_voices=1), pipe)
+    url, srv = start(app)  # a restart reads the tuned copy from disk
     try:
         assert say(url, "f3").content == tuned.content
+        assert upload(url, "f3-again", "5").status_code == 201
+        assert say(url, "f3-again").status_code == 200 and list(app.state.tuned_voices) == ["f3-again"]
+        assert say(url, "f3").content == tuned.content  # read again once the other took its place
+        assert list(app.state.tuned_voices) == ["f3"]
     finally:
         srv.should_exit = True

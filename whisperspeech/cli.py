@@ -639,6 +639,8 @@ def cmd_serve(args):
             max_chars=args.max_chars,
             max_batch=args.max_batch,
             max_queue=args.max_queue,
+            max_tune_steps=args.max_tune_steps,
+            max_tuned_voices=args.max_tuned_voices,
             int8=args.int8,
             compile=args.compile,
         ),
@@ -758,6 +760,15 @@ def _add_serve(sub):
     )
     sv.add_argument("--max-batch", type=int, default=8, help="requests synthesized together (default: 8)")
     sv.add_argument("--max-queue", type=int, default=32, help="requests waiting before answering 503 (default: 32)")
+    sv.add_argument(
+        "--max-tune-steps", type=int, default=200, help="most tuning steps a voice upload may ask for (default: 200)"
+    )
+    sv.add_argument(
+        "--max-tuned-voices",
+        type=int,
+        default=8,
+        help="tuned S2A copies kept in memory, the most recently used (default: 8; others are read again when asked)",
+    )
     sv.set_defaults(run=cmd_serve)
     ui.set_defaults(run=cmd_ui)
 

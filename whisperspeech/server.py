@@ -13,6 +13,7 @@ import re
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class ServerConfig:
     int8: bool = False  # int8 weights for T2S/S2A (CPU decoding)
     compile: bool = False  # torch.compile'd decoding steps (each batch size compiles at its first request)
     max_tune_steps: int = 200  # POST /v1/voices: the most steps a client may have the S2A tuned on its recording
+    max_tuned_voices: int = 8  # tuned S2A copies kept in memory (46 MB each in float32), the most recently used
 
 
 OPENAI_VOICES = [
@@ -276,14 +278,16 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
         lang: str = Field("en", description="language code")
         seed: int | None = Field(None, ge=0, le=2**63 - 1, description="for reproducible speech")
 
-    tuned = {}  # registered voices with a tuned S2A: their `Recording`, read once
+    tuned = app.state.tuned_voices = OrderedDict()  # registered voices with a tuned S2A: their `Recording`
 
     def speaker_for(name: str):
         if name in builtin:
             return name
         path = store.path(name)
         if path is not None and store.tuned(name) is not None:
-            if name not in tuned:
+            if name in tuned:
+                tuned.move_to_end(name)
+            else:
                 from whisperspeech.checkpoints import load_model
 
                 rec = pipe.clone(str(path))
@@ -292,6 +296,8 @@ def create_app(config: ServerConfig = ServerConfig(), pipe=None):
                 if not (pipe.parallel and codec is not None and rec.s2a.speaks(codec)):
                     raise ApiError(409, f"voice {name!r} was tuned for another model: register it again", "voice_stale")
                 tuned[name] = rec
+                while len(tuned) > max(1, config.max_tuned_voices):  # the least recently used is read again when asked
+                    tuned.popitem(last=False)
             return tuned[name]
         if path is not None:
             return str(path)
