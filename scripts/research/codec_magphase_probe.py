@@ -1,0 +1,79 @@
+"""Probe: where a codec's resynthesis loses naturalness, in its STFT magnitudes or in its phases.
+
+Speaks held-out sentences with the corpus voices, resynthesizes them through the codec, and scores with DNSMOS
+(P.835 overall, signal, background; P.808) the teachers' audio, the resynthesis, and signals built at the codec's own
+STFT resolution (its ISTFT head's n_fft and hop): the teachers' magnitudes with the resynthesis's phases and the
+reverse, the teachers' magnitudes with phases found by Griffin-Lim, and the teachers' log-mel frames (the codec's
+input) inverted to magnitudes and given Griffin-Lim phases.
+
+    .venv/bin/python scripts/research/codec_magphase_probe.py whisperspeech/voice/codec.model \
+        --sentences datasets/validation_sentences_en.txt --per-voice 3 \
+        --voices festival:slt-hts,flite:awb,flite:slt,piper:joe --json magphase.json
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from heldout import heldout_parser, heldout_utterances
+from whisperspeech.checkpoints import load_model
+from whisperspeech.codec import torchaudio
+from whisperspeech.quality import dnsmos
+
+SCORES = ("overall", "signal", "background", "p808")
+
+
+def variants(codec, wav: torch.Tensor, griffin_lim_iters: int = 64) -> dict:
+    "The teachers' audio, its resynthesis and the magnitude / phase swaps, each (samples,) at 24 kHz."
+    c = codec.config
+    win = torch.hann_window(c.n_fft)
+    stft = lambda x: torch.stft(x, c.n_fft, c.hop_length, window=win, return_complex=True)
+    istft = lambda s: torch.istft(s, c.n_fft, c.hop_length, window=win, length=wav.shape[0])
+    with torch.no_grad():
+        rec = codec.decode(codec.encode(wav[None]))[0, : wav.shape[0]]
+    t, r = stft(wav), stft(rec)
+    griffin_lim = torchaudio.transforms.GriffinLim(
+        n_fft=c.n_fft, hop_length=c.hop_length, power=1, n_iter=griffin_lim_iters
+    )
+    mel = torchaudio.transforms.MelSpectrogram(
+        c.sample_rate, n_fft=c.n_fft, hop_length=c.hop_length, n_mels=c.n_mels, power=1
+    )
+    inverse_mel = torchaudio.transforms.InverseMelScale(c.n_fft // 2 + 1, c.n_mels, c.sample_rate)
+    phase = lambda s: torch.exp(1j * s.angle())
+    fit = lambda x: x[: wav.shape[0]]
+    return dict(
+        teacher=wav,
+        codec=rec,
+        teacher_magnitude_codec_phase=istft(t.abs() * phase(r)),
+        codec_magnitude_teacher_phase=istft(r.abs() * phase(t)),
+        teacher_magnitude_griffin_lim=fit(griffin_lim(t.abs())),
+        teacher_mel_inverted_griffin_lim=fit(griffin_lim(inverse_mel(mel(wav)))),
+    )
+
+
+def main(argv=None):
+    ap = heldout_parser(__doc__, "codec", "codec checkpoint (.model)", per_voice=3)
+    args = ap.parse_args(argv)
+    torch.manual_seed(0)
+    codec = load_model(args.codec, kind="codec")
+    scores: dict[str, list] = {}
+    for voice, utterances in heldout_utterances(args, sr=24000):
+        for _, wav in utterances:
+            for name, x in variants(codec, wav).items():
+                s = dnsmos(x, 24000)
+                scores.setdefault(name, []).append([s[k] for k in SCORES])
+        print(voice, "done", flush=True)
+    summary = {name: dict(zip(SCORES, torch.tensor(v).mean(0).tolist())) for name, v in scores.items()}
+    for name, s in summary.items():
+        print(f"{name:34s} " + "  ".join(f"{k} {s[k]:.2f}" for k in SCORES))
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(dict(codec=args.codec, utterances=len(scores["teacher"]), scores=summary), indent=1)
+        )
+    return summary
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
