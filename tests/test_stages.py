@@ -220,3 +220,55 @@ def test_atoks_recodes_token_shards_from_the_audio_they_were_made_of(prepared, t
         "atoks", "-i", str(slim), "-o", str(tmp_path / "wrong"), "--codec", codec, "--audio-from", str(direct.parent)
     )
     assert json.loads(r.stdout)["bad"] == 20 and "give the shards these were made from" in r.stderr
+
+
+def test_atoks_recodes_from_the_codes_where_the_audio_is_not_theirs(prepared, tmp_path):
+    """Audio that is not what a shard's codes were made from (another length: Piper draws noise, so two syntheses
+    differ) is refused; with --codes-from, the codec that made them, such a sample is heard from its codes instead,
+    and marked so, while samples whose audio is theirs still get the codes of that audio."""
+    import io
+    import tarfile
+
+    import numpy as np
+    import soundfile as sf
+
+    codec = str(Path(__file__).parents[1] / "whisperspeech" / "voice" / "codec.model")
+    run = lambda *a: subprocess.run([WS, "prepare", *a, "--quiet"], capture_output=True, text=True)
+    ours, slim = tmp_path / "ours", tmp_path / "slim"
+    assert run("atoks", "-i", str(prepared["spk"]), "-o", str(ours), "--codec", codec).returncode == 0
+    assert run("slim", "-i", str(ours), "-o", str(slim)).returncode == 0
+    shard = expand_shards(prepared["segment"])[0]
+    changed = sorted(s["__key__"] for s in read_samples(shard))[:3]
+    other = tmp_path / "rebuilt" / shard.name  # the same corpus with three utterances synthesized otherwise
+    other.parent.mkdir()
+    with tarfile.open(shard) as src, tarfile.open(other, "w") as dst:
+        for m in src.getmembers():
+            data = src.extractfile(m).read()
+            if m.name.split(".")[0] in changed and m.name.endswith(".flac"):
+                wav, sr = sf.read(io.BytesIO(data))
+                buf = io.BytesIO()
+                sf.write(buf, np.concatenate([wav, wav[: sr // 5]]), sr, format="FLAC")
+                data = buf.getvalue()
+            m.size = len(data)
+            dst.addfile(m, io.BytesIO(data))
+    for p in expand_shards(prepared["segment"])[1:]:
+        (other.parent / p.name).symlink_to(p)
+
+    r = run(
+        "atoks", "-i", str(slim), "-o", str(tmp_path / "refused"), "--codec", codec, "--audio-from", str(other.parent)
+    )
+    assert json.loads(r.stdout)["bad"] == 3 and "not the audio its codes were made from" in r.stderr
+    r = run(
+        *("atoks", "-i", str(slim), "-o", str(tmp_path / "recoded"), "--codec", codec),
+        *("--audio-from", str(other.parent), "--codes-from", codec),
+    )
+    assert r.returncode == 0 and json.loads(r.stdout)["bad"] == 0, r.stderr
+    samples = lambda folder: {s["__key__"]: s for p in expand_shards(folder) for s in read_samples(p)}
+    codes = lambda s: np.load(io.BytesIO(s["atoks.npy"]))
+    new, old = samples(tmp_path / "recoded"), samples(ours)
+    from_codes = {k for k, s in new.items() if json.loads(s["json"]).get("atoks_from") == "codes"}
+    assert from_codes == set(changed) and len(new) == len(old) == 20
+    assert all(np.array_equal(codes(new[k]), codes(old[k])) for k in new if k not in from_codes)  # their own audio
+    assert all(codes(new[k]).shape == codes(old[k]).shape for k in from_codes)
+    # the same codec in and out: a copy through it keeps most first-codebook codes of the shard
+    assert np.mean([(codes(new[k])[0] == codes(old[k])[0]).mean() for k in from_codes]) > 0.5

@@ -219,6 +219,7 @@ def cmd_prepare(args):
                 bandwidth=args.bandwidth,
                 random_weights_ok=args.random_codec,
                 audio_from=args.audio_from,
+                codes_from=args.codes_from,
             ),
             "wenc": dict(model=args.whisper),
             "stoks": dict(model=args.tokenizer),
@@ -412,6 +413,12 @@ def _add_prepare(sub):
         metavar="DIR",
         help="atoks: take each sample's audio from the shards of the same name in DIR (the corpus the input was made "
         "from): new codes for token shards, which keep no audio",
+    )
+    pr.add_argument(
+        "--codes-from",
+        metavar="CODEC",
+        help="atoks: the codec (.model) that made the shards' codes: a sample without its own audio in --audio-from "
+        "(or every sample, without --audio-from) is heard from its codes, decoded by it",
     )
     pr.add_argument(
         "--asr-backend",

@@ -20,7 +20,7 @@ from pathlib import Path
 import soundfile as sf
 
 from .core import WhisperSpeechError, atomic_write, worker_pool
-from .system_voices import speak_system
+from .system_voices import restart_piper, speak_system
 from .voice_perturb import BASES, perturbed_voices
 
 # %% ../nbs/30_corpus.ipynb #ff93d0a4
@@ -162,6 +162,7 @@ def build_shard(spec: CorpusSpec, index: int, out_dir: Path) -> dict:
     if path.exists() and summary.exists():
         return json.loads(summary.read_text())
     seconds, failed = 0.0, []
+    restart_piper()
     with atomic_write(path) as tmp:
         with wds.TarWriter(str(tmp), mtime=0) as w:  # fixed timestamps: byte-identical rebuilds
             for i in range(index * spec.shard_size, (index + 1) * spec.shard_size):

@@ -300,29 +300,83 @@ class AudioByKey:
         )
 
 
-def acoustic_tokenizer(
-    codec: str = "encodec_24khz", bandwidth: float = 3.0, random_weights_ok: bool = False, audio_from=None
-):
-    """Acoustic codes (Q, frames): EnCodec's at `bandwidth` kbps (1.5: 2 codebooks, 3: 4, 6: 8, 12: 16),
-    or those of a codec we trained (`codec` = its `.model` path; all its codebooks). With `audio_from` (a folder of
-    shards), each sample's audio comes from there (`AudioByKey`): new codes for token shards, which keep no audio."""
-    audio = AudioByKey(audio_from) if audio_from else None
+def _codec_encoder(codec: str, bandwidth: float, random_weights_ok: bool):
+    "`encode(wav (samples,) at 24 kHz) -> codes (Q, frames)` of EnCodec at `bandwidth` or of our codec at path `codec`."
     if codec != "encodec_24khz":
         from whisperspeech.checkpoints import load_model
 
         ours = load_model(codec, kind="codec")
-        encode = lambda wav: ours.encode(wav[None])[0]
-    else:
-        from whisperspeech.vocoder import EncodecDecoder
+        return lambda wav: ours.encode(wav[None])[0]
+    from whisperspeech.vocoder import EncodecDecoder
 
-        model = EncodecDecoder(random_weights_ok=random_weights_ok).model
-        model.set_target_bandwidth(bandwidth)
-        encode = lambda wav: torch.cat([c for c, _ in model.encode(wav[None, None])], dim=-1)[0]
+    model = EncodecDecoder(random_weights_ok=random_weights_ok).model
+    model.set_target_bandwidth(bandwidth)
+    return lambda wav: torch.cat([c for c, _ in model.encode(wav[None, None])], dim=-1)[0]
+
+
+def _same_audio(codes: torch.Tensor, made: np.ndarray) -> bool:
+    "Whether `codes` of some audio are the codes `made` that a shard holds (same frames, first codebook 95% alike)."
+    made = torch.as_tensor(made.astype(np.int64))
+    return codes.shape == made.shape and (codes[0] == made[0]).float().mean().item() >= 0.95
+
+
+def acoustic_tokenizer(
+    codec: str = "encodec_24khz",
+    bandwidth: float = 3.0,
+    random_weights_ok: bool = False,
+    audio_from=None,
+    codes_from: str | None = None,
+):
+    """Acoustic codes (Q, frames): EnCodec's at `bandwidth` kbps (1.5: 2 codebooks, 3: 4, 6: 8, 12: 16),
+    or those of a codec we trained (`codec` = its `.model` path; all its codebooks). With `audio_from` (a folder of
+    shards), each sample's audio comes from there (`AudioByKey`): new codes for token shards, which keep no audio;
+    audio of another length than the shard's codes is not the audio they were made from (a voice that does not
+    synthesize the same twice, such as Piper's, which draws noise) and the sample is left out. With `codes_from` (our
+    codec that made the shards' `atoks.npy`), such a sample, or every sample when no `audio_from` is given, is heard
+    from its codes instead: decoded by `codes_from`, then encoded (a copy through a codec: `"atoks_from": "codes"` in
+    its json); with both, the audio must also code as the shard's codes under `codes_from`."""
+    audio = AudioByKey(audio_from) if audio_from else None
+    encode = _codec_encoder(codec, bandwidth, random_weights_ok)
+    if codes_from is not None:
+        from whisperspeech.checkpoints import load_model
+
+        old = load_model(codes_from, kind="codec")
+
+    def from_codes(sample, made):
+        if made is None:
+            raise WhisperSpeechError(f"{sample['__key__']} has no audio to code and no atoks.npy to decode")
+        with torch.inference_mode():
+            wav = old.decode(torch.as_tensor(made.astype(np.int64))[None])[0]
+        meta = dict(sample_json(sample), atoks_from="codes")
+        return dict(sample, json=json.dumps(meta).encode()), wav
+
+    def heard(sample, made):
+        "The sample (its json marked when it is heard from its codes `made`) and its audio (samples,) at 24 kHz."
+        if audio is None:
+            return from_codes(sample, made) if codes_from is not None else (sample, sample_audio(sample, 24000))
+        try:
+            wav = sample_audio({"__key__": sample["__key__"], **audio(sample)}, 24000)
+        except WhisperSpeechError:
+            if codes_from is None:
+                raise
+            return from_codes(sample, made)
+        if codes_from is not None and made is not None:
+            with torch.inference_mode():
+                if not _same_audio(old.encode(wav[None])[0], made):
+                    return from_codes(sample, made)
+        return sample, wav
 
     def run(sample):
-        wav = sample_audio(sample if audio is None else {"__key__": sample["__key__"], **audio(sample)}, 24000)
+        made = np.load(io.BytesIO(sample["atoks.npy"])) if "atoks.npy" in sample else None
+        sample, wav = heard(sample, made)
         with torch.inference_mode():
             codes = encode(wav)
+        if audio is not None and made is not None and codes.shape[-1] != made.shape[-1]:
+            raise WhisperSpeechError(
+                f"the audio of {sample['__key__']} in {audio.folder} is not the audio its codes were made from "
+                f"({codes.shape[-1]} frames, the shard's codes {made.shape[-1]}); give --codes-from, the codec that "
+                "made them, to recode it from its codes"
+            )
         return [
             dict(
                 sample, **{"atoks.npy": npy_bytes(codes.numpy().astype(np.int16)), "__seconds__": wav.shape[0] / 24000}
