@@ -314,12 +314,6 @@ def _codec_encoder(codec: str, bandwidth: float, random_weights_ok: bool):
     return lambda wav: torch.cat([c for c, _ in model.encode(wav[None, None])], dim=-1)[0]
 
 
-def _same_audio(codes: torch.Tensor, made: np.ndarray) -> bool:
-    "Whether `codes` of some audio are the codes `made` that a shard holds (same frames, first codebook 95% alike)."
-    made = torch.as_tensor(made.astype(np.int64))
-    return codes.shape == made.shape and (codes[0] == made[0]).float().mean().item() >= 0.95
-
-
 def acoustic_tokenizer(
     codec: str = "encodec_24khz",
     bandwidth: float = 3.0,
@@ -332,9 +326,9 @@ def acoustic_tokenizer(
     shards), each sample's audio comes from there (`AudioByKey`): new codes for token shards, which keep no audio;
     audio of another length than the shard's codes is not the audio they were made from (a voice that does not
     synthesize the same twice, such as Piper's, which draws noise) and the sample is left out. With `codes_from` (our
-    codec that made the shards' `atoks.npy`), such a sample, or every sample when no `audio_from` is given, is heard
-    from its codes instead: decoded by `codes_from`, then encoded (a copy through a codec: `"atoks_from": "codes"` in
-    its json); with both, the audio must also code as the shard's codes under `codes_from`."""
+    codec that made the shards' `atoks.npy`), such a sample, one whose audio is missing, or every sample when no
+    `audio_from` is given, is heard from its codes instead: decoded by `codes_from`, then encoded (a copy through a
+    codec, which carries that codec's losses: `"atoks_from": "codes"` in its json)."""
     audio = AudioByKey(audio_from) if audio_from else None
     encode = _codec_encoder(codec, bandwidth, random_weights_ok)
     if codes_from is not None:
@@ -360,10 +354,8 @@ def acoustic_tokenizer(
             if codes_from is None:
                 raise
             return from_codes(sample, made)
-        if codes_from is not None and made is not None:
-            with torch.inference_mode():
-                if not _same_audio(old.encode(wav[None])[0], made):
-                    return from_codes(sample, made)
+        if codes_from is not None and made is not None and -(-wav.shape[0] // old.config.hop_length) != made.shape[-1]:
+            return from_codes(sample, made)
         return sample, wav
 
     def run(sample):
