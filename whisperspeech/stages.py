@@ -354,8 +354,6 @@ def acoustic_tokenizer(
             if codes_from is None:
                 raise
             return from_codes(sample, made)
-        if codes_from is not None and made is not None and -(-wav.shape[0] // old.config.hop_length) != made.shape[-1]:
-            return from_codes(sample, made)
         return sample, wav
 
     def run(sample):
@@ -363,12 +361,16 @@ def acoustic_tokenizer(
         sample, wav = heard(sample, made)
         with torch.inference_mode():
             codes = encode(wav)
-        if audio is not None and made is not None and codes.shape[-1] != made.shape[-1]:
-            raise WhisperSpeechError(
-                f"the audio of {sample['__key__']} in {audio.folder} is not the audio its codes were made from "
-                f"({codes.shape[-1]} frames, the shard's codes {made.shape[-1]}); give --codes-from, the codec that "
-                "made them, to recode it from its codes"
-            )
+        if audio is not None and made is not None and codes.shape[-1] != made.shape[-1]:  # not the audio of these codes
+            if codes_from is None:
+                raise WhisperSpeechError(
+                    f"the audio of {sample['__key__']} in {audio.folder} is not the audio its codes were made from "
+                    f"({codes.shape[-1]} frames, the shard's codes {made.shape[-1]}); give --codes-from, the codec "
+                    "that made them, to recode it from its codes"
+                )
+            sample, wav = from_codes(sample, made)
+            with torch.inference_mode():
+                codes = encode(wav)
         return [
             dict(
                 sample, **{"atoks.npy": npy_bytes(codes.numpy().astype(np.int16)), "__seconds__": wav.shape[0] / 24000}
