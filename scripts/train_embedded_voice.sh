@@ -118,6 +118,22 @@ tokens -voices voices
 touch "$TOKENS/voices/done"
 $py scripts/voice_tokens.py write "$TOKENS"
 fi
+for seed in 5 6; do
+  # 5e. 4 hours of English by 480 perturbed espeak-ng voices (two sets of 240, seeds 5 and 6): formant synthesis, a
+  #     kind of voice the clear ones lack, from espeak-ng's other English dialects and variants (never those of
+  #     whisperspeech.voice_perturb.HELD_OUT_VOICES, kept for `eval --clone`); folders espeak/ and espeak6/
+  name=espeak; [ $seed = 5 ] || name=espeak$seed
+  if [ "$KINDS" = "t2s s2a" ] && [ ! -f "$TOKENS/$name/done" ]; then
+    exclude=(); [ $seed = 5 ] || exclude=(--exclude-text "$DATA/corpus-espeak/*.tar")
+    $ws prepare corpus -o "$DATA/corpus-$name" --hours 2 --workers 2 --seed $seed --languages en:1 \
+        --perturbed-voices 240 --perturbed-kind espeak --exclude-text "$TOKENS/{3h,12h,new-text,more-text,voices}/*.tar.gz" \
+        "${exclude[@]}" --exclude-text datasets/validation_sentences_en.txt --exclude-text datasets/eval_sentences_en.txt --quiet
+    $ws prepare wenc -i "$DATA/corpus-$name" -o "$DATA/wenc-$name" --workers 2 --quiet
+    tokens -$name $name
+    touch "$TOKENS/$name/done"
+    $py scripts/voice_tokens.py write "$TOKENS"
+  fi
+done
 
 # 6a. phoneme durations for the parallel T2S: a CTC aligner (semantic tokens + speaker -> phonemes, 2.5M parameters)
 #     and the `align` stage, which writes each sample's phonemes and the tokens each lasts into $DATA/aligned
@@ -154,7 +170,7 @@ for kind in $KINDS; do
   fi
   steps=STEPS_$kind
   if [ "$kind" = t2s ]; then
-    $ws train t2s-parallel --data "$DATA/aligned/*/*.tar.gz" --config compact -o "$RUNS/$rk" --steps "${!steps}" \
+    $ws train t2s-parallel --data "$DATA/aligned/{3h,12h,new-text,more-text}/*.tar.gz" --config compact -o "$RUNS/$rk" --steps "${!steps}" \
         --batch-size 32 --lr 1e-3 --warmup $warmup --save-every 250 --log-every 25 --precision "$PRECISION" --quiet \
         "${init[@]}" --keep-every 1000
   else
@@ -166,15 +182,58 @@ done
 # 6c. S2A hears each token's phoneme too (T2S hands it the phonemes it read), and the 240 perturbed voices: 3,000
 #     steps more from the 10,000-step export, on the aligned shards (0.8 s a step in bf16 on 2 cores, 40 minutes)
 if [[ " $KINDS " == *" s2a "* ]] && [ -f "$RUNS/s2a-parallel/s2a-parallel.model" ]; then
-  $ws train s2a-parallel --data "$DATA/aligned/*/*.tar.gz" --config compact --init "$RUNS/s2a-parallel/s2a-parallel.model" \
-      --phonemes -o "$RUNS/s2a-phones" --steps 3000 --batch-size 16 --lr 3e-4 --warmup 100 --seed 1 --save-every 250 \
+  $ws train s2a-parallel --data "$DATA/aligned/{3h,12h,new-text,more-text,voices}/*.tar.gz" --config compact \
+      --init "$RUNS/s2a-parallel/s2a-parallel.model" --phonemes -o "$RUNS/s2a-phones" --steps 3000 --batch-size 16 \
+      --lr 3e-4 --warmup 100 --seed 1 --save-every 250 --log-every 50 --precision "$PRECISION" --quiet
+fi
+# 6d. the codec learns many voices (step 3's learned eleven: a clone of a voice it never heard lost its timbre
+#     there). Only where step 3 trained the codec here: the committed tokens already carry this step's codes, and
+#     with them 6b-6c train on those directly. Step 3's codec trained whole on the 3-hour, clear perturbed and espeak-ng corpora, 13,000 steps in three runs
+#     (~85 min); every token folder recoded with it from the corpus it was made of (a sample whose rebuilt audio has
+#     another length than its codes, as Piper's can, is heard from its codes) and aligned again; then S2A moved onto
+#     its codebooks: 4,000 steps from 6c's export on all of them, the espeak-ng voices' twice (links in espeak-again/,
+#     a fifth of what it hears), 0.4 s a step in bf16 on 2 cores, 28 minutes
+s2a="$RUNS/s2a-phones/s2a-parallel.model"
+if [[ " $KINDS " == *" s2a "* ]] && [ -f "$RUNS/codec/codec.model" ] && [ -f "$s2a" ]; then
+  codec="$RUNS/codec-voices3/codec.model"
+  if [ ! -f "$codec" ]; then
+    prev="$RUNS/codec/codec.model"; corpora="$DATA/{corpus,corpus-voices,corpus-espeak}/*.tar"
+    for run in "voices 3000 3e-4 0" "voices2 6000 2e-4 1" "voices3 4000 2e-4 2"; do
+      set -- $run
+      $ws train codec --init "$prev" --data "$corpora" --config tiny -o "$RUNS/codec-$1" --steps $2 --batch-size 16 \
+          --lr $3 --warmup 100 --seed $4 --save-every 500 --log-every 25 --quiet
+      $ws train codec --config tiny -o "$RUNS/codec-$1" --export-only --half
+      prev="$RUNS/codec-$1/codec.model"; corpora="$DATA/{corpus,corpus-voices,corpus-espeak,corpus-espeak6}/*.tar"
+    done
+  fi
+  if [ ! -f "$DATA/aligned-voices/done" ]; then
+    for d in 3h:"" 12h:-12h new-text:-new more-text:-more voices:-voices espeak:-espeak espeak6:-espeak6; do
+      folder=${d%%:*}; rm -rf "$DATA/recoded/$folder"
+      $ws prepare atoks -i "$TOKENS/$folder/*.tar.gz" -o "$DATA/recoded/$folder" --codec "$codec" \
+          --codes-from "$RUNS/codec/codec.model" --audio-from "$DATA/corpus${d#*:}" --workers 2 --quiet
+      $ws prepare align --aligner "$aligner" -i "$DATA/recoded/$folder/*.tar.gz" -o "$DATA/aligned-voices/$folder" \
+          --workers 2 --quiet
+    done
+    mkdir -p "$DATA/aligned-voices/espeak-again"
+    for f in "$DATA"/aligned-voices/espeak{,6}/*.tar.gz; do
+      ln -sf "$(realpath "$f")" "$DATA/aligned-voices/espeak-again/$(basename "$(dirname "$f")")-$(basename "$f")"
+    done
+    touch "$DATA/aligned-voices/done"
+  fi
+  $ws train s2a-parallel --data "$DATA/aligned-voices/*/*.tar.gz" --config compact --init "$s2a" --codec "$codec" \
+      --phonemes -o "$RUNS/s2a-voices" --steps 4000 --batch-size 16 --lr 3e-4 --warmup 100 --seed 1 --save-every 250 \
       --log-every 50 --precision "$PRECISION" --quiet
+  s2a="$RUNS/s2a-voices/s2a-parallel.model"
+  if [ ! -f "$TOKENS/recoded" ]; then  # the tokens to commit: recoded by the codec the voice ships
+    for d in "$DATA"/recoded/*/; do cp "$d"*.tar.gz "$TOKENS/$(basename "$d")/"; done
+    cp "$codec" "$VOICE/codec.model" && $py scripts/voice_tokens.py write "$TOKENS" && touch "$TOKENS/recoded"
+  fi
 fi
 [ "$KINDS" = "t2s s2a" ] || exit 0
 
 # 7. the bundle: models in float16 and one speaker embedding per corpus voice (once both are trained here); the
 #    parallel T2S decodes greedily (sampling.json: T2S temperature 0)
-[ -f "$RUNS/t2s-parallel/t2s-parallel.model" ] && [ -f "$RUNS/s2a-phones/s2a-parallel.model" ] || exit 0
-$py scripts/make_voice_bundle.py --t2s "$RUNS/t2s-parallel/t2s-parallel.model" --s2a "$RUNS/s2a-phones/s2a-parallel.model" \
+[ -f "$RUNS/t2s-parallel/t2s-parallel.model" ] && [ -f "$s2a" ] || exit 0
+$py scripts/make_voice_bundle.py --t2s "$RUNS/t2s-parallel/t2s-parallel.model" --s2a "$s2a" \
     --codec "$VOICE/codec.model" --spk "$TOKENS/{3h,12h,new-text}/*.tar.gz" --first-voice festival:slt-hts -o "$VOICE" \
     --t2s-temperature 0 --sampling-note "the parallel T2S reads the most likely token of every position"

@@ -4,7 +4,7 @@ dimension's mean to the recording's, `meanstd` its mean and spread, `knnS` blend
 nearest recording frames at strength S (kNN-VC's step), `mknnS` shifts the mean first. Reports Whisper's word error
 rate, the similarity to the target's reference and to the nearest other built-in voice.
 
-    .venv/bin/python scripts/research/latent_conversion_probe.py datasets/codec-many-voices.model --json out.json"""
+    .venv/bin/python scripts/research/latent_conversion_probe.py whisperspeech/voice/codec.model --json out.json"""
 
 import argparse
 import json
