@@ -188,11 +188,12 @@ if [[ " $KINDS " == *" s2a "* ]] && [ -f "$RUNS/s2a-parallel/s2a-parallel.model"
 fi
 # 6d. the codec learns many voices (step 3's learned eleven: a clone of a voice it never heard lost its timbre
 #     there). Only where step 3 trained the codec here: the committed tokens already carry this step's codes, and
-#     with them 6b-6c train on those directly. Step 3's codec trained whole on the 3-hour, clear perturbed and espeak-ng corpora, 13,000 steps in three runs
-#     (~85 min); every token folder recoded with it from the corpus it was made of (a sample whose rebuilt audio has
-#     another length than its codes, as Piper's can, is heard from its codes) and aligned again; then S2A moved onto
-#     its codebooks: 4,000 steps from 6c's export on all of them, the espeak-ng voices' twice (links in espeak-again/,
-#     a fifth of what it hears), 0.4 s a step in bf16 on 2 cores, 28 minutes
+#     with them 6b-6c train on those directly. Step 3's codec trained whole on the 3-hour, clear perturbed and
+#     espeak-ng corpora, 13,000 steps in three runs (~85 min); every token folder recoded with it from the corpus it
+#     was made of (a sample whose rebuilt audio has another length than its codes, as Piper's can, is heard from its
+#     codes) and aligned again; then S2A moved onto its codebooks: 4,000 steps from 6c's export on all of them, the
+#     espeak-ng voices' twice (links in espeak-again/, a fifth of what it hears), 0.4 s a step in bf16 on 2 cores,
+#     28 minutes
 s2a="$RUNS/s2a-phones/s2a-parallel.model"
 if [[ " $KINDS " == *" s2a "* ]] && [ -f "$RUNS/codec/codec.model" ] && [ -f "$s2a" ]; then
   codec="$RUNS/codec-voices3/codec.model"
