@@ -20,12 +20,14 @@ def random_bundle(
     t2s: str = "t2s",
     s2a_phones: bool = False,
     tokenizer: bool = False,
+    harmonic: bool = False,
 ) -> Path:
     """A bundle of random-weight T2S, S2A and codec of preset `size` (micro or tiny) in `folder`; `s2a`: its S2A's
     kind, the autoregressive `s2a` or `s2a-parallel` (preset micro, whatever the size); `t2s` likewise, `t2s`, `t2s-parallel` or
     `t2s-masked` (micro, reading the English phonemes of a few sentences); `s2a_phones`: the parallel S2A hears the
     T2S's phonemes too (its inventory in another order, so that the pipeline must map one to the other); `tokenizer`:
-    a random semantic tokenizer (`vq.model`, over Whisper tiny.en) too, which tuning on a recording reads."""
+    a random semantic tokenizer (`vq.model`, over Whisper tiny.en) too, which tuning on a recording reads; `harmonic`:
+    the codec is a harmonic one, its F0 predictor calling most frames voiced."""
     from whisperspeech.checkpoints import save_model
     from whisperspeech.codec import Codec
     from whisperspeech.core import STOKS_PER_SECOND, speaking_rate
@@ -62,8 +64,11 @@ def random_bundle(
         save_model(model, folder / "t2s.model")
     if s2a == "s2a":
         save_model(S2A(preset("s2a", size)), folder / "s2a.model")
-    codec = Codec(preset("codec", size, bins=1024))
+    codec = Codec(preset("codec", size, bins=1024, harmonic=harmonic))
     randomize_codebooks(codec)  # else every code decodes to the same zero vector: speech independent of the codes
+    if harmonic:
+        with torch.no_grad():
+            codec.harmonic_pitch.out.bias[1] = 3.0  # voiced: the pulse train's phases, carried across windows
     save_model(codec, folder / "codec.model")
     if s2a == "s2a-parallel":
         from whisperspeech.s2a_parallel import ParallelS2A

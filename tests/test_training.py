@@ -555,6 +555,22 @@ def test_decoder_only_codec_run_keeps_the_codes(prepared, base_codec, tmp_path):
     assert not all(torch.equal(old[k], new[k]) for k in old if k.startswith(("decoder.", "head.")))
 
 
+def test_harmonic_codec_grows_from_a_plain_one(prepared, base_codec, tmp_path):
+    "`train codec --decoder-only --harmonic --init`: the F0 predictor and source filter are added, the codes kept."
+    over = {"decoder_only": True, "harmonic": True}
+    tune = dict(batch_size=2, warmup=1, save_every=2, log_every=1, progress=False, overrides=over)
+    path = train("codec", prepared["spk"], tmp_path / "harm", steps=2, init=str(base_codec), **tune)
+    before, after = load_model(base_codec, kind="codec"), load_model(path, kind="codec")
+    assert after.config.harmonic and not before.config.harmonic
+    old, new = before.state_dict(), after.state_dict()
+    assert set(new) - set(old) and all(k.startswith("harmonic_") for k in set(new) - set(old))
+    assert all(torch.equal(old[k], new[k]) for k in old if k.startswith(("encoder.", "to_codes.", "quantizer.")))
+    rows = [r for f in sorted((tmp_path / "harm").glob("logs/*/metrics.csv")) for r in csv.DictReader(open(f))]
+    assert {"loss", "reconstruction", "pitch"} <= set(rows[0])  # each term of the loss is logged
+    wav = torch.randn(1, 24000) * 0.1
+    assert after.decode(after.encode(wav)).shape == (1, 24000)
+
+
 def test_adversarial_discriminators_learn_alone_first_and_faster(prepared, base_codec, tmp_path):
     "`--disc-warmup 2 --disc-lr-scale 3`: two steps move only the discriminators, at three times the decoder's rate."
     over = {"adversarial": True, "disc_warmup": 2, "disc_lr_scale": 3.0}

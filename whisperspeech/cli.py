@@ -284,6 +284,8 @@ def cmd_train(args):
         )
     if (args.adversarial or args.decoder_only) and args.kind != "codec":
         raise WhisperSpeechError("--adversarial and --decoder-only are for codec")
+    if args.harmonic and args.kind != "codec":
+        raise WhisperSpeechError("--harmonic is for codec")
     if args.adversarial and args.decoder_only:
         raise WhisperSpeechError(
             "--adversarial already tunes the decoder alone: give one of --adversarial, --decoder-only"
@@ -324,6 +326,7 @@ def cmd_train(args):
             ("codebook_weights", weights),
             ("adversarial", args.adversarial or None),
             ("decoder_only", args.decoder_only or None),
+            ("harmonic", args.harmonic or None),
             ("disc_lr_scale", args.disc_lr_scale),
             ("disc_warmup", args.disc_warmup),
             ("decoder_loss", args.decoder_loss),
@@ -564,6 +567,13 @@ def _add_train(sub):
         action="store_true",
         help="codec: with --init CODEC.model, tune its decoder on the reconstruction losses alone, e.g. on the audio "
         "of new voices (encoder and quantizer frozen: the codes of existing shards stay valid)",
+    )
+    tr.add_argument(
+        "--harmonic",
+        action="store_true",
+        help="codec: voiced frames decode with the phases of a pulse train at an F0 predicted from the codes (a "
+        "predictor learned from Praat's pitch: praat-parselmouth, in the train extras); with --init CODEC.model "
+        "--decoder-only, added to a trained codec",
     )
     tr.add_argument(
         "--disc-lr-scale",

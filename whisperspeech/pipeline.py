@@ -78,8 +78,11 @@ def _clean_end(codes: torch.Tensor, bins: int = 1024) -> int:
     return int(ok[-1]) + 1 if len(ok) else 0
 
 
-def _window(vocoder, codes: torch.Tensor, a: int, b: int) -> torch.Tensor:
-    "Samples of frames [a, b) of `codes` (Q, T), decoded with the vocoder's context around them."
+def _window(vocoder, codes: torch.Tensor, a: int, b: int, state: dict | None = None) -> torch.Tensor:
+    """Samples of frames [a, b) of `codes` (Q, T), decoded with the vocoder's context around them; `state`: one dict
+    for the windows of one chunk, in order, for a vocoder that carries something from window to window."""
+    if hasattr(vocoder, "decode_window"):
+        return vocoder.decode_window(codes, a, b, {} if state is None else state)
     ctx, hop = vocoder.context_frames, vocoder.hop_length
     lo, hi = max(0, a - ctx), min(codes.shape[-1], b + ctx)
     wav = vocoder.decode(codes[:, lo:hi])[0]
@@ -577,7 +580,7 @@ class Pipeline:
                 phones = None if phones is None else phones[0]
                 yield from self._parallel_pieces(stoks[0], speakers, langs, first, frames, phones, job.prompt, job.s2a)
                 continue
-            done, q = 0, self.s2a.config.quantizers
+            done, q, state = 0, self.s2a.config.quantizers, {}
             for grid, col in s2a_columns(self.s2a, stoks, speakers, langs, s2a_t, top_k, [job.s2a_gen], self.decoding):
                 if col and step_callback is not None:
                     step_callback()
@@ -588,14 +591,14 @@ class Pipeline:
                 codes = self.s2a.pattern.revert(grid[:, :, : ready + q])[0].cpu()
                 end = _clean_end(codes) - self.vocoder.context_frames
                 if end - done >= want:
-                    yield _window(self.vocoder, codes, done, end).clamp(-1, 1)
+                    yield _window(self.vocoder, codes, done, end, state).clamp(-1, 1)
                     done = end
             codes = self.s2a.pattern.revert(grid[:, :, : s2a_frames(self.s2a, stoks[0]) + q])[0].cpu()
             last = _clean_end(codes)
             if last > done:
-                yield (_window(self.vocoder, codes, done, last) if streamable else self.vocoder.decode(codes)[0]).clamp(
-                    -1, 1
-                )
+                yield (
+                    _window(self.vocoder, codes, done, last, state) if streamable else self.vocoder.decode(codes)[0]
+                ).clamp(-1, 1)
 
     def _parallel_pieces(self, stoks, speakers, langs, first: int, frames: int, phones=None, prompt=None, s2a=None):
         """Speech of one chunk's semantic tokens from the parallel S2A, in pieces: first `first` acoustic frames (whole
@@ -608,13 +611,14 @@ class Pipeline:
         b = min(n, max(1, -(-first // FRAMES_PER_STOK)))
         span = partial(parallel_s2a_span, s2a or self.s2a, stoks, speakers, langs, phones=phones, prompt=prompt)
         codes = span(0, min(n, b + ctx)).cpu()
-        yield _window(self.vocoder, codes, 0, FRAMES_PER_STOK * b).clamp(-1, 1)
+        state = {}  # what the vocoder carries from window to window
+        yield _window(self.vocoder, codes, 0, FRAMES_PER_STOK * b, state).clamp(-1, 1)
         if b == n:
             return
         lo = max(0, b - ctx)
         codes = span(lo, n).cpu()
         for a in range(FRAMES_PER_STOK * (b - lo), codes.shape[-1], frames):
-            yield _window(self.vocoder, codes, a, min(a + frames, codes.shape[-1])).clamp(-1, 1)
+            yield _window(self.vocoder, codes, a, min(a + frames, codes.shape[-1]), state).clamp(-1, 1)
 
 # %% ../nbs/22_pipeline.ipynb #8e2b4f19
 def load_pipeline(

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .codec import Codec, CodecConfig, codec_loss, freeze_codes, reconstruction_loss
+from .codec import Codec, CodecConfig, codec_losses, freeze_codes, reconstruction_loss
 from .core import FRAMES_PER_STOK, WhisperSpeechError, speaking_rate
 from .delay import DelayPattern
 from .languages import lang_id
@@ -531,7 +531,8 @@ def codebook_loss(logits, targets, weights=None):
     return (F.cross_entropy(flat, target, ignore_index=-100, reduction="none") * w).sum() / w.sum()
 
 
-def _loss(kind, model, batch, codec=None):
+def _loss(kind, model, batch, codec=None, terms: dict | None = None):
+    "The training loss of a `kind` batch; a loss of several terms also puts them in `terms` (a dict), for the log."
     if kind == "t2s":
         logits = model(
             batch["ttoks"], batch["langs"], batch["cps"], batch["in_stoks"], batch["text_lengths"], batch["speakers"]
@@ -565,7 +566,10 @@ def _loss(kind, model, batch, codec=None):
             prompt_lengths=batch.get("prompt_lengths"),
         )
     if kind == "codec":
-        return codec_loss(model, batch["wav"])
+        parts = codec_losses(model, batch["wav"])
+        if terms is not None:
+            terms.update(parts)
+        return sum(parts.values())
     from whisperspeech.vq import features_loss, training_loss
 
     if "embs" in batch:
@@ -592,8 +596,11 @@ def make_task(kind: str, model, optim: OptimConfig, keys_log: Path | None = None
                 codec.to(self.device)
 
         def training_step(self, batch, i):
-            loss = _loss(self.kind, self.model, batch, codec)
+            terms = {}
+            loss = _loss(self.kind, self.model, batch, codec, terms)
             self.log("loss", loss, prog_bar=True, batch_size=len(batch["keys"]))
+            for name, term in terms.items():
+                self.log(name, term, batch_size=len(batch["keys"]))
             if keys_log is not None:
                 self._seen += batch["keys"]
             return loss
@@ -781,6 +788,7 @@ def export_checkpoint(
 GROWN_INPUTS = {
     "t2s": {"spk_width": "spk_to_hidden."},
     "s2a-parallel": {"phones": "phone_emb.", "speaker_film": "spk_film.", "prompt_layers": "prompt_"},
+    "codec": {"harmonic": "harmonic_"},
 }
 
 

@@ -9,7 +9,9 @@ voice by: the mean embedding of its reference clips; for a cloned voice, the cei
 the eval extras are installed) the DNSMOS quality of both: P.835 overall and P.808, how natural each sounds. Also
 how stable its codes are: the share of frames, per codebook, whose code stays the same when the audio is stored as
 16-bit PCM (as the corpus keeps it), a change no one can hear. Codes that move under it are noise S2A is asked to
-predict. `--codes-only` measures that alone (seconds).
+predict. `--codes-only` measures that alone (seconds). A `harmonic` codec also reports how well it predicts the
+audio's F0 (voicing errors, gross errors over 20%, against Praat's pitch); `--true-f0` decodes with the audio's own
+F0 instead: the filter's ceiling under a perfect F0 predictor.
 
     .venv/bin/python scripts/research/eval_codec.py runs/codec/codec.model --per-voice 6 --json codec-eval.json
     .venv/bin/python scripts/research/eval_codec.py whisperspeech/voice/codec.model --per-voice 30 \
@@ -27,6 +29,7 @@ from heldout import heldout_parser, heldout_utterances
 from whisperspeech.asr import transcribe, word_error_rate
 from whisperspeech.audio import resample
 from whisperspeech.checkpoints import load_model
+from whisperspeech.codec import pitch_targets
 from whisperspeech.evaluate import voice_reference
 from whisperspeech.quality import dnsmos, dnsmos_available
 from whisperspeech.speaker import speaker_embedding
@@ -56,6 +59,14 @@ def stability_report(codec, args) -> list[float]:
     return mean
 
 
+def f0_error(predicted: torch.Tensor, true: torch.Tensor) -> list[float]:
+    "Share of frames voiced in one F0 track and not the other; of frames voiced in both, share more than 20% off."
+    voiced_p, voiced_t = predicted > 0, true > 0
+    both = voiced_p & voiced_t
+    gross = ((predicted[both] / true[both] - 1).abs() > 0.2).float().mean() if both.any() else torch.tensor(0.0)
+    return [float((voiced_p != voiced_t).float().mean()), float(gross)]
+
+
 def main(argv=None):
     ap = heldout_parser(__doc__, "codec", "codec checkpoint (.model)", per_voice=5)
     ap.add_argument("--whisper", default="tiny.en")
@@ -65,9 +76,17 @@ def main(argv=None):
         action="store_true",
         help="decode the encoder's latents before quantization: what the decoder gives whatever the codes",
     )
+    ap.add_argument(
+        "--true-f0",
+        action="store_true",
+        help="a harmonic codec: decode with the audio's own F0 (Praat), not the F0 it predicts from the codes",
+    )
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     codec = load_model(args.codec, kind="codec")
+    harmonic = codec.config.harmonic
+    if args.true_f0 and not harmonic:
+        raise SystemExit(f"--true-f0 is for a harmonic codec; {args.codec} has no harmonic source")
     if args.codes_only:
         stability = stability_report(codec, args)
         if args.json:
@@ -77,16 +96,22 @@ def main(argv=None):
     quality = dnsmos_available()
     rows, t_codec, seconds = [], 0.0, 0.0
     for voice, utterances in heldout_utterances(args, sr=24000):
-        refs, orig, recon, sims, kept, mos = [], [], [], [], [], []
+        refs, orig, recon, sims, kept, mos, f0_errors = [], [], [], [], [], [], []
         target, to_target = voice_reference(voice), []
         for text, wav in utterances:
             kept.append(code_stability(codec, wav))
             t0 = time.perf_counter()
             with torch.no_grad():
                 if args.unquantized:
-                    rec = codec.decode_latents(codec._latents(wav[None]))
+                    latents = codec._latents(wav[None])
                 else:
-                    rec = codec.decode(codec.encode(wav[None]))
+                    latents = codec.quantizer.decode(codec.encode(wav[None]).transpose(0, 1))
+                if harmonic:
+                    f0 = pitch_targets(wav[None], codec.config)
+                    rec = codec.decode_latents(latents, f0 if args.true_f0 else None)
+                    f0_errors.append(f0_error(codec.harmonic_pitch.f0(latents)[0], f0[0]))
+                else:
+                    rec = codec.decode_latents(latents)
                 rec = rec[0, : wav.shape[0]]
             t_codec += time.perf_counter() - t0
             seconds += wav.shape[0] / 24000
@@ -111,6 +136,8 @@ def main(argv=None):
             )
         )
         r = rows[-1]
+        if harmonic:
+            r.update(dict(zip(("f0_voicing_error", "f0_gross_error"), torch.tensor(f0_errors).mean(0).tolist())))
         if quality:
             m = torch.tensor(mos).mean(0).tolist()
             r.update(dnsmos_original=m[0], p808_original=m[1], dnsmos_codec=m[2], p808_codec=m[3])
@@ -126,6 +153,8 @@ def main(argv=None):
             flush=True,
         )
         print_stability(voice, r["code_stability"])
+        if harmonic:
+            print(f"{voice:18s} F0: voicing errors {r['f0_voicing_error']:.3f}, gross errors {r['f0_gross_error']:.3f}")
     stability = torch.tensor([r["code_stability"] for r in rows]).mean(0).tolist()
     mean = lambda k: sum(r[k] for r in rows) / len(rows)
     summary = dict(
@@ -137,8 +166,11 @@ def main(argv=None):
         min_similarity=min(r["similarity"] for r in rows),
         codec_rtf=t_codec / seconds,
         code_stability=stability,
-        decoded="unquantized latents" if args.unquantized else "codes",
+        decoded=("unquantized latents" if args.unquantized else "codes")
+        + (" with the audio's F0" if args.true_f0 else ""),
     )
+    if harmonic:
+        summary.update({k: mean(k) for k in ("f0_voicing_error", "f0_gross_error")})
     if quality:
         summary.update({k: mean(k) for k in ("dnsmos_original", "dnsmos_codec", "p808_original", "p808_codec")})
     print(
