@@ -13,16 +13,13 @@ power, each frame's energy kept).
         --voices festival:slt-hts,flite:awb,flite:slt,piper:joe --json magphase.json
 """
 
-import json
 import sys
-from pathlib import Path
 
 import torch
 
-from heldout import heldout_parser, heldout_utterances
+from heldout import dnsmos_of_variants, heldout_parser
 from whisperspeech.checkpoints import load_model
 from whisperspeech.codec import torchaudio
-from whisperspeech.quality import dnsmos
 
 SCORES = ("overall", "signal", "background", "p808")
 
@@ -88,21 +85,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     codec = load_model(args.codec, kind="codec")
-    scores: dict[str, list] = {}
-    for voice, utterances in heldout_utterances(args, sr=24000):
-        for _, wav in utterances:
-            for name, x in variants(codec, wav).items():
-                s = dnsmos(x, 24000)
-                scores.setdefault(name, []).append([s[k] for k in SCORES])
-        print(voice, "done", flush=True)
-    summary = {name: dict(zip(SCORES, torch.tensor(v).mean(0).tolist())) for name, v in scores.items()}
-    for name, s in summary.items():
-        print(f"{name:34s} " + "  ".join(f"{k} {s[k]:.2f}" for k in SCORES))
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps(dict(codec=args.codec, utterances=len(scores["teacher"]), scores=summary), indent=1)
-        )
-    return summary
+    return dnsmos_of_variants(args, lambda wav: variants(codec, wav), SCORES)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,13 @@ magnitudes (what pulse-train phases cost at best).
         --voices festival:slt-hts,flite:awb,flite:slt,piper:joe --json source.json
 """
 
-import json
 import sys
-from pathlib import Path
 
 import torch
 
-from heldout import heldout_parser, heldout_utterances
+from heldout import dnsmos_of_variants, heldout_parser
 from whisperspeech.checkpoints import load_model
 from whisperspeech.codec import istft_head_spectrum, pitch_targets, pulse_phased, pulse_train, stft_frames
-from whisperspeech.quality import dnsmos
 
 SCORES = ("overall", "signal", "p808")
 
@@ -74,21 +71,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     codec = load_model(args.codec, kind="codec")
     predictor = load_model(args.f0_from, kind="codec") if args.f0_from else None
-    scores = {}
-    for voice, utterances in heldout_utterances(args, sr=24000):
-        for _, wav in utterances:
-            for name, x in variants(codec, wav, predictor=predictor).items():
-                d = dnsmos(x.clamp(-1, 1), 24000)
-                scores.setdefault(name, []).append([d[k] for k in SCORES])
-        print(f"{voice}: {len(utterances)} utterances", flush=True)
-    summary = {k: dict(zip(SCORES, torch.tensor(v).mean(0).tolist())) for k, v in scores.items()}
-    for k, v in summary.items():
-        print(f"{k:55s} " + "  ".join(f"{s} {v[s]:.2f}" for s in SCORES))
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps(dict(codec=args.codec, utterances=len(scores["teachers"]), scores=summary), indent=1)
-        )
-    return summary
+    return dnsmos_of_variants(args, lambda wav: variants(codec, wav, predictor=predictor), SCORES)
 
 
 if __name__ == "__main__":

@@ -74,3 +74,28 @@ def unused_sentences(data: str, n: int, lang: str = "en") -> list[str]:
     used = spoken_sentences(data)
     pool = [s for s in sentences(lang) if s not in used]
     return pool[:: max(1, len(pool) // n)][:n]
+
+
+def dnsmos_of_variants(args, variants, scores=("overall", "signal", "background", "p808")) -> dict:
+    """Mean DNSMOS `scores` of each signal that `variants(wav)` (name -> waveform at 24 kHz) makes of every held-out
+    utterance of `args`: printed as a table and, with `args.json`, written beside the codec's name."""
+    import json
+
+    import torch
+    from whisperspeech.quality import dnsmos
+
+    heard, count = {}, 0
+    for voice, utterances in heldout_utterances(args, sr=24000):
+        for _, wav in utterances:
+            for name, x in variants(wav).items():
+                d = dnsmos(x.clamp(-1, 1), 24000)
+                heard.setdefault(name, []).append([d[k] for k in scores])
+        count += len(utterances)
+        print(f"{voice}: {len(utterances)} utterances", flush=True)
+    summary = {name: dict(zip(scores, torch.tensor(v).mean(0).tolist())) for name, v in heard.items()}
+    width = max(map(len, summary))
+    for name, s in summary.items():
+        print(f"{name:{width}s}  " + "  ".join(f"{k} {s[k]:.2f}" for k in scores))
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(codec=args.codec, utterances=count, scores=summary), indent=1))
+    return summary
