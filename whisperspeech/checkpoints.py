@@ -229,6 +229,7 @@ TRAINING_ONLY = (
     "disc_lr_scale",
     "disc_warmup",
     "decoder_only",
+    "predicted_f0",
     "decoder_loss",
     "phone_dropout",
     "token_noise",

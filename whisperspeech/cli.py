@@ -286,6 +286,8 @@ def cmd_train(args):
         raise WhisperSpeechError("--adversarial and --decoder-only are for codec")
     if args.harmonic and args.kind != "codec":
         raise WhisperSpeechError("--harmonic is for codec")
+    if args.predicted_f0 and not args.harmonic:
+        raise WhisperSpeechError("--predicted-f0 is for codec --harmonic")
     if args.adversarial and args.decoder_only:
         raise WhisperSpeechError(
             "--adversarial already tunes the decoder alone: give one of --adversarial, --decoder-only"
@@ -327,6 +329,7 @@ def cmd_train(args):
             ("adversarial", args.adversarial or None),
             ("decoder_only", args.decoder_only or None),
             ("harmonic", args.harmonic or None),
+            ("predicted_f0", args.predicted_f0 or None),
             ("disc_lr_scale", args.disc_lr_scale),
             ("disc_warmup", args.disc_warmup),
             ("decoder_loss", args.decoder_loss),
@@ -574,6 +577,12 @@ def _add_train(sub):
         help="codec: voiced frames decode with the phases of a pulse train at an F0 predicted from the codes (a "
         "predictor learned from Praat's pitch: praat-parselmouth, in the train extras); with --init CODEC.model "
         "--decoder-only, added to a trained codec",
+    )
+    tr.add_argument(
+        "--predicted-f0",
+        action="store_true",
+        help="codec --harmonic: the decoder learns with the F0 that the codec predicts from the codes, what it "
+        "decodes with in use (default: Praat's F0 of the audio)",
     )
     tr.add_argument(
         "--disc-lr-scale",

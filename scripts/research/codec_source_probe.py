@@ -20,19 +20,19 @@ import torch
 
 from heldout import dnsmos_of_variants, heldout_parser
 from whisperspeech.checkpoints import load_model
-from whisperspeech.codec import istft_head_spectrum, pitch_targets, pulse_phased, pulse_train, stft_frames
+from whisperspeech.codec import istft_head_polar, pitch_targets, pulse_phased, pulse_train, stft_frames
 
 SCORES = ("overall", "signal", "p808")
 
 
-def combed(spec: torch.Tensor, source: torch.Tensor, bins: int, power: float) -> torch.Tensor:
-    """`spec` (batch, freq, frames) with its magnitudes times the pulse train's comb `|source|` raised to `power`
+def combed(spec: torch.Tensor, source: torch.Tensor, bins: int, power: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Magnitudes and phases of `spec` (batch, freq, frames) with its magnitudes times the pulse train's comb `|source|` raised to `power`
     (normalized to mean square 1 over the lowest `bins` bins, where its harmonics lie), each frame's energy there kept."""
     mag, comb = spec.abs()[:, :bins], source.abs()[:, :bins]
     comb = comb / comb.pow(2).mean(1, keepdim=True).sqrt().clamp(min=1e-9)
     out = mag * comb.pow(power)
     out = out * (mag.pow(2).sum(1, keepdim=True) / out.pow(2).sum(1, keepdim=True).clamp(min=1e-12)).sqrt()
-    return torch.polar(torch.cat([out, spec.abs()[:, bins:]], 1), spec.angle())
+    return torch.cat([out, spec.abs()[:, bins:]], 1), spec.angle()
 
 
 def variants(codec, wav: torch.Tensor, predictor=None) -> dict:
@@ -42,7 +42,8 @@ def variants(codec, wav: torch.Tensor, predictor=None) -> dict:
     hop, n = c.hop_length, wav.shape[0]
     with torch.no_grad():
         latents = codec.quantizer.decode(codec.encode(wav[None]).transpose(0, 1))
-        head = istft_head_spectrum(codec.head, codec.decoder(latents))
+        mag, phase = istft_head_polar(codec.head, codec.decoder(latents))
+        head = torch.polar(mag, phase)
         frames = head.shape[-1]
         teacher = stft_frames(torch.nn.functional.pad(wav[None], (0, frames * hop - n)), c.n_fft, hop, win)
         f0 = pitch_targets(wav[None], c)[:, :frames]
@@ -55,13 +56,17 @@ def variants(codec, wav: torch.Tensor, predictor=None) -> dict:
         if predictor is not None:
             tracks[" at the predicted F0"] = predictor.harmonic_pitch.f0(latents)
         for name, track in tracks.items():
-            out["decoder magnitudes, pulse phases" + name] = codec.head.istft(pulse_phased(head, track, c, win))[0, :n]
+            out["decoder magnitudes, pulse phases" + name] = codec.head.istft(pulse_phased(mag, phase, track, c, win))[
+                0, :n
+            ]
         source = stft_frames(pulse_train(f0, hop, c.sample_rate, c.harmonic_max_hz), c.n_fft, hop, win)
         bins = int(c.harmonic_max_hz / c.sample_rate * c.n_fft)
         out["decoder magnitudes combed (power 0.5), pulse phases"] = codec.head.istft(
-            pulse_phased(combed(head, source, bins, 0.5), f0, c, win)
+            pulse_phased(*combed(head, source, bins, 0.5), f0, c, win)
         )[0, :n]
-        out["teachers' magnitudes, pulse phases"] = codec.head.istft(pulse_phased(teacher, f0, c, win))[0, :n]
+        out["teachers' magnitudes, pulse phases"] = codec.head.istft(
+            pulse_phased(teacher.abs(), teacher.angle(), f0, c, win)
+        )[0, :n]
     return out
 
 
