@@ -26,8 +26,9 @@ SCORES = ("overall", "signal", "p808")
 
 
 def combed(spec: torch.Tensor, source: torch.Tensor, bins: int, power: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Magnitudes and phases of `spec` (batch, freq, frames) with its magnitudes times the pulse train's comb `|source|` raised to `power`
-    (normalized to mean square 1 over the lowest `bins` bins, where its harmonics lie), each frame's energy there kept."""
+    """Magnitudes and phases of `spec` (batch, freq, frames), its magnitudes times the pulse train's comb `|source|`
+    raised to `power` (normalized to mean square 1 over the lowest `bins` bins, where its harmonics lie), each frame's
+    energy there kept."""
     mag, comb = spec.abs()[:, :bins], source.abs()[:, :bins]
     comb = comb / comb.pow(2).mean(1, keepdim=True).sqrt().clamp(min=1e-9)
     out = mag * comb.pow(power)
