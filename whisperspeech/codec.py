@@ -214,11 +214,6 @@ class Codec(nn.Module):
         "Audio (batch, frames * hop) decoded from the codes of `wav`: gradients reach the decoder only."
         return self.decode(self.encode(wav))
 
-    def forward(self, wav: torch.Tensor, f0: torch.Tensor | None = None):
-        "Training pass: reconstruction (batch, frames * hop) and the quantizer's commitment penalty."
-        q = self.quantizer(self._latents(wav), self.config.frame_rate)
-        return self.decode_latents(q.quantized, f0), q.penalty * self.config.commit_weight
-
 # %% ../nbs/23_codec.ipynb #652890eb
 class CodecVocoder:
     "Codes (Q, frames) or (batch, Q, frames) -> waveform (batch, samples), through a trained `Codec`."
