@@ -571,6 +571,44 @@ def test_harmonic_codec_grows_from_a_plain_one(prepared, base_codec, tmp_path):
     assert after.decode(after.encode(wav)).shape == (1, 24000)
 
 
+def test_a_codec_decoder_grows_deeper_and_keeps_its_codes(prepared, base_codec, tmp_path):
+    "`train codec --decoder-only --depth N --init`: the decoder gains blocks that start as identities; codes unchanged."
+    from whisperspeech.core import WhisperSpeechError
+    from whisperspeech.training import _block_stacks
+
+    tune = dict(batch_size=2, warmup=1, lr=1e-12, progress=False, init=str(base_codec))
+    start = load_model(base_codec, kind="codec").eval()
+    deeper = start.config.dec_layers + 2
+    path = train(
+        "codec",
+        prepared["spk"],
+        tmp_path / "deep",
+        steps=1,
+        overrides=dict(decoder_only=True, dec_layers=deeper),
+        **tune,
+    )
+    grown = load_model(path, kind="codec").eval()
+    assert len(_block_stacks(grown)["decoder.convnext"]) == deeper
+    assert len(_block_stacks(grown)["encoder.convnext"]) == start.config.enc_layers
+    torch.manual_seed(0)
+    wav = torch.randn(1, 12000) * 0.1
+    with torch.no_grad():
+        codes = start.encode(wav)
+        assert torch.equal(grown.encode(wav), codes)
+        assert torch.allclose(grown.decode(codes), start.decode(codes), atol=1e-4)  # computes what it started from
+        _block_stacks(grown)["decoder.convnext"][-1].pwconv2.weight.normal_()  # until a new block learns something
+        assert not torch.allclose(grown.decode(codes), start.decode(codes), atol=1e-3)
+    with pytest.raises(WhisperSpeechError, match="grow, not shrink"):
+        train(
+            "codec",
+            prepared["spk"],
+            tmp_path / "shallow",
+            steps=1,
+            overrides=dict(decoder_only=True),
+            **tune | {"init": str(path)},
+        )
+
+
 def test_adversarial_discriminators_learn_alone_first_and_faster(prepared, base_codec, tmp_path):
     "`--disc-warmup 2 --disc-lr-scale 3`: two steps move only the discriminators, at three times the decoder's rate."
     over = {"adversarial": True, "disc_warmup": 2, "disc_lr_scale": 3.0}

@@ -276,8 +276,8 @@ def cmd_train(args):
         raise WhisperSpeechError(f"dropout {args.dropout}? Give a probability from 0 up to (not including) 1")
     if args.dropout is not None and args.kind not in ("t2s", "s2a"):
         raise WhisperSpeechError("--dropout is for t2s and s2a")
-    if args.depth is not None and args.kind not in ("t2s", "s2a"):
-        raise WhisperSpeechError("--depth is for t2s and s2a")
+    if args.depth is not None and args.kind not in ("t2s", "s2a", "codec"):
+        raise WhisperSpeechError("--depth is for t2s, s2a and codec")
     if args.uncond_rate is not None and (args.kind != "s2a" or not 0 < args.uncond_rate < 1):
         raise WhisperSpeechError(
             f"--uncond-rate {args.uncond_rate}? It is for s2a: a probability between 0 and 1, e.g. 0.15"
@@ -323,7 +323,7 @@ def cmd_train(args):
         k: v
         for k, v in (
             ("dropout", args.dropout),
-            ("depth", args.depth),
+            ("dec_layers" if args.kind == "codec" else "depth", args.depth),  # a codec grows its decoder
             ("uncond_rate", args.uncond_rate),
             ("codebook_weights", weights),
             ("adversarial", args.adversarial or None),
@@ -498,7 +498,7 @@ def _add_train(sub):
         "--depth",
         type=int,
         metavar="N",
-        help="t2s/s2a: the preset's shape with N instead of its depth; with "
+        help="t2s/s2a: the preset's shape with N instead of its depth (codec: N decoder blocks); with "
         "--init from a shallower export, its blocks are kept and the new ones start as identities",
     )
     tr.add_argument(
