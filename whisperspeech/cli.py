@@ -288,8 +288,6 @@ def cmd_train(args):
         raise WhisperSpeechError("--harmonic is for codec")
     if args.predicted_f0 and not args.harmonic:
         raise WhisperSpeechError("--predicted-f0 is for codec --harmonic")
-    if args.harmonic_comb and not args.harmonic:
-        raise WhisperSpeechError("--harmonic-comb is for codec --harmonic")
     if args.adversarial and args.decoder_only:
         raise WhisperSpeechError(
             "--adversarial already tunes the decoder alone: give one of --adversarial, --decoder-only"
@@ -332,7 +330,6 @@ def cmd_train(args):
             ("decoder_only", args.decoder_only or None),
             ("harmonic", args.harmonic or None),
             ("predicted_f0", args.predicted_f0 or None),
-            ("harmonic_comb", args.harmonic_comb or None),
             ("disc_lr_scale", args.disc_lr_scale),
             ("disc_warmup", args.disc_warmup),
             ("decoder_loss", args.decoder_loss),
@@ -586,12 +583,6 @@ def _add_train(sub):
         action="store_true",
         help="codec --harmonic: the decoder learns with the F0 that the codec predicts from the codes, what it "
         "decodes with in use (default: Praat's F0 of the audio)",
-    )
-    tr.add_argument(
-        "--harmonic-comb",
-        action="store_true",
-        help="codec --harmonic: the decoder also sets, per frequency bin, how deep the valleys between the pulse "
-        "train's harmonics are in its voiced magnitudes (grows from a harmonic codec, starting as it was)",
     )
     tr.add_argument(
         "--disc-lr-scale",

@@ -46,7 +46,6 @@ class CodecConfig:
     pitch_dim: int = 128  # the F0 predictor's width and depth (a small Vocos backbone over the latents)
     pitch_layers: int = 3
     predicted_f0: bool = False  # training only: a harmonic decoder learns with the F0 it predicts, not Praat's
-    harmonic_comb: bool = False  # voiced magnitudes deepen (or fill) the valleys between harmonics as the decoder sets
     commit_weight: float = 1.0
     adversarial: bool = False  # training only: tune the decoder against discriminators, encoder and quantizer frozen
     disc_lr_scale: float = 10.0  # training only: the discriminators' learning rate over the decoder's
@@ -134,20 +133,12 @@ class PitchPredictor(nn.Module):
 
 
 def pulse_phased(
-    mag: torch.Tensor,
-    phase: torch.Tensor,
-    f0: torch.Tensor,
-    c: "CodecConfig",
-    window: torch.Tensor,
-    start=0.0,
-    comb: torch.Tensor | None = None,
+    mag: torch.Tensor, phase: torch.Tensor, f0: torch.Tensor, c: "CodecConfig", window: torch.Tensor, start=0.0
 ) -> torch.Tensor:
     """The complex spectrum (batch, bins, frames) of magnitudes `mag` and phases `phase` (the ISTFT head's) with, in
     voiced frames (`f0` > 0), the phases of a pulse train at `f0` (`pulse_train`): every harmonic starts in phase at
     each pulse and runs on coherently from frame to frame, where the head's phases wander; `start`: the pulse train's
-    phase at the first sample. `comb` (batch, bins, frames): powers of the pulse train's own magnitudes (1 at its
-    harmonics, less between them) that scale the voiced magnitudes below `harmonic_max_hz`; 0 leaves them as they
-    are, more deepens the valleys between harmonics, less fills them."""
+    phase at the first sample."""
     source = stft_frames(
         pulse_train(f0.detach(), c.hop_length, c.sample_rate, c.harmonic_max_hz, start), c.n_fft, c.hop_length, window
     )
@@ -155,12 +146,7 @@ def pulse_phased(
     own = torch.complex(torch.cos(phase), torch.sin(phase))  # the head's own phases (as Vocos builds them)
     # where the pulse train has next to no energy (between its harmonics, above max_hz) its phase is numerical noise:
     # there the head's own phase takes over, smoothly
-    power = source.real.square() + source.imag.square()  # faster than a complex abs
-    peak = power.amax(1, keepdim=True).sqrt()
-    if comb is not None:
-        shape = (power.sqrt() / peak.clamp(min=1e-8)).clamp(min=0.01)  # 1 at each harmonic, down to 0.01 between
-        below = torch.arange(mag.shape[1], device=mag.device)[:, None] < c.harmonic_max_hz * c.n_fft / c.sample_rate
-        mag = torch.where(voiced & below, mag * shape**comb, mag)
+    peak = (source.real.square() + source.imag.square()).amax(1, keepdim=True).sqrt()  # faster than a complex abs
     return mag * torch.where(voiced, (source + own * (1e-3 * peak)).sgn(), own)
 
 # %% ../nbs/23_codec.ipynb #fb7465f3
@@ -185,11 +171,6 @@ class Codec(nn.Module):
         if c.harmonic:
             self.harmonic_pitch = PitchPredictor(c)
             self.register_buffer("harmonic_window", torch.hann_window(c.n_fft), persistent=False)
-        if (
-            c.harmonic_comb
-        ):  # the comb's power per bin from the decoder's states: zero at first (magnitudes as they are)
-            self.harmonic_comb = nn.Linear(c.dec_dim, c.n_fft // 2 + 1)
-            nn.init.zeros_(self.harmonic_comb.weight), nn.init.zeros_(self.harmonic_comb.bias)
 
     def _latents(self, wav: torch.Tensor) -> torch.Tensor:
         "(batch, samples) -> (batch, codebook_dim, frames), one frame per started hop."
@@ -227,8 +208,7 @@ class Codec(nn.Module):
         if f0 is None:
             f0 = self.harmonic_pitch.f0(latents)
         mag, phase = istft_head_polar(self.head, x)
-        comb = self.harmonic_comb(x).clamp(-0.5, 3.0).transpose(1, 2) if self.config.harmonic_comb else None
-        return self.head.istft(pulse_phased(mag, phase, f0, self.config, self.harmonic_window, start, comb))
+        return self.head.istft(pulse_phased(mag, phase, f0, self.config, self.harmonic_window, start))
 
     def resynthesize(self, wav: torch.Tensor) -> torch.Tensor:
         "Audio (batch, frames * hop) decoded from the codes of `wav`: gradients reach the decoder only."

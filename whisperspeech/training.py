@@ -788,7 +788,7 @@ def export_checkpoint(
 GROWN_INPUTS = {
     "t2s": {"spk_width": "spk_to_hidden."},
     "s2a-parallel": {"phones": "phone_emb.", "speaker_film": "spk_film.", "prompt_layers": "prompt_"},
-    "codec": {"harmonic": "harmonic_", "harmonic_comb": "harmonic_comb."},
+    "codec": {"harmonic": "harmonic_"},
 }
 # the config field that counts a model's blocks where it may grow deeper (`depth` unless named here): a codec
 # grows its decoder only, since its encoder makes the codes that token shards hold
