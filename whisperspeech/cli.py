@@ -261,7 +261,7 @@ def _codebook_weights(text: str | None, kind: str) -> list[float] | None:
 
 
 def cmd_train(args):
-    from whisperspeech.training import export_checkpoint, last_checkpoint, train
+    from whisperspeech.training import DEPTH_FIELDS, export_checkpoint, last_checkpoint, train
 
     if args.export_only:
         ckpt = last_checkpoint(args.output)
@@ -323,7 +323,7 @@ def cmd_train(args):
         k: v
         for k, v in (
             ("dropout", args.dropout),
-            ("dec_layers" if args.kind == "codec" else "depth", args.depth),  # a codec grows its decoder
+            (DEPTH_FIELDS.get(args.kind, "depth"), args.depth),  # a codec's: its decoder's blocks
             ("uncond_rate", args.uncond_rate),
             ("codebook_weights", weights),
             ("adversarial", args.adversarial or None),
