@@ -81,10 +81,19 @@ def main(argv=None):
         action="store_true",
         help="a harmonic codec: decode with the audio's own F0 (Praat), not the F0 it predicts from the codes",
     )
+    ap.add_argument(
+        "--harmonic-max-hz",
+        type=float,
+        help="a harmonic codec: its pulse train's highest harmonic (Hz; above it the decoder's own phases) instead of its config's",
+    )
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     codec = load_model(args.codec, kind="codec")
     harmonic = codec.config.harmonic
+    if args.harmonic_max_hz is not None:
+        if not harmonic:
+            raise SystemExit(f"--harmonic-max-hz is for a harmonic codec; {args.codec} has no harmonic source")
+        codec.config.harmonic_max_hz = args.harmonic_max_hz
     if args.true_f0 and not harmonic:
         raise SystemExit(f"--true-f0 is for a harmonic codec; {args.codec} has no harmonic source")
     if args.codes_only:
@@ -184,7 +193,17 @@ def main(argv=None):
         )
     )
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(codec=args.codec, summary=summary, voices=rows), indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                dict(
+                    codec=args.codec,
+                    harmonic_max_hz=codec.config.harmonic_max_hz if harmonic else None,
+                    summary=summary,
+                    voices=rows,
+                ),
+                indent=1,
+            )
+        )
     return summary
 
 

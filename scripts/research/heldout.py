@@ -99,3 +99,19 @@ def dnsmos_of_variants(args, variants, scores=("overall", "signal", "background"
     if args.json:
         Path(args.json).write_text(json.dumps(dict(codec=args.codec, utterances=count, scores=summary), indent=1))
     return summary
+
+
+def speak_and_hear(pipe, asr, sentences, speaker) -> tuple[list[str], list]:
+    """`pipe` speaks each of `sentences` as `speaker` (utterance i with seed i): what Whisper `asr` hears of each, and
+    each one's resemblyzer embedding, for similarities to the references a probe compares."""
+    from whisperspeech.asr import transcribe
+    from whisperspeech.audio import resample
+    from whisperspeech.evaluate import _embed
+    from whisperspeech.vocoder import SAMPLE_RATE
+
+    hyps, embs = [], []
+    for i, text in enumerate(sentences):
+        wav = pipe.generate(text, speaker=speaker, seed=i)
+        hyps.append(transcribe(asr, resample(wav, SAMPLE_RATE, 16000)))
+        embs.append(_embed(wav, SAMPLE_RATE))
+    return hyps, embs

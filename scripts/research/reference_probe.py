@@ -11,11 +11,10 @@ import json
 
 import torch
 
-from whisperspeech.asr import corpus_wer, transcribe, word_errors
-from whisperspeech.audio import resample
-from whisperspeech.evaluate import _cos, _embed, _is_system_voice, clone_recording, read_sentences, voice_reference
+from heldout import speak_and_hear
+from whisperspeech.asr import corpus_wer, word_errors
+from whisperspeech.evaluate import _cos, _is_system_voice, clone_recording, read_sentences, voice_reference
 from whisperspeech.pipeline import Pipeline, Recording
-from whisperspeech.vocoder import SAMPLE_RATE
 from whisperspeech.whisper_models import load_whisper
 
 
@@ -43,14 +42,10 @@ def main(argv=None):
             reference_default_embedding=Recording(pipe.voices[default], rec.latents),
         )
         for way, speaker in ways.items():
-            hyps, own, near, to_default = [], [], [], []
-            for i, text in enumerate(sentences):
-                wav = pipe.generate(text, speaker=speaker, seed=i)
-                hyps.append(transcribe(asr, resample(wav, SAMPLE_RATE, 16000)))
-                emb = _embed(wav, SAMPLE_RATE)
-                own.append(_cos(emb, target))
-                near.append(max(_cos(emb, b) for b in builtin.values()))
-                to_default.append(_cos(emb, builtin[default]))
+            hyps, embs = speak_and_hear(pipe, asr, sentences, speaker)
+            own = [_cos(e, target) for e in embs]
+            near = [max(_cos(e, b) for b in builtin.values()) for e in embs]
+            to_default = [_cos(e, builtin[default]) for e in embs]
             mean = lambda xs: round(sum(xs) / len(xs), 3)
             row = dict(
                 wer=round(corpus_wer(word_errors(sentences, hyps)), 3),
