@@ -38,8 +38,8 @@ def main(argv=None):
         for g in map(float, args.scales.split(",")):
             speaker = Recording(e + g * (e - mean), rec.latents)
             hyps, embs = speak_and_hear(pipe, asr, sentences, speaker)
-            own = [_cos(e, target) for e in embs]
-            near = [max(_cos(e, b) for b in builtin.values()) for e in embs]
+            own = [_cos(x, target) for x in embs]
+            near = [max(_cos(x, b) for b in builtin.values()) for x in embs]
             avg = lambda xs: round(sum(xs) / len(xs), 3)
             row = dict(
                 wer=round(corpus_wer(word_errors(sentences, hyps)), 3), similarity=avg(own), nearest_builtin=avg(near)

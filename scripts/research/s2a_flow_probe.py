@@ -20,7 +20,6 @@ import torch
 from torch import nn
 
 from eval_s2a import _langs, training_sample
-from whisperspeech.checkpoints import load_model
 from whisperspeech.codec import CodecVocoder  # noqa: F401 (first: lets vocos import torchaudio)
 from whisperspeech.evaluate import _cos, _embed, clone_recording, read_sentences, voice_reference
 from whisperspeech.layers import length_mask
@@ -111,7 +110,7 @@ def sample(head, mu, h, scale: float, steps: int, sigma: float, seed: int):
 
 def evaluate(pipe, trunk, head, args) -> dict:
     "Per voice and way of decoding: similarity to the voice's reference and spread over the codec's latents."
-    tok, voc = load_model("whisperspeech/voice/vq.model", kind="vq"), pipe.vocoder
+    tok, voc = pipe._semantic_tokenizer(), pipe.vocoder
     sentences = read_sentences(args.sentences)[: args.per_voice]
     scales, report = [float(x) for x in args.temps.split(",")], {}
     for voice in args.voices.split(","):

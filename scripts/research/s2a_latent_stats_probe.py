@@ -16,6 +16,7 @@ import torch
 from eval_s2a import _langs, _phones, align, training_sample
 from whisperspeech.checkpoints import load_model
 from whisperspeech.evaluate import _cos, _embed, clone_recording, read_sentences, voice_reference
+from whisperspeech.languages import lang_id
 from whisperspeech.pipeline import Pipeline
 from whisperspeech.s2a_adapt import recording_targets
 from whisperspeech.s2a_parallel import parallel_s2a_generate
@@ -28,7 +29,7 @@ def spread(x):
 
 
 def corrections(pred, true, rec_mean, rec_std, fit):
-    "The decoded variants of one utterance's predicted latents `pred` (frames, dim)."
+    "The variants (each frames, dim) of one utterance's predicted latents `pred` that the probe decodes."
     mp, mt, sp, st = pred.mean(0), true.mean(0), spread(pred), spread(true)
     a, b = fit
     return dict(
@@ -65,7 +66,7 @@ def main(argv=None):
         rstoks, rcodes = recording_targets(tok, codec, recording)
         with torch.inference_mode():
             rtrue = s2a.target(torch.as_tensor(rcodes)[None])[0]
-            langs = torch.tensor([0]) if s2a.config.conditioned else None  # the recordings here are English
+            langs = torch.tensor([lang_id("en")]) if s2a.config.conditioned else None  # the recordings are English
             rpred = parallel_s2a_generate(s2a, [torch.as_tensor(rstoks)], spk.float()[None], langs, latents=True)[0].T
         n = min(len(rtrue), len(rpred))
         rtrue, rpred = rtrue[:n], rpred[:n]
